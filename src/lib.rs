@@ -1,2 +1,12 @@
 //! sporedb: a Redis-protocol server whose every write is a signed *spore* that a quorum of
 //! independent nodes must endorse before any node applies it.
+//!
+//! Module map (the README's Architecture section has the request flow and invariants):
+//! - `reply`, `error`: protocol-free command replies and the one catalogue of Redis error texts.
+//! - `crypto`: node keys and domain-separated ed25519 signing.
+//! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod reply;

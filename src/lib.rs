@@ -6,7 +6,7 @@
 //! - `crypto`: node keys and domain-separated ed25519 signing.
 //! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod error;
 pub mod reply;

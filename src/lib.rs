@@ -5,8 +5,12 @@
 //! - `reply`, `error`: protocol-free command replies and the one catalogue of Redis error texts.
 //! - `crypto`: node keys and domain-separated ed25519 signing.
 //! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
+//! - `write`: the contract between command handlers and the node's write path.
 
 #![deny(unsafe_code)]
 
 pub mod error;
 pub mod reply;
+pub mod crypto;
+pub mod spore;
+pub mod write;

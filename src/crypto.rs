@@ -48,7 +48,9 @@ impl NodeKey {
 
     /// The key whose 32-byte secret seed is `seed` (deterministic: used for stored keys and tests).
     pub fn from_seed(seed: [u8; 32]) -> NodeKey {
-        NodeKey { signing: SigningKey::from_bytes(&seed) }
+        NodeKey {
+            signing: SigningKey::from_bytes(&seed),
+        }
     }
 
     /// The 32-byte secret seed (for the key file).
@@ -63,7 +65,9 @@ impl NodeKey {
 
     /// Signs `domain ‖ 0x00 ‖ message`.
     pub fn sign(&self, domain: &str, message: &[u8]) -> [u8; 64] {
-        self.signing.sign(&signing_bytes(domain, message)).to_bytes()
+        self.signing
+            .sign(&signing_bytes(domain, message))
+            .to_bytes()
     }
 }
 

@@ -101,7 +101,11 @@ impl fmt::Display for RedisError {
         use RedisError::*;
         match self {
             UnknownCommand { name, args } => {
-                write!(f, "ERR unknown command '{}', with args beginning with: ", clip(name))?;
+                write!(
+                    f,
+                    "ERR unknown command '{}', with args beginning with: ",
+                    clip(name)
+                )?;
                 for a in args {
                     write!(f, "'{}' ", clip(a))?;
                 }
@@ -115,14 +119,18 @@ impl fmt::Display for RedisError {
             ),
             WrongArity { cmd } => write!(f, "ERR wrong number of arguments for '{}' command", cmd),
             Syntax => f.write_str("ERR syntax error"),
-            WrongType => f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            WrongType => {
+                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
             NotInteger => f.write_str("ERR value is not an integer or out of range"),
             NotFloat => f.write_str("ERR value is not a valid float"),
             Overflow => f.write_str("ERR increment or decrement would overflow"),
             NanOrInfinity => f.write_str("ERR increment would produce NaN or Infinity"),
             NoSuchKey => f.write_str("ERR no such key"),
             IndexOutOfRange => f.write_str("ERR index out of range"),
-            StringTooLong => f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
+            StringTooLong => {
+                f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+            }
             OffsetOutOfRange => f.write_str("ERR offset is out of range"),
             MustBePositive => f.write_str("ERR value is out of range, must be positive"),
             InvalidExpire { cmd } => write!(f, "ERR invalid expire time in '{}' command", cmd),
@@ -130,7 +138,9 @@ impl fmt::Display for RedisError {
             InvalidCursor => f.write_str("ERR invalid cursor"),
             Generic(text) => write!(f, "ERR {}", text),
             NoAuth => f.write_str("NOAUTH Authentication required."),
-            WrongPass => f.write_str("WRONGPASS invalid username-password pair or user is disabled."),
+            WrongPass => {
+                f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
+            }
             AuthNotConfigured => f.write_str(
                 "ERR AUTH <password> called without any password configured for the default user. \
                  Are you sure your configuration is correct?",
@@ -143,7 +153,9 @@ impl fmt::Display for RedisError {
             DiscardWithoutMulti => f.write_str("ERR DISCARD without MULTI"),
             WatchInMulti => f.write_str("ERR WATCH inside MULTI is not allowed"),
             ExecAbort => f.write_str("EXECABORT Transaction discarded because of previous errors."),
-            NotAllowedInMulti { cmd } => write!(f, "ERR Command not allowed inside a transaction ({})", cmd),
+            NotAllowedInMulti { cmd } => {
+                write!(f, "ERR Command not allowed inside a transaction ({})", cmd)
+            }
             UnknownConfig { name } => write!(
                 f,
                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
@@ -167,12 +179,18 @@ impl std::error::Error for RedisError {}
 impl RedisError {
     /// The error prefix (`ERR`, `WRONGTYPE`, ...), used for INFO errorstats and MULTI bookkeeping.
     pub fn prefix(&self) -> String {
-        self.to_string().split(' ').next().unwrap_or("ERR").to_string()
+        self.to_string()
+            .split(' ')
+            .next()
+            .unwrap_or("ERR")
+            .to_string()
     }
 
     /// The wrong-arity error for a command name as the client typed it.
     pub fn arity(cmd: &str) -> RedisError {
-        RedisError::WrongArity { cmd: cmd.to_ascii_lowercase() }
+        RedisError::WrongArity {
+            cmd: cmd.to_ascii_lowercase(),
+        }
     }
 
     /// Shorthand for a free-text `ERR ...` error.
@@ -206,8 +224,11 @@ mod tests {
             "ERR wrong number of arguments for 'get' command"
         );
         assert_eq!(
-            RedisError::UnknownCommand { name: "foo".into(), args: vec!["a".into(), "b".into()] }
-                .to_string(),
+            RedisError::UnknownCommand {
+                name: "foo".into(),
+                args: vec!["a".into(), "b".into()]
+            }
+            .to_string(),
             "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
         );
         assert_eq!(RedisError::WrongType.prefix(), "WRONGTYPE");
@@ -215,7 +236,10 @@ mod tests {
 
     #[test]
     fn names_cannot_break_framing() {
-        let e = RedisError::UnknownCommand { name: "a\r\nb".into(), args: vec![] };
+        let e = RedisError::UnknownCommand {
+            name: "a\r\nb".into(),
+            args: vec![],
+        };
         assert!(!e.to_string().contains('\n'));
     }
 }

@@ -6,11 +6,15 @@
 //! - `crypto`: node keys and domain-separated ed25519 signing.
 //! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
 //! - `write`: the contract between command handlers and the node's write path.
+//! - `config`: command line and TOML configuration.
+//! - `node`: tasks, files and sockets: store + engine driver + front end wiring.
 
 #![deny(unsafe_code)]
 
-pub mod error;
-pub mod reply;
+pub mod config;
 pub mod crypto;
+pub mod error;
+pub mod node;
+pub mod reply;
 pub mod spore;
 pub mod write;

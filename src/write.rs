@@ -27,7 +27,10 @@ pub struct WriteRequest {
 impl WriteRequest {
     /// A blind write (no WATCH).
     pub fn blind(ops: Vec<Op>) -> WriteRequest {
-        WriteRequest { ops, watched: Vec::new() }
+        WriteRequest {
+            ops,
+            watched: Vec::new(),
+        }
     }
 }
 

@@ -16,40 +16,84 @@ fn key(name: &str) -> Key {
 }
 
 fn v(n: u8) -> KeyVersion {
-    KeyVersion { order: [n; 32], acc: [0; 32] }
+    KeyVersion {
+        order: [n; 32],
+        acc: [0; 32],
+    }
 }
 
 fn spore(prereqs: Vec<KeyPrereq>, ops: Vec<Op>) -> Spore {
     let mut key_prereqs = prereqs;
     key_prereqs.sort_by(|a, b| a.key.cmp(&b.key));
-    Spore { origin: [1; 32], nonce: 0, deadline_ms: 1000, key_prereqs, db_prereqs: vec![], ops }
+    Spore {
+        origin: [1; 32],
+        nonce: 0,
+        deadline_ms: 1000,
+        key_prereqs,
+        db_prereqs: vec![],
+        ops,
+    }
 }
 
 fn incr(k: &str, at: u8) -> Spore {
-    spore(vec![KeyPrereq::order_only(key(k), v(at))], vec![Op::IncrBy { key: key(k), delta: BigInt::from(1) }])
+    spore(
+        vec![KeyPrereq::order_only(key(k), v(at))],
+        vec![Op::IncrBy {
+            key: key(k),
+            delta: BigInt::from(1),
+        }],
+    )
 }
 
 fn set(k: &str, at: u8) -> Spore {
     spore(
         vec![KeyPrereq::full(key(k), v(at))],
-        vec![Op::Set { key: key(k), value: Bytes::from_static(b"v"), cond: SetCond::Always, ttl: Ttl::Clear, get: false }],
+        vec![Op::Set {
+            key: key(k),
+            value: Bytes::from_static(b"v"),
+            cond: SetCond::Always,
+            ttl: Ttl::Clear,
+            get: false,
+        }],
     )
 }
 
 fn sadd(k: &str, at: u8, m: &[&str]) -> Spore {
-    let members = m.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect();
-    spore(vec![KeyPrereq::order_only(key(k), v(at))], vec![Op::SAdd { key: key(k), members }])
+    let members = m
+        .iter()
+        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+        .collect();
+    spore(
+        vec![KeyPrereq::order_only(key(k), v(at))],
+        vec![Op::SAdd {
+            key: key(k),
+            members,
+        }],
+    )
 }
 
 fn srem(k: &str, at: u8, m: &[&str]) -> Spore {
-    let members = m.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect();
-    spore(vec![KeyPrereq::order_only(key(k), v(at))], vec![Op::SRem { key: key(k), members }])
+    let members = m
+        .iter()
+        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+        .collect();
+    spore(
+        vec![KeyPrereq::order_only(key(k), v(at))],
+        vec![Op::SRem {
+            key: key(k),
+            members,
+        }],
+    )
 }
 
 fn c(a: &Spore, b: &Spore) -> bool {
     let (fa, fb) = (Footprint::of(a), Footprint::of(b));
     let r = conflicts(&fa, &fb);
-    assert_eq!(r, conflicts(&fb, &fa), "conflict relation must be symmetric");
+    assert_eq!(
+        r,
+        conflicts(&fb, &fa),
+        "conflict relation must be symmetric"
+    );
     r
 }
 
@@ -77,13 +121,31 @@ fn a_full_prerequisite_pins_counters() {
     // WATCH x; INCR x inside EXEC: full prerequisite, so it conflicts with a concurrent INCR.
     let watched = spore(
         vec![KeyPrereq::full(key("x"), v(1))],
-        vec![Op::IncrBy { key: key("x"), delta: BigInt::from(1) }],
+        vec![Op::IncrBy {
+            key: key("x"),
+            delta: BigInt::from(1),
+        }],
     );
     assert!(c(&watched, &incr("x", 1)));
     // A pure read (WATCH on a key not written) conflicts with writes, not with reads.
-    let read = spore(vec![KeyPrereq::full(key("x"), v(1)), KeyPrereq::full(key("y"), v(1))], vec![set("y", 1).ops[0].clone()]);
+    let read = spore(
+        vec![
+            KeyPrereq::full(key("x"), v(1)),
+            KeyPrereq::full(key("y"), v(1)),
+        ],
+        vec![set("y", 1).ops[0].clone()],
+    );
     assert!(c(&read, &incr("x", 1)));
-    assert!(!c(&read, &spore(vec![KeyPrereq::full(key("x"), v(1)), KeyPrereq::full(key("z"), v(1))], vec![set("z", 1).ops[0].clone()])));
+    assert!(!c(
+        &read,
+        &spore(
+            vec![
+                KeyPrereq::full(key("x"), v(1)),
+                KeyPrereq::full(key("z"), v(1))
+            ],
+            vec![set("z", 1).ops[0].clone()]
+        )
+    ));
 }
 
 #[test]
@@ -93,14 +155,20 @@ fn flush_conflicts_with_everything_in_its_db() {
         nonce: 0,
         deadline_ms: 1,
         key_prereqs: vec![],
-        db_prereqs: vec![DbPrereq { db: 0, version: [0; 32] }],
+        db_prereqs: vec![DbPrereq {
+            db: 0,
+            version: [0; 32],
+        }],
         ops: vec![Op::FlushDb { db: 0 }],
     };
     assert_eq!(validate(&flush), Ok(()));
     assert!(c(&flush, &incr("x", 1)));
     let other_db = spore(
         vec![KeyPrereq::order_only(Key::new(3, "x"), v(1))],
-        vec![Op::IncrBy { key: Key::new(3, "x"), delta: BigInt::from(1) }],
+        vec![Op::IncrBy {
+            key: Key::new(3, "x"),
+            delta: BigInt::from(1),
+        }],
     );
     assert!(!c(&flush, &other_db));
 }
@@ -111,7 +179,10 @@ fn validation_refuses_unsound_spores() {
     assert_eq!(validate(&incr("x", 1)), Ok(()));
     let mut s = set("x", 1);
     s.key_prereqs[0].acc = None;
-    assert_eq!(validate(&s), Err(InvalidSpore::OrderOnlyNotCommutative(key("x"))));
+    assert_eq!(
+        validate(&s),
+        Err(InvalidSpore::OrderOnlyNotCommutative(key("x")))
+    );
     let mut s = set("x", 1);
     s.key_prereqs.clear();
     assert_eq!(validate(&s), Err(InvalidSpore::MissingPrereq(key("x"))));
@@ -146,38 +217,89 @@ fn arb_key() -> impl Strategy<Value = Key> {
 
 fn arb_op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (arb_key(), arb_bytes(), 0u8..3, any::<Option<u64>>(), any::<bool>()).prop_map(|(key, value, c, t, get)| Op::Set {
-            key,
-            value,
-            cond: [SetCond::Always, SetCond::Nx, SetCond::Xx][c as usize],
-            ttl: t.map(Ttl::At).unwrap_or(Ttl::Keep),
-            get
-        }),
+        (
+            arb_key(),
+            arb_bytes(),
+            0u8..3,
+            any::<Option<u64>>(),
+            any::<bool>()
+        )
+            .prop_map(|(key, value, c, t, get)| Op::Set {
+                key,
+                value,
+                cond: [SetCond::Always, SetCond::Nx, SetCond::Xx][c as usize],
+                ttl: t.map(Ttl::At).unwrap_or(Ttl::Keep),
+                get
+            }),
         arb_key().prop_map(|key| Op::Del { key }),
-        (arb_key(), any::<i128>()).prop_map(|(key, d)| Op::IncrBy { key, delta: BigInt::from(d) }),
-        (arb_key(), prop::collection::vec(arb_bytes(), 1..4)).prop_map(|(key, members)| Op::SAdd { key, members }),
-        (arb_key(), any::<bool>(), prop::collection::vec(arb_bytes(), 1..4), any::<bool>())
-            .prop_map(|(key, l, elems, x)| Op::Push { key, end: if l { End::Left } else { End::Right }, elems, only_if_exists: x }),
-        (arb_key(), arb_key(), any::<bool>()).prop_map(|(src, dst, nx)| Op::Rename { src, dst, nx }),
-        (arb_key(), any::<Option<u64>>()).prop_map(|(key, count)| Op::Pop { key, end: End::Left, count }),
-        (arb_key(), any::<i64>(), any::<i64>()).prop_map(|(key, start, stop)| Op::LTrim { key, start, stop }),
-        (arb_key(), prop::collection::vec(arb_key(), 1..3)).prop_map(|(dst, sources)| Op::SetStore { dst, algebra: SetAlgebra::Diff, sources }),
+        (arb_key(), any::<i128>()).prop_map(|(key, d)| Op::IncrBy {
+            key,
+            delta: BigInt::from(d)
+        }),
+        (arb_key(), prop::collection::vec(arb_bytes(), 1..4))
+            .prop_map(|(key, members)| Op::SAdd { key, members }),
+        (
+            arb_key(),
+            any::<bool>(),
+            prop::collection::vec(arb_bytes(), 1..4),
+            any::<bool>()
+        )
+            .prop_map(|(key, l, elems, x)| Op::Push {
+                key,
+                end: if l { End::Left } else { End::Right },
+                elems,
+                only_if_exists: x
+            }),
+        (arb_key(), arb_key(), any::<bool>()).prop_map(|(src, dst, nx)| Op::Rename {
+            src,
+            dst,
+            nx
+        }),
+        (arb_key(), any::<Option<u64>>()).prop_map(|(key, count)| Op::Pop {
+            key,
+            end: End::Left,
+            count
+        }),
+        (arb_key(), any::<i64>(), any::<i64>()).prop_map(|(key, start, stop)| Op::LTrim {
+            key,
+            start,
+            stop
+        }),
+        (arb_key(), prop::collection::vec(arb_key(), 1..3)).prop_map(|(dst, sources)| {
+            Op::SetStore {
+                dst,
+                algebra: SetAlgebra::Diff,
+                sources,
+            }
+        }),
         (0u8..16).prop_map(|db| Op::FlushDb { db }),
         Just(Op::FlushAll),
     ]
 }
 
 fn arb_spore() -> impl Strategy<Value = Spore> {
-    (any::<[u8; 32]>(), any::<u64>(), any::<u64>(), prop::collection::btree_map(arb_key(), (any::<[u8; 32]>(), any::<Option<[u8; 32]>>()), 0..4), prop::collection::vec(arb_op(), 0..5)).prop_map(
-        |(origin, nonce, deadline_ms, prereqs, ops)| Spore {
+    (
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        any::<u64>(),
+        prop::collection::btree_map(
+            arb_key(),
+            (any::<[u8; 32]>(), any::<Option<[u8; 32]>>()),
+            0..4,
+        ),
+        prop::collection::vec(arb_op(), 0..5),
+    )
+        .prop_map(|(origin, nonce, deadline_ms, prereqs, ops)| Spore {
             origin,
             nonce,
             deadline_ms,
-            key_prereqs: prereqs.into_iter().map(|(key, (order, acc))| KeyPrereq { key, order, acc }).collect(),
+            key_prereqs: prereqs
+                .into_iter()
+                .map(|(key, (order, acc))| KeyPrereq { key, order, acc })
+                .collect(),
             db_prereqs: vec![],
             ops,
-        },
-    )
+        })
 }
 
 proptest! {

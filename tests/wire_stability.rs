@@ -13,12 +13,28 @@ fn golden_spore() -> Spore {
         origin: [0xaa; 32],
         nonce: 7,
         deadline_ms: 1_700_000_000_000,
-        key_prereqs: vec![KeyPrereq { key: k.clone(), order: [0x11; 32], acc: Some([0x22; 32]) }],
+        key_prereqs: vec![KeyPrereq {
+            key: k.clone(),
+            order: [0x11; 32],
+            acc: Some([0x22; 32]),
+        }],
         db_prereqs: vec![],
         ops: vec![
-            Op::Set { key: k.clone(), value: Bytes::from_static(b"v"), cond: SetCond::Nx, ttl: Ttl::At(5), get: true },
-            Op::IncrBy { key: k.clone(), delta: BigInt::from(-2) },
-            Op::SAdd { key: k, members: vec![Bytes::from_static(b"m")] },
+            Op::Set {
+                key: k.clone(),
+                value: Bytes::from_static(b"v"),
+                cond: SetCond::Nx,
+                ttl: Ttl::At(5),
+                get: true,
+            },
+            Op::IncrBy {
+                key: k.clone(),
+                delta: BigInt::from(-2),
+            },
+            Op::SAdd {
+                key: k,
+                members: vec![Bytes::from_static(b"m")],
+            },
         ],
     }
 }
@@ -31,14 +47,28 @@ fn spore_encoding_is_frozen() {
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", // origin
         "0000000000000007",                                                 // nonce
         "0000018bcfe56800",                                                 // deadline
-        "00000001", "02", "000000016b", "01",                               // 1 key prereq: db 2, "k", full
+        "00000001",
+        "02",
+        "000000016b",
+        "01", // 1 key prereq: db 2, "k", full
         "1111111111111111111111111111111111111111111111111111111111111111",
         "2222222222222222222222222222222222222222222222222222222222222222",
-        "00000000",                                                         // no db prereqs
-        "00000003",                                                         // 3 ops
-        "01", "02000000016b", "0000000176", "01", "02", "0000000000000005", "01", // SET NX PXAT 5 GET
-        "08", "02000000016b", "00000001fe",                                 // INCRBY -2
-        "14", "02000000016b", "00000001", "000000016d",                     // SADD m
+        "00000000", // no db prereqs
+        "00000003", // 3 ops
+        "01",
+        "02000000016b",
+        "0000000176",
+        "01",
+        "02",
+        "0000000000000005",
+        "01", // SET NX PXAT 5 GET
+        "08",
+        "02000000016b",
+        "00000001fe", // INCRBY -2
+        "14",
+        "02000000016b",
+        "00000001",
+        "000000016d", // SADD m
     );
     assert_eq!(hex, expected);
 }
@@ -56,30 +86,109 @@ fn op_tags_are_frozen() {
     let k = Key::new(0, Bytes::new());
     let b = Bytes::new();
     let tags: Vec<u8> = [
-        Op::Set { key: k.clone(), value: b.clone(), cond: SetCond::Always, ttl: Ttl::Clear, get: false },
+        Op::Set {
+            key: k.clone(),
+            value: b.clone(),
+            cond: SetCond::Always,
+            ttl: Ttl::Clear,
+            get: false,
+        },
         Op::Del { key: k.clone() },
         Op::GetDel { key: k.clone() },
-        Op::GetEx { key: k.clone(), ttl: Ttl::Clear },
+        Op::GetEx {
+            key: k.clone(),
+            ttl: Ttl::Clear,
+        },
         Op::MSetNx { pairs: vec![] },
-        Op::Append { key: k.clone(), data: b.clone() },
-        Op::SetRange { key: k.clone(), offset: 0, data: b.clone() },
-        Op::IncrBy { key: k.clone(), delta: BigInt::from(0) },
-        Op::IncrByFloat { key: k.clone(), delta: b.clone() },
-        Op::Expire { key: k.clone(), at_ms: 0, cond: ExpireCond::Always, delete: false },
+        Op::Append {
+            key: k.clone(),
+            data: b.clone(),
+        },
+        Op::SetRange {
+            key: k.clone(),
+            offset: 0,
+            data: b.clone(),
+        },
+        Op::IncrBy {
+            key: k.clone(),
+            delta: BigInt::from(0),
+        },
+        Op::IncrByFloat {
+            key: k.clone(),
+            delta: b.clone(),
+        },
+        Op::Expire {
+            key: k.clone(),
+            at_ms: 0,
+            cond: ExpireCond::Always,
+            delete: false,
+        },
         Op::Persist { key: k.clone() },
-        Op::Rename { src: k.clone(), dst: k.clone(), nx: false },
-        Op::Push { key: k.clone(), end: End::Left, elems: vec![], only_if_exists: false },
-        Op::Pop { key: k.clone(), end: End::Left, count: None },
-        Op::LSet { key: k.clone(), index: 0, elem: b.clone() },
-        Op::LInsert { key: k.clone(), before: true, pivot: b.clone(), elem: b.clone() },
-        Op::LRem { key: k.clone(), count: 0, elem: b.clone() },
-        Op::LTrim { key: k.clone(), start: 0, stop: 0 },
-        Op::LMove { src: k.clone(), dst: k.clone(), from: End::Left, to: End::Right },
-        Op::SAdd { key: k.clone(), members: vec![] },
-        Op::SRem { key: k.clone(), members: vec![] },
-        Op::SPop { key: k.clone(), members: vec![] },
-        Op::SMove { src: k.clone(), dst: k.clone(), member: b.clone() },
-        Op::SetStore { dst: k.clone(), algebra: SetAlgebra::Inter, sources: vec![] },
+        Op::Rename {
+            src: k.clone(),
+            dst: k.clone(),
+            nx: false,
+        },
+        Op::Push {
+            key: k.clone(),
+            end: End::Left,
+            elems: vec![],
+            only_if_exists: false,
+        },
+        Op::Pop {
+            key: k.clone(),
+            end: End::Left,
+            count: None,
+        },
+        Op::LSet {
+            key: k.clone(),
+            index: 0,
+            elem: b.clone(),
+        },
+        Op::LInsert {
+            key: k.clone(),
+            before: true,
+            pivot: b.clone(),
+            elem: b.clone(),
+        },
+        Op::LRem {
+            key: k.clone(),
+            count: 0,
+            elem: b.clone(),
+        },
+        Op::LTrim {
+            key: k.clone(),
+            start: 0,
+            stop: 0,
+        },
+        Op::LMove {
+            src: k.clone(),
+            dst: k.clone(),
+            from: End::Left,
+            to: End::Right,
+        },
+        Op::SAdd {
+            key: k.clone(),
+            members: vec![],
+        },
+        Op::SRem {
+            key: k.clone(),
+            members: vec![],
+        },
+        Op::SPop {
+            key: k.clone(),
+            members: vec![],
+        },
+        Op::SMove {
+            src: k.clone(),
+            dst: k.clone(),
+            member: b.clone(),
+        },
+        Op::SetStore {
+            dst: k.clone(),
+            algebra: SetAlgebra::Inter,
+            sources: vec![],
+        },
         Op::FlushDb { db: 0 },
         Op::FlushAll,
     ]

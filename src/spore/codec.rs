@@ -68,7 +68,11 @@ impl Writer {
         self.bytes(&k.name);
     }
     pub fn bigint(&mut self, v: &BigInt) {
-        let bytes = if v.sign() == num_bigint::Sign::NoSign { Vec::new() } else { v.to_signed_bytes_be() };
+        let bytes = if v.sign() == num_bigint::Sign::NoSign {
+            Vec::new()
+        } else {
+            v.to_signed_bytes_be()
+        };
         self.bytes(&bytes);
     }
 }
@@ -85,7 +89,11 @@ type R<T> = Result<T, DecodeError>;
 
 impl<'a> Reader<'a> {
     pub fn new(source: &'a Bytes) -> Reader<'a> {
-        Reader { input: source.as_ref(), source: source.clone(), pos: 0 }
+        Reader {
+            input: source.as_ref(),
+            source: source.clone(),
+            pos: 0,
+        }
     }
     pub fn remaining(&self) -> usize {
         self.input.len() - self.pos
@@ -102,19 +110,35 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     pub fn u32(&mut self) -> R<u32> {
-        Ok(u32::from_be_bytes(self.take(4)?.try_into().map_err(|_| DecodeError("truncated"))?))
+        Ok(u32::from_be_bytes(
+            self.take(4)?
+                .try_into()
+                .map_err(|_| DecodeError("truncated"))?,
+        ))
     }
     pub fn u64(&mut self) -> R<u64> {
-        Ok(u64::from_be_bytes(self.take(8)?.try_into().map_err(|_| DecodeError("truncated"))?))
+        Ok(u64::from_be_bytes(
+            self.take(8)?
+                .try_into()
+                .map_err(|_| DecodeError("truncated"))?,
+        ))
     }
     pub fn i64(&mut self) -> R<i64> {
-        Ok(i64::from_be_bytes(self.take(8)?.try_into().map_err(|_| DecodeError("truncated"))?))
+        Ok(i64::from_be_bytes(
+            self.take(8)?
+                .try_into()
+                .map_err(|_| DecodeError("truncated"))?,
+        ))
     }
     pub fn digest(&mut self) -> R<[u8; 32]> {
-        self.take(32)?.try_into().map_err(|_| DecodeError("truncated"))
+        self.take(32)?
+            .try_into()
+            .map_err(|_| DecodeError("truncated"))
     }
     pub fn signature(&mut self) -> R<[u8; 64]> {
-        self.take(64)?.try_into().map_err(|_| DecodeError("truncated"))
+        self.take(64)?
+            .try_into()
+            .map_err(|_| DecodeError("truncated"))
     }
     pub fn bool(&mut self) -> R<bool> {
         match self.u8()? {
@@ -142,7 +166,10 @@ impl<'a> Reader<'a> {
         if db >= DATABASES {
             return Err(DecodeError("db index out of range"));
         }
-        Ok(Key { db, name: self.bytes()? })
+        Ok(Key {
+            db,
+            name: self.bytes()?,
+        })
     }
     pub fn bigint(&mut self) -> R<BigInt> {
         let b = self.bytes()?;
@@ -245,14 +272,24 @@ pub fn read_spore(r: &mut Reader<'_>) -> Result<Spore, DecodeError> {
         if db_prereqs.last().is_some_and(|last| last.db >= db) {
             return Err(DecodeError("db prerequisites not strictly sorted"));
         }
-        db_prereqs.push(DbPrereq { db, version: r.digest()? });
+        db_prereqs.push(DbPrereq {
+            db,
+            version: r.digest()?,
+        });
     }
     let n = r.count(MIN_OP)?;
     let mut ops = Vec::with_capacity(n);
     for _ in 0..n {
         ops.push(decode_op(r)?);
     }
-    Ok(Spore { origin, nonce, deadline_ms, key_prereqs, db_prereqs, ops })
+    Ok(Spore {
+        origin,
+        nonce,
+        deadline_ms,
+        key_prereqs,
+        db_prereqs,
+        ops,
+    })
 }
 
 fn encode_ttl(w: &mut Writer, ttl: &Ttl) {
@@ -296,7 +333,13 @@ fn decode_list(r: &mut Reader<'_>) -> R<Vec<Bytes>> {
 fn encode_op(w: &mut Writer, op: &Op) {
     w.u8(op.tag());
     match op {
-        Op::Set { key, value, cond, ttl, get } => {
+        Op::Set {
+            key,
+            value,
+            cond,
+            ttl,
+            get,
+        } => {
             w.key(key);
             w.bytes(value);
             w.u8(*cond as u8);
@@ -332,7 +375,12 @@ fn encode_op(w: &mut Writer, op: &Op) {
             w.key(key);
             w.bytes(delta);
         }
-        Op::Expire { key, at_ms, cond, delete } => {
+        Op::Expire {
+            key,
+            at_ms,
+            cond,
+            delete,
+        } => {
             w.key(key);
             w.u64(*at_ms);
             w.u8(*cond as u8);
@@ -343,7 +391,12 @@ fn encode_op(w: &mut Writer, op: &Op) {
             w.key(dst);
             w.bool(*nx);
         }
-        Op::Push { key, end, elems, only_if_exists } => {
+        Op::Push {
+            key,
+            end,
+            elems,
+            only_if_exists,
+        } => {
             w.key(key);
             w.u8(*end as u8);
             encode_list(w, elems);
@@ -365,7 +418,12 @@ fn encode_op(w: &mut Writer, op: &Op) {
             w.i64(*index);
             w.bytes(elem);
         }
-        Op::LInsert { key, before, pivot, elem } => {
+        Op::LInsert {
+            key,
+            before,
+            pivot,
+            elem,
+        } => {
             w.key(key);
             w.bool(*before);
             w.bytes(pivot);
@@ -396,7 +454,11 @@ fn encode_op(w: &mut Writer, op: &Op) {
             w.key(dst);
             w.bytes(member);
         }
-        Op::SetStore { dst, algebra, sources } => {
+        Op::SetStore {
+            dst,
+            algebra,
+            sources,
+        } => {
             w.key(dst);
             w.u8(*algebra as u8);
             w.count(sources.len());
@@ -424,16 +486,34 @@ fn decode_op(r: &mut Reader<'_>) -> R<Op> {
         },
         2 => Op::Del { key: r.key()? },
         3 => Op::GetDel { key: r.key()? },
-        4 => Op::GetEx { key: r.key()?, ttl: decode_ttl(r)? },
+        4 => Op::GetEx {
+            key: r.key()?,
+            ttl: decode_ttl(r)?,
+        },
         5 => {
             let n = r.count(MIN_KEY + MIN_BYTES)?;
-            let pairs = (0..n).map(|_| Ok((r.key()?, r.bytes()?))).collect::<R<Vec<_>>>()?;
+            let pairs = (0..n)
+                .map(|_| Ok((r.key()?, r.bytes()?)))
+                .collect::<R<Vec<_>>>()?;
             Op::MSetNx { pairs }
         }
-        6 => Op::Append { key: r.key()?, data: r.bytes()? },
-        7 => Op::SetRange { key: r.key()?, offset: r.u64()?, data: r.bytes()? },
-        8 => Op::IncrBy { key: r.key()?, delta: r.bigint()? },
-        9 => Op::IncrByFloat { key: r.key()?, delta: r.bytes()? },
+        6 => Op::Append {
+            key: r.key()?,
+            data: r.bytes()?,
+        },
+        7 => Op::SetRange {
+            key: r.key()?,
+            offset: r.u64()?,
+            data: r.bytes()?,
+        },
+        8 => Op::IncrBy {
+            key: r.key()?,
+            delta: r.bigint()?,
+        },
+        9 => Op::IncrByFloat {
+            key: r.key()?,
+            delta: r.bytes()?,
+        },
         10 => Op::Expire {
             key: r.key()?,
             at_ms: r.u64()?,
@@ -448,7 +528,11 @@ fn decode_op(r: &mut Reader<'_>) -> R<Op> {
             delete: r.bool()?,
         },
         11 => Op::Persist { key: r.key()? },
-        12 => Op::Rename { src: r.key()?, dst: r.key()?, nx: r.bool()? },
+        12 => Op::Rename {
+            src: r.key()?,
+            dst: r.key()?,
+            nx: r.bool()?,
+        },
         13 => Op::Push {
             key: r.key()?,
             end: decode_end(r)?,
@@ -464,15 +548,50 @@ fn decode_op(r: &mut Reader<'_>) -> R<Op> {
                 _ => return Err(DecodeError("option flag out of range")),
             },
         },
-        15 => Op::LSet { key: r.key()?, index: r.i64()?, elem: r.bytes()? },
-        16 => Op::LInsert { key: r.key()?, before: r.bool()?, pivot: r.bytes()?, elem: r.bytes()? },
-        17 => Op::LRem { key: r.key()?, count: r.i64()?, elem: r.bytes()? },
-        18 => Op::LTrim { key: r.key()?, start: r.i64()?, stop: r.i64()? },
-        19 => Op::LMove { src: r.key()?, dst: r.key()?, from: decode_end(r)?, to: decode_end(r)? },
-        20 => Op::SAdd { key: r.key()?, members: decode_list(r)? },
-        21 => Op::SRem { key: r.key()?, members: decode_list(r)? },
-        22 => Op::SPop { key: r.key()?, members: decode_list(r)? },
-        23 => Op::SMove { src: r.key()?, dst: r.key()?, member: r.bytes()? },
+        15 => Op::LSet {
+            key: r.key()?,
+            index: r.i64()?,
+            elem: r.bytes()?,
+        },
+        16 => Op::LInsert {
+            key: r.key()?,
+            before: r.bool()?,
+            pivot: r.bytes()?,
+            elem: r.bytes()?,
+        },
+        17 => Op::LRem {
+            key: r.key()?,
+            count: r.i64()?,
+            elem: r.bytes()?,
+        },
+        18 => Op::LTrim {
+            key: r.key()?,
+            start: r.i64()?,
+            stop: r.i64()?,
+        },
+        19 => Op::LMove {
+            src: r.key()?,
+            dst: r.key()?,
+            from: decode_end(r)?,
+            to: decode_end(r)?,
+        },
+        20 => Op::SAdd {
+            key: r.key()?,
+            members: decode_list(r)?,
+        },
+        21 => Op::SRem {
+            key: r.key()?,
+            members: decode_list(r)?,
+        },
+        22 => Op::SPop {
+            key: r.key()?,
+            members: decode_list(r)?,
+        },
+        23 => Op::SMove {
+            src: r.key()?,
+            dst: r.key()?,
+            member: r.bytes()?,
+        },
         24 => {
             let dst = r.key()?;
             let algebra = match r.u8()? {
@@ -483,7 +602,11 @@ fn decode_op(r: &mut Reader<'_>) -> R<Op> {
             };
             let n = r.count(MIN_KEY)?;
             let sources = (0..n).map(|_| r.key()).collect::<R<Vec<_>>>()?;
-            Op::SetStore { dst, algebra, sources }
+            Op::SetStore {
+                dst,
+                algebra,
+                sources,
+            }
         }
         25 => {
             let db = r.u8()?;

@@ -18,7 +18,9 @@ use super::footprint::{Footprint, KeyClass};
 
 /// Whether two footprints conflict.
 pub fn conflicts(a: &Footprint, b: &Footprint) -> bool {
-    if a.flushed_dbs.iter().any(|db| b.touches_db(*db)) || b.flushed_dbs.iter().any(|db| a.touches_db(*db)) {
+    if a.flushed_dbs.iter().any(|db| b.touches_db(*db))
+        || b.flushed_dbs.iter().any(|db| a.touches_db(*db))
+    {
         return true;
     }
     // Merge-join over the two sorted key lists.
@@ -45,9 +47,16 @@ pub fn classes_commute(a: &KeyClass, b: &KeyClass) -> bool {
     use KeyClass::*;
     match (a, b) {
         (Read, Read) | (Counter, Counter) => true,
-        (Members { added: a1, removed: r1 }, Members { added: a2, removed: r2 }) => {
-            a1.is_disjoint(r2) && r1.is_disjoint(a2)
-        }
+        (
+            Members {
+                added: a1,
+                removed: r1,
+            },
+            Members {
+                added: a2,
+                removed: r2,
+            },
+        ) => a1.is_disjoint(r2) && r1.is_disjoint(a2),
         _ => false,
     }
 }

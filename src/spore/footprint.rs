@@ -23,7 +23,10 @@ pub enum KeyClass {
     /// Integer increments only.
     Counter,
     /// Set member additions and removals only.
-    Members { added: BTreeSet<Bytes>, removed: BTreeSet<Bytes> },
+    Members {
+        added: BTreeSet<Bytes>,
+        removed: BTreeSet<Bytes>,
+    },
 }
 
 /// One key of a footprint.
@@ -50,7 +53,10 @@ pub enum MergedAccess {
     Read,
     Write,
     Counter,
-    Members { added: BTreeSet<Bytes>, removed: BTreeSet<Bytes> },
+    Members {
+        added: BTreeSet<Bytes>,
+        removed: BTreeSet<Bytes>,
+    },
 }
 
 impl MergedAccess {
@@ -75,7 +81,16 @@ impl MergedAccess {
         match (self, other) {
             (Read, Read) => Read,
             (Counter, Counter) => Counter,
-            (Members { mut added, mut removed }, Members { added: a2, removed: r2 }) => {
+            (
+                Members {
+                    mut added,
+                    mut removed,
+                },
+                Members {
+                    added: a2,
+                    removed: r2,
+                },
+            ) => {
                 added.extend(a2);
                 removed.extend(r2);
                 Members { added, removed }
@@ -133,7 +148,11 @@ impl Footprint {
             // Ops on keys sorted before this prerequisite have no prerequisite (invalid spore).
             while ai.peek().is_some_and(|(k, _)| k < &p.key) {
                 if let Some((k, _)) = ai.next() {
-                    keys.push(KeyTouch { key: k, order: [0; 32], class: KeyClass::Write });
+                    keys.push(KeyTouch {
+                        key: k,
+                        order: [0; 32],
+                        class: KeyClass::Write,
+                    });
                 }
             }
             let access = if ai.peek().is_some_and(|(k, _)| k == &p.key) {
@@ -144,16 +163,29 @@ impl Footprint {
             let class = match (access, p.acc.is_some()) {
                 (MergedAccess::Read, _) => KeyClass::Read,
                 (MergedAccess::Counter, false) => KeyClass::Counter,
-                (MergedAccess::Members { added, removed }, false) => KeyClass::Members { added, removed },
+                (MergedAccess::Members { added, removed }, false) => {
+                    KeyClass::Members { added, removed }
+                }
                 _ => KeyClass::Write,
             };
-            keys.push(KeyTouch { key: p.key.clone(), order: p.order, class });
+            keys.push(KeyTouch {
+                key: p.key.clone(),
+                order: p.order,
+                class,
+            });
         }
         for (k, _) in ai {
-            keys.push(KeyTouch { key: k, order: [0; 32], class: KeyClass::Write });
+            keys.push(KeyTouch {
+                key: k,
+                order: [0; 32],
+                class: KeyClass::Write,
+            });
         }
         keys.sort_by(|a, b| a.key.cmp(&b.key));
-        Footprint { keys, flushed_dbs: flushed_dbs(spore) }
+        Footprint {
+            keys,
+            flushed_dbs: flushed_dbs(spore),
+        }
     }
 
     /// Whether the footprint touches any key of database `db`.

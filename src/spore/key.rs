@@ -15,6 +15,9 @@ pub struct Key {
 
 impl Key {
     pub fn new(db: u8, name: impl Into<Bytes>) -> Key {
-        Key { db, name: name.into() }
+        Key {
+            db,
+            name: name.into(),
+        }
     }
 }

@@ -8,10 +8,12 @@
 //!
 //! Layout: `key` (db + name), `op` (operations and their stable tags), `version` (how versions
 //! move), `codec` (canonical bytes), `footprint` + `conflict` (the conflict relation),
-//! `validate` (structural rules every honest node checks before endorsing).
+//! `validate` (structural rules every honest node checks before endorsing), `effects` (the one
+//! implementation of how a spore moves versions, and `Projection` over unapplied spores).
 
 pub mod codec;
 pub mod conflict;
+pub mod effects;
 pub mod footprint;
 pub mod key;
 pub mod op;
@@ -53,12 +55,20 @@ pub struct KeyPrereq {
 impl KeyPrereq {
     /// A full-version prerequisite.
     pub fn full(key: Key, v: KeyVersion) -> KeyPrereq {
-        KeyPrereq { key, order: v.order, acc: Some(v.acc) }
+        KeyPrereq {
+            key,
+            order: v.order,
+            acc: Some(v.acc),
+        }
     }
 
     /// An order-only prerequisite (commutative writes).
     pub fn order_only(key: Key, v: KeyVersion) -> KeyPrereq {
-        KeyPrereq { key, order: v.order, acc: None }
+        KeyPrereq {
+            key,
+            order: v.order,
+            acc: None,
+        }
     }
 
     /// Whether the key's current version satisfies this prerequisite.
@@ -123,7 +133,12 @@ pub trait VersionView {
 impl Spore {
     /// Whether every prerequisite holds in `view` (the apply gate and the Consistency rule).
     pub fn prereqs_hold(&self, view: &dyn VersionView) -> bool {
-        self.key_prereqs.iter().all(|p| p.holds(&view.key_version(&p.key)))
-            && self.db_prereqs.iter().all(|p| view.db_state(p.db).version() == p.version)
+        self.key_prereqs
+            .iter()
+            .all(|p| p.holds(&view.key_version(&p.key)))
+            && self
+                .db_prereqs
+                .iter()
+                .all(|p| view.db_state(p.db).version() == p.version)
     }
 }

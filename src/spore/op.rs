@@ -67,7 +67,13 @@ pub enum SetAlgebra {
 pub enum Op {
     /// tag 1. SET family. Reply: OK, or nil when the condition failed; with `get`, the old
     /// value (nil if none) and WRONGTYPE if the old value is not a string.
-    Set { key: Key, value: Bytes, cond: SetCond, ttl: Ttl, get: bool },
+    Set {
+        key: Key,
+        value: Bytes,
+        cond: SetCond,
+        ttl: Ttl,
+        get: bool,
+    },
     /// tag 2. DEL / UNLINK of one key, and node-initiated expiry. Reply: 1 if it existed, else 0.
     Del { key: Key },
     /// tag 3. GETDEL. Reply: old value or nil; WRONGTYPE for non-strings (nothing deleted).
@@ -88,25 +94,49 @@ pub enum Op {
     IncrByFloat { key: Key, delta: Bytes },
     /// tag 10. EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT. `delete` is set when `at_ms` was already
     /// past at the origin, in which case a passing condition deletes the key. Reply: 1 or 0.
-    Expire { key: Key, at_ms: u64, cond: ExpireCond, delete: bool },
+    Expire {
+        key: Key,
+        at_ms: u64,
+        cond: ExpireCond,
+        delete: bool,
+    },
     /// tag 11. PERSIST. Reply: 1 if a TTL was removed, else 0.
     Persist { key: Key },
     /// tag 12. RENAME / RENAMENX. Reply: OK (RENAME) or 1/0 (RENAMENX); ERR no such key.
     Rename { src: Key, dst: Key, nx: bool },
     /// tag 13. LPUSH / RPUSH / LPUSHX / RPUSHX. Reply: new length (0 for *X on a missing key).
-    Push { key: Key, end: End, elems: Vec<Bytes>, only_if_exists: bool },
+    Push {
+        key: Key,
+        end: End,
+        elems: Vec<Bytes>,
+        only_if_exists: bool,
+    },
     /// tag 14. LPOP / RPOP. Reply: bulk or nil without count; array or nil array with count.
-    Pop { key: Key, end: End, count: Option<u64> },
+    Pop {
+        key: Key,
+        end: End,
+        count: Option<u64>,
+    },
     /// tag 15. LSET. Reply: OK; ERR no such key; ERR index out of range.
     LSet { key: Key, index: i64, elem: Bytes },
     /// tag 16. LINSERT. Reply: new length, -1 if the pivot is missing, 0 if the key is missing.
-    LInsert { key: Key, before: bool, pivot: Bytes, elem: Bytes },
+    LInsert {
+        key: Key,
+        before: bool,
+        pivot: Bytes,
+        elem: Bytes,
+    },
     /// tag 17. LREM. Reply: number removed.
     LRem { key: Key, count: i64, elem: Bytes },
     /// tag 18. LTRIM. Reply: OK.
     LTrim { key: Key, start: i64, stop: i64 },
     /// tag 19. LMOVE / RPOPLPUSH. Reply: the moved element or nil.
-    LMove { src: Key, dst: Key, from: End, to: End },
+    LMove {
+        src: Key,
+        dst: Key,
+        from: End,
+        to: End,
+    },
     /// tag 20. SADD. Commutative with other SADDs and with SREMs of other members.
     /// Reply: number of members added.
     SAdd { key: Key, members: Vec<Bytes> },
@@ -118,7 +148,11 @@ pub enum Op {
     /// tag 23. SMOVE. Reply: 1 or 0.
     SMove { src: Key, dst: Key, member: Bytes },
     /// tag 24. SINTERSTORE / SUNIONSTORE / SDIFFSTORE. Reply: cardinality of the result.
-    SetStore { dst: Key, algebra: SetAlgebra, sources: Vec<Key> },
+    SetStore {
+        dst: Key,
+        algebra: SetAlgebra,
+        sources: Vec<Key>,
+    },
     /// tag 25. FLUSHDB. Reply: OK.
     FlushDb { db: u8 },
     /// tag 26. FLUSHALL. Reply: OK.
@@ -204,7 +238,9 @@ impl Op {
             | Op::LTrim { key, .. }
             | Op::SPop { key, .. } => f(key, Access::Write),
             Op::MSetNx { pairs } => pairs.iter().for_each(|(k, _)| f(k, Access::Write)),
-            Op::Rename { src, dst, .. } | Op::LMove { src, dst, .. } | Op::SMove { src, dst, .. } => {
+            Op::Rename { src, dst, .. }
+            | Op::LMove { src, dst, .. }
+            | Op::SMove { src, dst, .. } => {
                 f(src, Access::Write);
                 f(dst, Access::Write);
             }

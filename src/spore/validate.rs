@@ -39,7 +39,9 @@ pub fn validate(spore: &Spore) -> Result<(), InvalidSpore> {
         check_operands(op)?;
     }
     for (key, access) in merged_accesses(spore) {
-        let prereq = spore.prereq(&key).ok_or_else(|| InvalidSpore::MissingPrereq(key.clone()))?;
+        let prereq = spore
+            .prereq(&key)
+            .ok_or_else(|| InvalidSpore::MissingPrereq(key.clone()))?;
         if prereq.acc.is_none() && !access.is_commutative() {
             return Err(InvalidSpore::OrderOnlyNotCommutative(key));
         }
@@ -54,7 +56,10 @@ pub fn validate(spore: &Spore) -> Result<(), InvalidSpore> {
     let flushed = flushed_dbs(spore);
     let prereq_dbs: Vec<u8> = spore.db_prereqs.iter().map(|p| p.db).collect();
     if flushed != prereq_dbs {
-        let db = flushed.iter().chain(&prereq_dbs).find(|d| flushed.contains(d) != prereq_dbs.contains(d));
+        let db = flushed
+            .iter()
+            .chain(&prereq_dbs)
+            .find(|d| flushed.contains(d) != prereq_dbs.contains(d));
         return Err(InvalidSpore::DbPrereqMismatch(db.copied().unwrap_or(0)));
     }
     Ok(())
@@ -62,7 +67,9 @@ pub fn validate(spore: &Spore) -> Result<(), InvalidSpore> {
 
 fn check_operands(op: &Op) -> Result<(), InvalidSpore> {
     let empty = match op {
-        Op::SAdd { members, .. } | Op::SRem { members, .. } | Op::SPop { members, .. } => members.is_empty(),
+        Op::SAdd { members, .. } | Op::SRem { members, .. } | Op::SPop { members, .. } => {
+            members.is_empty()
+        }
         Op::Push { elems, .. } => elems.is_empty(),
         Op::MSetNx { pairs } => pairs.is_empty(),
         Op::SetStore { sources, .. } => sources.is_empty(),

@@ -39,17 +39,26 @@ impl KeyVersion {
     /// The version of a key that has never been written in the current generation of its db.
     pub fn absent(db_gen: &Digest, key: &Key) -> KeyVersion {
         let len = (key.name.len() as u64).to_be_bytes();
-        KeyVersion { order: sha3(&[ABSENT, db_gen, &[key.db], &len, &key.name]), acc: [0; 32] }
+        KeyVersion {
+            order: sha3(&[ABSENT, db_gen, &[key.db], &len, &key.name]),
+            acc: [0; 32],
+        }
     }
 
     /// The version after a non-commutative write by `spore`.
     pub fn after_write(&self, spore: &SporeId) -> KeyVersion {
-        KeyVersion { order: sha3(&[ORDER, &self.order, &self.acc, &spore.0]), acc: [0; 32] }
+        KeyVersion {
+            order: sha3(&[ORDER, &self.order, &self.acc, &spore.0]),
+            acc: [0; 32],
+        }
     }
 
     /// The version after a commutative write by `spore`.
     pub fn after_commutative(&self, spore: &SporeId) -> KeyVersion {
-        KeyVersion { order: self.order, acc: add256(&self.acc, &sha3(&[ACC, &spore.0])) }
+        KeyVersion {
+            order: self.order,
+            acc: add256(&self.acc, &sha3(&[ACC, &spore.0])),
+        }
     }
 
     /// This key's contribution to its database's version sum.
@@ -82,7 +91,10 @@ impl DbState {
 
     /// The state after a FLUSHDB/FLUSHALL by `spore`: a new generation, no recorded keys.
     pub fn after_flush(&self, spore: &SporeId) -> DbState {
-        DbState { generation: sha3(&[GEN, &self.version(), &spore.0]), sum: [0; 32] }
+        DbState {
+            generation: sha3(&[GEN, &self.version(), &spore.0]),
+            sum: [0; 32],
+        }
     }
 }
 
@@ -148,8 +160,14 @@ mod tests {
     #[test]
     fn absent_depends_on_generation_db_and_name() {
         let k = Key::new(0, "k");
-        assert_ne!(KeyVersion::absent(&[0; 32], &k), KeyVersion::absent(&[1; 32], &k));
-        assert_ne!(KeyVersion::absent(&[0; 32], &k), KeyVersion::absent(&[0; 32], &Key::new(1, "k")));
+        assert_ne!(
+            KeyVersion::absent(&[0; 32], &k),
+            KeyVersion::absent(&[1; 32], &k)
+        );
+        assert_ne!(
+            KeyVersion::absent(&[0; 32], &k),
+            KeyVersion::absent(&[0; 32], &Key::new(1, "k"))
+        );
     }
 
     #[test]

@@ -1,0 +1,192 @@
+//! The versions a spore leaves behind: the one implementation of the version rules.
+//!
+//! The executor (which writes versions into the store), the consensus engine (which projects
+//! the versions of committed-but-unapplied spores to run its apply gate) and the node (which
+//! builds chains of spores before earlier ones are applied) all call `version_effects`, so the
+//! three can never disagree. It is a pure function of the spore and the versions before it.
+//!
+//! Rules (see `docs/VERSIONS.md`): a key written only commutatively under an order-only
+//! prerequisite gets `after_commutative`; any other written key gets `after_write`; read-only
+//! keys are unchanged. A flush of database d by op i erases every key of d that the spore
+//! touches only before op i; keys of d written after the flush start from the absent version of
+//! the new generation and get `after_write`. A database's sum is kept over recorded keys, and a
+//! key is recorded exactly when its version differs from the absent version of its generation.
+
+use std::collections::BTreeMap;
+
+use super::footprint::MergedAccess;
+use super::{Access, DbScope, DbState, Key, KeyVersion, Spore, SporeId, VersionView, DATABASES};
+
+/// New versions after a spore.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionEffects {
+    /// Every key whose version changes, with its new version, sorted by key.
+    pub keys: Vec<(Key, KeyVersion)>,
+    /// Every database whose state changes, with its new state, sorted by db.
+    pub dbs: Vec<(u8, DbState)>,
+    /// Databases the spore flushes, sorted (the executor deletes their records first).
+    pub flushed: Vec<u8>,
+}
+
+/// Computes the version effects of applying `spore` (with id `id`) on top of `view`.
+pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> VersionEffects {
+    // Index of the last op that flushes each database.
+    let mut last_flush: BTreeMap<u8, usize> = BTreeMap::new();
+    for (i, op) in spore.ops.iter().enumerate() {
+        match op.db_scope() {
+            Some(DbScope::One(db)) => {
+                last_flush.insert(db, i);
+            }
+            Some(DbScope::All) => (0..DATABASES).for_each(|db| {
+                last_flush.insert(db, i);
+            }),
+            None => {}
+        }
+    }
+
+    // Merged access per key, counting only accesses after the last flush of the key's db.
+    let mut accesses: BTreeMap<Key, MergedAccess> = BTreeMap::new();
+    for (i, op) in spore.ops.iter().enumerate() {
+        op.access(&mut |key, access| {
+            if last_flush.get(&key.db).is_some_and(|&f| i < f) {
+                return;
+            }
+            let new = merged(&access);
+            let m = match accesses.remove(key) {
+                Some(old) => combine(old, new),
+                None => new,
+            };
+            accesses.insert(key.clone(), m);
+        });
+    }
+
+    let mut dbs: BTreeMap<u8, DbState> = BTreeMap::new();
+    let flushed: Vec<u8> = last_flush.keys().copied().collect();
+    for &db in &flushed {
+        dbs.insert(db, view.db_state(db).after_flush(id));
+    }
+
+    let mut keys = Vec::new();
+    for (key, access) in accesses {
+        if matches!(access, MergedAccess::Read) {
+            continue;
+        }
+        let was_flushed = last_flush.contains_key(&key.db);
+        let db = *dbs.entry(key.db).or_insert_with(|| view.db_state(key.db));
+        let old = if was_flushed {
+            KeyVersion::absent(&db.generation, &key)
+        } else {
+            view.key_version(&key)
+        };
+        let order_only = spore.prereq(&key).is_some_and(|p| p.acc.is_none());
+        let new = if !was_flushed && order_only && access.is_commutative() {
+            old.after_commutative(id)
+        } else {
+            old.after_write(id)
+        };
+        let absent = KeyVersion::absent(&db.generation, &key);
+        let old_term = (old != absent).then(|| old.db_term(&key));
+        if let Some(state) = dbs.get_mut(&key.db) {
+            state.replace_term(old_term.as_ref(), &new.db_term(&key));
+        }
+        keys.push((key, new));
+    }
+    VersionEffects {
+        keys,
+        dbs: dbs
+            .into_iter()
+            .filter(|(db, s)| *s != view.db_state(*db))
+            .collect(),
+        flushed,
+    }
+}
+
+fn merged(a: &Access<'_>) -> MergedAccess {
+    match a {
+        Access::Read => MergedAccess::Read,
+        Access::Write => MergedAccess::Write,
+        Access::Counter => MergedAccess::Counter,
+        Access::AddMembers(m) => MergedAccess::Members {
+            added: m.iter().cloned().collect(),
+            removed: Default::default(),
+        },
+        Access::RemoveMembers(m) => MergedAccess::Members {
+            added: Default::default(),
+            removed: m.iter().cloned().collect(),
+        },
+    }
+}
+
+fn combine(a: MergedAccess, b: MergedAccess) -> MergedAccess {
+    use MergedAccess::*;
+    match (a, b) {
+        (Read, Read) => Read,
+        (Counter, Counter) => Counter,
+        (
+            Members {
+                mut added,
+                mut removed,
+            },
+            Members {
+                added: a2,
+                removed: r2,
+            },
+        ) => {
+            added.extend(a2);
+            removed.extend(r2);
+            Members { added, removed }
+        }
+        _ => Write,
+    }
+}
+
+/// A `VersionView` that layers version effects over another view: the projected state after
+/// spores that are committed or built but not yet applied to the store.
+pub struct Projection<'a> {
+    base: &'a dyn VersionView,
+    keys: BTreeMap<Key, KeyVersion>,
+    dbs: BTreeMap<u8, DbState>,
+}
+
+impl<'a> Projection<'a> {
+    pub fn new(base: &'a dyn VersionView) -> Projection<'a> {
+        Projection {
+            base,
+            keys: BTreeMap::new(),
+            dbs: BTreeMap::new(),
+        }
+    }
+
+    /// Layers the effects of `spore` on top of the current projection.
+    pub fn push(&mut self, spore: &Spore, id: &SporeId) {
+        let effects = version_effects(spore, id, self);
+        for db in &effects.flushed {
+            // Keys of a flushed database fall back to the absent version of the new generation.
+            self.keys.retain(|k, _| k.db != *db);
+        }
+        self.dbs.extend(effects.dbs);
+        self.keys.extend(effects.keys);
+    }
+}
+
+impl VersionView for Projection<'_> {
+    fn key_version(&self, key: &Key) -> KeyVersion {
+        if let Some(v) = self.keys.get(key) {
+            return *v;
+        }
+        match self.dbs.get(&key.db) {
+            // A db flushed in the projection: keys not rewritten since are absent.
+            Some(state) if state.generation != self.base.db_state(key.db).generation => {
+                KeyVersion::absent(&state.generation, key)
+            }
+            _ => self.base.key_version(key),
+        }
+    }
+
+    fn db_state(&self, db: u8) -> DbState {
+        self.dbs
+            .get(&db)
+            .copied()
+            .unwrap_or_else(|| self.base.db_state(db))
+    }
+}

@@ -1,0 +1,176 @@
+//! The version rules as one function: commutative spores reach the same versions in any order,
+//! chains are projected exactly, flushes reset a database, and the db sum tracks recorded keys.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use num_bigint::BigInt;
+use sporedb::spore::effects::{version_effects, Projection};
+use sporedb::spore::*;
+
+/// A plain in-memory version store: applies effects the way the executor does.
+#[derive(Default, Clone, PartialEq, Debug)]
+struct Versions {
+    keys: BTreeMap<Key, KeyVersion>,
+    dbs: BTreeMap<u8, DbState>,
+}
+
+impl VersionView for Versions {
+    fn key_version(&self, key: &Key) -> KeyVersion {
+        self.keys
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| KeyVersion::absent(&self.db_state(key.db).generation, key))
+    }
+    fn db_state(&self, db: u8) -> DbState {
+        self.dbs.get(&db).copied().unwrap_or_default()
+    }
+}
+
+impl Versions {
+    fn apply(&mut self, s: &Spore) {
+        let e = version_effects(s, &s.id(), self);
+        for db in &e.flushed {
+            self.keys.retain(|k, _| k.db != *db);
+        }
+        self.dbs.extend(e.dbs);
+        self.keys.extend(e.keys);
+    }
+}
+
+fn k(name: &str) -> Key {
+    Key::new(0, Bytes::copy_from_slice(name.as_bytes()))
+}
+
+fn incr(view: &dyn VersionView, name: &str, nonce: u64) -> Spore {
+    Spore {
+        origin: [1; 32],
+        nonce,
+        deadline_ms: 1,
+        key_prereqs: vec![KeyPrereq::order_only(k(name), view.key_version(&k(name)))],
+        db_prereqs: vec![],
+        ops: vec![Op::IncrBy {
+            key: k(name),
+            delta: BigInt::from(1),
+        }],
+    }
+}
+
+fn set(view: &dyn VersionView, name: &str, nonce: u64) -> Spore {
+    Spore {
+        origin: [1; 32],
+        nonce,
+        deadline_ms: 1,
+        key_prereqs: vec![KeyPrereq::full(k(name), view.key_version(&k(name)))],
+        db_prereqs: vec![],
+        ops: vec![Op::Set {
+            key: k(name),
+            value: Bytes::from_static(b"v"),
+            cond: SetCond::Always,
+            ttl: Ttl::Clear,
+            get: false,
+        }],
+    }
+}
+
+#[test]
+fn commutative_spores_reach_the_same_versions_in_any_order() {
+    let base = Versions::default();
+    let (a, b) = (incr(&base, "x", 1), incr(&base, "x", 2));
+    let mut ab = base.clone();
+    ab.apply(&a);
+    assert!(
+        b.prereqs_hold(&ab),
+        "an order-only prerequisite survives a concurrent increment"
+    );
+    ab.apply(&b);
+    let mut ba = base.clone();
+    ba.apply(&b);
+    ba.apply(&a);
+    assert_eq!(ab, ba);
+}
+
+#[test]
+fn the_ordering_note_scenario_is_gated() {
+    // S = SET x; then A = INCRBY x built after S. A node that sees A first cannot apply it.
+    let base = Versions::default();
+    let s = set(&base, "x", 1);
+    let mut after_s = base.clone();
+    after_s.apply(&s);
+    let a = incr(&after_s, "x", 2);
+    assert!(!a.prereqs_hold(&base));
+    assert!(a.prereqs_hold(&after_s));
+    // Mirror image: A first, then S built after A: S waits for A.
+    let a = incr(&base, "x", 3);
+    let mut after_a = base.clone();
+    after_a.apply(&a);
+    let s = set(&after_a, "x", 4);
+    assert!(!s.prereqs_hold(&base));
+    assert!(s.prereqs_hold(&after_a));
+}
+
+#[test]
+fn projection_matches_applying_in_sequence() {
+    let base = Versions::default();
+    let mut proj = Projection::new(&base);
+    let s1 = set(&proj, "x", 1);
+    proj.push(&s1, &s1.id());
+    let s2 = set(&proj, "x", 2);
+    proj.push(&s2, &s2.id());
+    let s3 = incr(&proj, "y", 3);
+    proj.push(&s3, &s3.id());
+    let mut seq = base.clone();
+    for s in [&s1, &s2, &s3] {
+        assert!(s.prereqs_hold(&seq));
+        seq.apply(s);
+    }
+    assert_eq!(proj.key_version(&k("x")), seq.key_version(&k("x")));
+    assert_eq!(proj.key_version(&k("y")), seq.key_version(&k("y")));
+    assert_eq!(proj.db_state(0), seq.db_state(0));
+}
+
+#[test]
+fn flush_resets_the_database_and_versions_never_repeat() {
+    let mut v = Versions::default();
+    let s = set(&v, "x", 1);
+    v.apply(&s);
+    let absent_before = KeyVersion::absent(&v.db_state(0).generation, &k("x"));
+    let flush = Spore {
+        origin: [1; 32],
+        nonce: 9,
+        deadline_ms: 1,
+        key_prereqs: vec![],
+        db_prereqs: vec![DbPrereq {
+            db: 0,
+            version: v.db_state(0).version(),
+        }],
+        ops: vec![Op::FlushDb { db: 0 }],
+    };
+    assert!(flush.prereqs_hold(&v));
+    v.apply(&flush);
+    assert!(v.keys.is_empty());
+    assert_eq!(v.db_state(0).sum, [0; 32]);
+    assert_ne!(
+        v.key_version(&k("x")),
+        absent_before,
+        "a new generation gives new absent versions"
+    );
+    // A write in another database is unaffected by the flush and changes only that db.
+    let other = Spore {
+        origin: [1; 32],
+        nonce: 10,
+        deadline_ms: 1,
+        key_prereqs: vec![KeyPrereq::full(
+            Key::new(1, "y"),
+            v.key_version(&Key::new(1, "y")),
+        )],
+        db_prereqs: vec![],
+        ops: vec![Op::Del {
+            key: Key::new(1, "y"),
+        }],
+    };
+    let before = v.db_state(0);
+    v.apply(&other);
+    assert_eq!(v.db_state(0), before);
+    assert_ne!(v.db_state(1), DbState::default());
+}

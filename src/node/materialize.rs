@@ -32,6 +32,15 @@ pub struct KeyFacts {
     pub may_have_ttl: bool,
 }
 
+/// A built spore, and where the request's own ops sit in it (the materialiser may insert
+/// expiry deletes, whose replies the client must not see).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Materialized {
+    pub spore: Spore,
+    /// For each op of the request, its index in `spore.ops`.
+    pub client_ops: Vec<usize>,
+}
+
 /// Why a request could not become a spore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MaterializeError {
@@ -51,7 +60,7 @@ pub fn materialize(
     view: &dyn VersionView,
     facts: &dyn Fn(&Key) -> KeyFacts,
     origin: Origin,
-) -> Result<Spore, MaterializeError> {
+) -> Result<Materialized, MaterializeError> {
     for (key, version) in &request.watched {
         if view.key_version(key) != *version {
             return Err(MaterializeError::WatchFailed);
@@ -59,6 +68,7 @@ pub fn materialize(
     }
 
     let mut ops = Vec::with_capacity(request.ops.len() + 1);
+    let mut client_ops = Vec::with_capacity(request.ops.len());
     let mut deleted: BTreeSet<Key> = BTreeSet::new();
     for op in &request.ops {
         let mut touched: Vec<Key> = Vec::new();
@@ -70,6 +80,7 @@ pub fn materialize(
             }
             deleted.insert(key);
         }
+        client_ops.push(ops.len());
         ops.push(op.clone());
     }
 
@@ -111,7 +122,7 @@ pub fn materialize(
             version: view.db_state(db).version(),
         })
         .collect();
-    Ok(spore)
+    Ok(Materialized { spore, client_ops })
 }
 
 #[cfg(test)]
@@ -160,7 +171,7 @@ mod tests {
             },
             set("s"),
         ]);
-        let s = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1)).unwrap();
+        let s = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1)).unwrap().spore;
         assert_eq!(validate(&s), Ok(()));
         assert!(s.prereq(&Key::new(0, "c")).unwrap().acc.is_none());
         assert!(s.prereq(&Key::new(0, "s")).unwrap().acc.is_some());
@@ -176,7 +187,7 @@ mod tests {
             &|_| KeyFacts::default(),
             origin(1),
         )
-        .unwrap();
+        .unwrap().spore;
         proj.push(&s1, &s1.id());
         let s2 = materialize(
             &WriteRequest::blind(vec![set("k")]),
@@ -184,7 +195,7 @@ mod tests {
             &|_| KeyFacts::default(),
             origin(2),
         )
-        .unwrap();
+        .unwrap().spore;
         assert!(!s2.prereqs_hold(&base));
         assert!(s2.prereqs_hold(&proj));
     }
@@ -204,7 +215,7 @@ mod tests {
             },
             origin(1),
         )
-        .unwrap();
+        .unwrap().spore;
         assert!(matches!(s.ops[0], Op::Del { .. }));
         assert!(
             s.prereq(&Key::new(0, "c")).unwrap().acc.is_some(),
@@ -228,12 +239,21 @@ mod tests {
     }
 
     #[test]
+    fn client_ops_skip_inserted_deletes() {
+        let req = WriteRequest::blind(vec![set("a"), set("b")]);
+        let facts = |k: &Key| KeyFacts { expired: k.name.as_ref() == b"b", may_have_ttl: true };
+        let m = materialize(&req, &Empty, &facts, origin(1)).unwrap();
+        assert_eq!(m.spore.ops.len(), 3);
+        assert_eq!(m.client_ops, vec![0, 2]);
+    }
+
+    #[test]
     fn set_members_on_keys_with_a_ttl_are_ordered() {
         let req = WriteRequest::blind(vec![Op::SAdd {
             key: Key::new(0, "s"),
             members: vec![Bytes::from_static(b"m")],
         }]);
-        let plain = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1)).unwrap();
+        let plain = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1)).unwrap().spore;
         assert!(plain.key_prereqs[0].acc.is_none());
         let ttl = materialize(
             &req,
@@ -244,7 +264,7 @@ mod tests {
             },
             origin(1),
         )
-        .unwrap();
+        .unwrap().spore;
         assert!(ttl.key_prereqs[0].acc.is_some());
     }
 
@@ -256,7 +276,7 @@ mod tests {
             &|_| KeyFacts::default(),
             origin(1),
         )
-        .unwrap();
+        .unwrap().spore;
         assert_eq!(s.db_prereqs.len(), 16);
         assert_eq!(validate(&s), Ok(()));
     }

@@ -170,6 +170,9 @@ class Side:
 
     def start_script(self) -> None:
         self.close_all()
+        if self.server.proc.poll() is not None:
+            raise harness.StartError(f"{self.label} exited with code {self.server.proc.returncode}:"
+                                     f"\n{self.server.log_tail()}")
         admin = self.server.connect()
         try:
             reply = admin.call("FLUSHALL")
@@ -322,8 +325,8 @@ def classify(step: Step, ref: Reply, cand: Reply, divergences: list[Divergence])
 
 
 def run_scripts(paths: list[Path], ref: Side, cand: Side, divergences: list[Divergence],
-                verbose: bool) -> list[Outcome]:
-    outcomes = []
+                outcomes: list[Outcome], verbose: bool) -> None:
+    """Run the scripts, appending to `outcomes` as it goes (so a crash keeps what was seen)."""
     for path in paths:
         steps = parse_script(path)
         for side in (ref, cand):
@@ -336,7 +339,6 @@ def run_scripts(paths: list[Path], ref: Side, cand: Side, divergences: list[Dive
                     print_step(outcome)
         for side in (ref, cand):
             side.close_all()
-    return outcomes
 
 
 # --- reporting -----------------------------------------------------------------------------
@@ -414,14 +416,19 @@ def main() -> int:
     for path in paths:  # fail on a script typo before starting anything
         parse_script(path)
     divergences = load_divergences(DIVERGENCES)
+    # With redis on both sides, call the second one redis#2 so the report stays readable.
+    cand_label = "redis#2" if args.candidate == "redis" else args.candidate
+    outcomes: list[Outcome] = []
     try:
         with harness.running("redis") as ref_server, harness.running(args.candidate) as cand_server:
-            ref, cand = Side("redis", ref_server), Side(args.candidate, cand_server)
-            outcomes = run_scripts(paths, ref, cand, divergences, args.verbose)
+            ref, cand = Side("redis", ref_server), Side(cand_label, cand_server)
+            run_scripts(paths, ref, cand, divergences, outcomes, args.verbose)
     except harness.StartError as e:
-        print(f"diff: {e}", file=sys.stderr)
+        if outcomes:
+            print_report(outcomes, cand_label)
+        print(f"\ndiff: {e}", file=sys.stderr)
         return 2
-    print_report(outcomes, args.candidate)
+    print_report(outcomes, cand_label)
     return 1 if any(o.status == "different" for o in outcomes) else 0
 
 

@@ -67,7 +67,7 @@ class Server:
             return "(no log)"
 
     def connect(self, timeout: float = 10.0) -> RespConnection:
-        return RespConnection(self.host, self.port, timeout)
+        return RespConnection.open(self.host, self.port, timeout)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

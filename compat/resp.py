@@ -52,9 +52,13 @@ def encode_command(args: list[bytes]) -> bytes:
 class RespConnection:
     """A blocking connection that sends commands and reads typed replies."""
 
-    def __init__(self, host: str, port: int, timeout: float = 10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
         self.buf = bytearray()
+
+    @classmethod
+    def open(cls, host: str, port: int, timeout: float = 10.0) -> "RespConnection":
+        return cls(socket.create_connection((host, port), timeout=timeout))
 
     def close(self) -> None:
         self.sock.close()

@@ -8,7 +8,7 @@
 Every reply is read with our own RESP reader (resp.py) and compared exactly, type included.
 Differences that sporedb makes on purpose are declared in divergences.toml; they are reported
 separately and do not fail the run. Exit status: 0 = no unexpected difference, 1 = at least one,
-2 = a server could not be started.
+2 = a server could not be started, exited or stopped answering.
 
 Script format (compat/scripts/*.txt), one command per line, shell-like quoting:
 
@@ -84,7 +84,7 @@ class Step:
         """Command name for the per-command summary."""
         if "raw" in self.flags:
             return "(raw bytes)"
-        name = self.args[0].upper()
+        name = self.args[0].upper() or "''"
         if name in CONTAINER_COMMANDS and len(self.args) > 1:
             name += " " + self.args[1].upper()
         return name + (" (inline)" if "inline" in self.flags else "")
@@ -161,18 +161,25 @@ def _parse_step(script: str, lineno: int, tokens: list[str], blocks: list[str]) 
 
 # --- running -------------------------------------------------------------------------------
 
+class ServerGone(Exception):
+    """A server exited or stopped answering; the run cannot usefully continue."""
+
+
 class Side:
     """One server and the script's connections to it."""
+
+    MAX_TIMEOUTS_IN_A_ROW = 3  # then the server is hung, and waiting on every step is pointless
 
     def __init__(self, label: str, server: harness.Server):
         self.label, self.server = label, server
         self.conns: dict[str, RespConnection] = {}
+        self.timeouts_in_a_row = 0
 
     def start_script(self) -> None:
         self.close_all()
         if self.server.proc.poll() is not None:
-            raise harness.StartError(f"{self.label} exited with code {self.server.proc.returncode}:"
-                                     f"\n{self.server.log_tail()}")
+            raise ServerGone(f"{self.label} exited with code {self.server.proc.returncode}:"
+                             f"\n{self.server.log_tail()}")
         admin = self.server.connect()
         try:
             reply = admin.call("FLUSHALL")
@@ -196,19 +203,20 @@ class Side:
         except OSError as e:  # the server died or refuses connections: report, keep going
             return Reply("connect failed", str(e))
         if step.proto == 3:
-            hello = conn.call("HELLO", "3")
-            if hello.kind != "map":
+            try:
+                hello = render(conn.call("HELLO", "3"))
+            except (ConnectionClosed, ProtocolViolation, OSError) as e:
+                hello = repr(e)
+            if not hello.startswith("%{"):
                 conn.close()
-                return Reply("HELLO 3 failed", render(hello))
+                return Reply("HELLO 3 failed", hello)
         self.conns[step.conn] = conn
         return conn
 
     def run(self, batch: list[Step]) -> list[Reply]:
         """Send the batch (one step, or one pipeline block) and read one reply per step."""
         targets = [self._connection(step) for step in batch]
-        sent: list[RespConnection | Reply] = []
-        for step, conn in zip(batch, targets):
-            sent.append(self._send(step, conn))
+        sent = [self._send(step, conn) for step, conn in zip(batch, targets)]
         return [self._read(step, conn) for step, conn in zip(batch, sent)]
 
     def _send(self, step: Step, conn: RespConnection | Reply) -> RespConnection | Reply:
@@ -226,15 +234,20 @@ class Side:
             return conn
         try:
             count = step.expected_replies
-            if count == 1:
-                return conn.read_reply()
-            return Reply("replies", tuple(conn.read_reply() for _ in range(count)))
-        except ConnectionClosed:
-            result = Reply("closed")
+            reply = (conn.read_reply() if count == 1 else
+                     Reply("replies", tuple(conn.read_reply() for _ in range(count))))
+            self.timeouts_in_a_row = 0
+            return reply
         except socket.timeout:
+            self.timeouts_in_a_row += 1
+            if self.timeouts_in_a_row >= self.MAX_TIMEOUTS_IN_A_ROW:
+                raise ServerGone(f"{self.label} did not reply to {self.timeouts_in_a_row} commands "
+                                 f"in a row ({step.where}):\n{self.server.log_tail()}") from None
             result = Reply("timeout")
         except ProtocolViolation as e:
             result = Reply("invalid RESP", str(e))
+        except (ConnectionClosed, OSError):  # OSError: closed earlier in the same pipeline
+            result = Reply("closed")
         self._drop(step)
         return result
 
@@ -423,7 +436,7 @@ def main() -> int:
         with harness.running("redis") as ref_server, harness.running(args.candidate) as cand_server:
             ref, cand = Side("redis", ref_server), Side(cand_label, cand_server)
             run_scripts(paths, ref, cand, divergences, outcomes, args.verbose)
-    except harness.StartError as e:
+    except (harness.StartError, ServerGone) as e:
         if outcomes:
             print_report(outcomes, cand_label)
         print(f"\ndiff: {e}", file=sys.stderr)

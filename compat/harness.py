@@ -15,6 +15,7 @@ Environment:
     REDIS_SERVER_BIN       reference server binary (default: redis-server on PATH)
     COMPAT_TARGET          server the client tests run against: sporedb (default) or redis
     COMPAT_START_TIMEOUT   seconds to wait for a server to answer PING (default 30)
+    COMPAT_REPLY_TIMEOUT   seconds diff.py waits for one reply (default 10)
 
 Run `python compat/harness.py build` to build sporedb and print its path (run-all.sh does this
 once so that later steps do not each ask cargo again).
@@ -42,6 +43,7 @@ from resp import ConnectionClosed, RespConnection
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 KINDS = ("redis", "sporedb")
+REPLY_TIMEOUT = float(os.environ.get("COMPAT_REPLY_TIMEOUT", "10"))
 
 
 class StartError(RuntimeError):
@@ -66,7 +68,7 @@ class Server:
         except OSError:
             return "(no log)"
 
-    def connect(self, timeout: float = 10.0) -> RespConnection:
+    def connect(self, timeout: float = REPLY_TIMEOUT) -> RespConnection:
         return RespConnection.open(self.host, self.port, timeout)
 
     def stop(self) -> None:

@@ -6,7 +6,8 @@
     compat/bench.sh --candidate redis  # both sides redis-server (checks the harness)
 
 Both servers are started fresh (harness.py) and receive exactly the same redis-benchmark
-invocations, alternating per pipeline depth so that machine load drifts hit both alike:
+invocations; which server goes first alternates per pipeline depth, so that warm-up and machine
+load drift do not always favour the same one:
 
     redis-benchmark -c 50 -P {1,16} -n N -r 100000 --csv -t set,get,incr,lpush,sadd
     redis-benchmark -c 50 -P {1,16} -n N -r 100000 --csv MGET key:__rand_int__ (x10)
@@ -168,12 +169,14 @@ def main() -> int:
     results: dict[int, dict[str, dict[str, Result]]] = {}
     try:
         with harness.running("redis") as ref_server, harness.running(args.candidate) as cand_server:
+            sides = [("redis", ref_server), (cand, cand_server)]
             for pipeline in (int(p) for p in args.pipelines.split(",")):
                 results[pipeline] = {}
-                for label, server in (("redis", ref_server), (cand, cand_server)):
+                for label, server in sides:
                     print(f"bench: {label}, pipeline {pipeline}, {args.requests} requests per test",
                           file=sys.stderr)
                     results[pipeline][label] = bench_server(server, pipeline, args)
+                sides.reverse()  # whoever went first goes second next time: no order bias
     except harness.StartError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2

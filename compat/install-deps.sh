@@ -21,18 +21,17 @@ install_apt_packages() {
     local missing=()
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-tools)
-    python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
-    command -v python3 >/dev/null || missing+=(python3 python3-venv)
+    # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is installed.
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
     [ ${#missing[@]} -eq 0 ] && return 0
 
     echo "install-deps: installing ${missing[*]} with apt-get" >&2
-    local policy=/usr/sbin/policy-rc.d added_policy=
+    local policy=/usr/sbin/policy-rc.d
     if [ ! -e "$policy" ]; then
         as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
-        added_policy=1
+        # shellcheck disable=SC2064  # expand now: the trap must remove exactly this file
+        trap "as_root rm -f $policy" EXIT
     fi
-    # shellcheck disable=SC2064  # expand now: the trap must remove exactly this file
-    [ -n "$added_policy" ] && trap "as_root rm -f $policy" EXIT
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }

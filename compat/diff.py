@@ -356,6 +356,12 @@ def run_scripts(paths: list[Path], ref: Side, cand: Side, divergences: list[Dive
 
 # --- reporting -----------------------------------------------------------------------------
 
+def clip(text: str, limit: int = 400) -> str:
+    """Long replies (INFO, COMMAND DOCS) would bury the report; the start shows the difference
+    often enough, and -v prints everything."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more chars)"
+
+
 def print_step(o: Outcome) -> None:
     mark = {"identical": "=", "divergent": "~", "different": "!"}[o.status]
     print(f"{mark} {o.step.where:<22} {o.step.display}")
@@ -397,8 +403,8 @@ def print_report(outcomes: list[Outcome], cand_label: str) -> None:
         for o in different:
             note = f"   (divergence {o.divergence.id} declared, but its check failed)" if o.divergence else ""
             print(f"  {o.step.where}  {o.step.display}{note}")
-            print(f"      redis:     {render(o.ref)}")
-            print(f"      {cand_label + ':':<10} {render(o.cand)}")
+            print(f"      redis:     {clip(render(o.ref))}")
+            print(f"      {cand_label + ':':<10} {clip(render(o.cand))}")
     verdict = "FAIL" if different else "OK"
     print(f"\n{verdict}: {len(outcomes)} commands, {total['identical']} identical, "
           f"{total['divergent']} deliberate divergences, {total['different']} unexpected differences")

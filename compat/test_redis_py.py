@@ -241,6 +241,20 @@ def test_concurrent_increments_are_not_lost(flushed):
 
 # --- RESP3 --------------------------------------------------------------------------------------
 
+def test_client_with_library_defaults(flushed):
+    # Exactly what an application gets from redis.Redis(host, port): in redis-py 8 that means
+    # HELLO 3 and CLIENT SETINFO (errors ignored) on connect, bytes replies, retries on.
+    c = redis.Redis(host=flushed.host, port=flushed.port)
+    try:
+        assert c.set("k", "v") is True
+        assert c.get("k") == b"v"
+        assert c.smembers("missing") == set()
+        with c.pipeline() as pipe:
+            assert pipe.incr("n").get("n").execute() == [1, b"1"]
+    finally:
+        c.close()
+
+
 def test_resp3_client(r3):
     assert r3.connection_pool.connection_kwargs["protocol"] == 3
     assert r3.ping() is True

@@ -56,11 +56,10 @@ class Result:
     note: str = ""
 
 
-def run_benchmark(server: harness.Server, extra: list[str], args) -> dict[str, Result]:
-    """One redis-benchmark invocation; its CSV rows by test name."""
+def run_benchmark(server: harness.Server, pipeline: int, what: list[str], args) -> dict[str, Result]:
+    """One redis-benchmark invocation (`what`: -t tests, or a custom command); CSV rows by test."""
     cmd = ["redis-benchmark", "-h", server.host, "-p", str(server.port), "-c", str(args.clients),
-           "-n", str(args.requests), "-r", str(args.keyspace), "-P", str(extra[0]), "--csv",
-           *extra[1:]]
+           "-n", str(args.requests), "-r", str(args.keyspace), "-P", str(pipeline), "--csv", *what]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -83,8 +82,8 @@ def flushall(server: harness.Server) -> None:
 def bench_server(server: harness.Server, pipeline: int, args) -> dict[str, Result]:
     """All tests at one pipeline depth against one server."""
     flushall(server)
-    results = run_benchmark(server, [pipeline, "-t", BUILTIN_TESTS], args)
-    mget = run_benchmark(server, [pipeline, "MGET", *["key:__rand_int__"] * MGET_KEYS], args)
+    results = run_benchmark(server, pipeline, ["-t", BUILTIN_TESTS], args)
+    mget = run_benchmark(server, pipeline, ["MGET", *["key:__rand_int__"] * MGET_KEYS], args)
     # A custom command's CSV row is named after the command line; give it a readable name.
     results[MGET_LABEL] = next(iter(mget.values()))
     failure = results.get("*")

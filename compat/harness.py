@@ -24,8 +24,8 @@ once so that later steps do not each ask cargo again).
 from __future__ import annotations
 
 import contextlib
-import functools
 import ctypes
+import functools
 import os
 import shutil
 import signal

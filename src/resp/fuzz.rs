@@ -17,6 +17,9 @@ use proptest::prelude::*;
 use super::decode_tests::{run_chunked, run_whole, End, Run};
 use super::{Limits, RequestDecoder};
 
+use proptest::collection::vec;
+use proptest::sample::Index;
+
 fn arb_limits() -> impl Strategy<Value = Limits> {
     (
         any::<bool>(),
@@ -54,17 +57,17 @@ fn arb_respish() -> impl Strategy<Value = Vec<u8>> {
         (-3i64..20).prop_map(|n| n.to_string().into_bytes()),
         any::<i64>().prop_map(|n| n.to_string().into_bytes()),
         Just(b"99999999999999999999".to_vec()),
-        proptest::collection::vec(any::<u8>(), 0..6),
+        vec(any::<u8>(), 0..6),
     ];
-    proptest::collection::vec(token, 0..60).prop_map(|t| t.concat())
+    vec(token, 0..60).prop_map(|t| t.concat())
 }
 
 fn arb_chunks() -> impl Strategy<Value = Vec<usize>> {
-    proptest::collection::vec(1usize..12, 0..40)
+    vec(1usize..12, 0..40)
 }
 
 fn arb_argv() -> impl Strategy<Value = Vec<Vec<u8>>> {
-    proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 1..6)
+    vec(vec(any::<u8>(), 0..20), 1..6)
 }
 
 fn multibulk(argv: &[Vec<u8>]) -> Vec<u8> {
@@ -123,7 +126,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_bytes(input in proptest::collection::vec(any::<u8>(), 0..300), limits in arb_limits(), chunks in arb_chunks()) {
+    fn random_bytes(
+        input in vec(any::<u8>(), 0..300),
+        limits in arb_limits(),
+        chunks in arb_chunks(),
+    ) {
         check_invariants(&input, limits, &chunks);
         check_footprint(&input, limits);
     }
@@ -135,7 +142,12 @@ proptest! {
     }
 
     #[test]
-    fn huge_declared_lengths(count in any::<u64>(), len in any::<u64>(), tail in proptest::collection::vec(any::<u8>(), 0..40), auth in any::<bool>()) {
+    fn huge_declared_lengths(
+        count in any::<u64>(),
+        len in any::<u64>(),
+        tail in vec(any::<u8>(), 0..40),
+        auth in any::<bool>(),
+    ) {
         let mut input = format!("*{count}\r\n${len}\r\n").into_bytes();
         input.extend_from_slice(&tail);
         let limits = Limits { authenticated: auth, ..Limits::default() };
@@ -148,7 +160,10 @@ proptest! {
     }
 
     #[test]
-    fn valid_pipelines_round_trip(reqs in proptest::collection::vec((arb_argv(), any::<bool>()), 1..8), chunks in arb_chunks()) {
+    fn valid_pipelines_round_trip(
+        reqs in vec((arb_argv(), any::<bool>()), 1..8),
+        chunks in arb_chunks(),
+    ) {
         let mut input = Vec::new();
         for (argv, as_inline) in &reqs {
             input.extend_from_slice(&if *as_inline { inline(argv) } else { multibulk(argv) });
@@ -159,7 +174,7 @@ proptest! {
     }
 
     #[test]
-    fn truncated_pipelines_wait(reqs in proptest::collection::vec(arb_argv(), 1..6), cut in any::<proptest::sample::Index>()) {
+    fn truncated_pipelines_wait(reqs in vec(arb_argv(), 1..6), cut in any::<Index>()) {
         let frames: Vec<Vec<u8>> = reqs.iter().map(|a| multibulk(a)).collect();
         let input = frames.concat();
         let cut = cut.index(input.len());
@@ -175,7 +190,13 @@ proptest! {
     }
 
     #[test]
-    fn mutated_pipelines(reqs in proptest::collection::vec(arb_argv(), 1..5), at in any::<proptest::sample::Index>(), byte in any::<u8>(), limits in arb_limits(), chunks in arb_chunks()) {
+    fn mutated_pipelines(
+        reqs in vec(arb_argv(), 1..5),
+        at in any::<Index>(),
+        byte in any::<u8>(),
+        limits in arb_limits(),
+        chunks in arb_chunks(),
+    ) {
         let mut input: Vec<u8> = reqs.iter().flat_map(|a| multibulk(a)).collect();
         let i = at.index(input.len());
         input[i] = byte;

@@ -3,6 +3,10 @@
 //!
 //! Module map (the README's Architecture section has the request flow and invariants):
 //! - `reply`, `error`: protocol-free command replies and the one catalogue of Redis error texts.
+//! - `resp`: the RESP wire format: request decoder (multibulk and inline, with Redis's limits)
+//!   and reply encoder (RESP2/RESP3). Knows nothing about commands.
+//! - `server`: the TCP front end: listener, per-connection pipelining loop, client registry, and
+//!   the `Service` trait the command layer implements.
 //! - `crypto`: node keys and domain-separated ed25519 signing.
 //! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
 //! - `write`: the contract between command handlers and the node's write path.
@@ -16,5 +20,7 @@ pub mod crypto;
 pub mod error;
 pub mod node;
 pub mod reply;
+pub mod resp;
+pub mod server;
 pub mod spore;
 pub mod write;

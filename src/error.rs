@@ -94,6 +94,9 @@ pub enum RedisError {
     Unsupported(String),
     /// `ERR internal error` (details are logged on the server, never sent).
     Internal,
+    /// `ERR sporedb: key name or set member too long for the store`: LMDB keys are limited to
+    /// 511 bytes, which bounds key names (498 bytes) and key name + set member (506 bytes).
+    KeyTooLong,
 }
 
 impl fmt::Display for RedisError {
@@ -170,6 +173,7 @@ impl fmt::Display for RedisError {
             SporeDropped { id, reason } => write!(f, "TRYAGAIN spore {} dropped: {}", id, reason),
             Unsupported(what) => write!(f, "ERR sporedb: {} is not supported", what),
             Internal => f.write_str("ERR internal error"),
+            KeyTooLong => f.write_str("ERR sporedb: key name or set member too long for the store"),
         }
     }
 }

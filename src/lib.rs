@@ -11,6 +11,8 @@
 //! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
 //! - `write`: the contract between command handlers and the node's write path.
 //! - `config`: command line and TOML configuration.
+//! - `store`: LMDB / in-memory tables, the frozen on-disk layout, the typed read API.
+//! - `exec`: the deterministic executor applying a committed spore's ops to the store.
 //! - `node`: tasks, files and sockets: store + engine driver + front end wiring.
 
 #![deny(unsafe_code)]
@@ -18,9 +20,11 @@
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod exec;
 pub mod node;
 pub mod reply;
 pub mod resp;
 pub mod server;
 pub mod spore;
+pub mod store;
 pub mod write;

@@ -116,3 +116,6 @@ pub fn roundtrip(stream: &mut TcpStream, request: &[u8], expected_len: usize) ->
     }
     out
 }
+
+pub mod spores;
+pub use spores::*;

@@ -6,11 +6,14 @@
 //! - `crypto`: node keys and domain-separated ed25519 signing.
 //! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
 //! - `write`: the contract between command handlers and the node's write path.
+//! - `commands`: the Redis command layer: command table, dispatch, sessions, handlers (reads
+//!   from a store snapshot, writes as ops for the write path).
 //! - `config`: command line and TOML configuration.
 //! - `node`: tasks, files and sockets: store + engine driver + front end wiring.
 
 #![deny(unsafe_code)]
 
+pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -10,6 +10,8 @@
 //! - `crypto`: node keys and domain-separated ed25519 signing.
 //! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
 //! - `write`: the contract between command handlers and the node's write path.
+//! - `commands`: the Redis command layer: command table, dispatch, sessions, handlers (reads
+//!   from a store snapshot, writes as ops for the write path).
 //! - `config`: command line and TOML configuration.
 //! - `store`: LMDB / in-memory tables, the frozen on-disk layout, the typed read API.
 //! - `exec`: the deterministic executor applying a committed spore's ops to the store.
@@ -17,6 +19,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod error;

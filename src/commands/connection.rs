@@ -6,8 +6,8 @@ use crate::reply::Reply;
 use super::args::Args;
 use super::ctx::{Action, Ctx};
 use super::keys::valid_db;
-use super::session::ClientMeta;
 use super::spec::{spec, CommandSpec, Flags, Group, NO_KEYS};
+use crate::server::ClientInfo;
 
 const G: Group = Group::Connection;
 const CONN: Flags = Flags::NOSCRIPT
@@ -191,12 +191,9 @@ fn reset(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
     s.db = 0;
     s.protocol = 2;
     s.authenticated = ctx.shared.settings.requirepass().is_none();
-    {
-        let mut m = s.meta();
-        m.name.clear();
-        m.no_evict = false;
-        m.no_touch = false;
-    }
+    s.no_evict = false;
+    s.no_touch = false;
+    s.client().set_name("");
     Ok(Reply::Simple("RESET").into())
 }
 
@@ -243,14 +240,16 @@ fn hello(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     }
     ctx.session.protocol = proto;
     if let Some(n) = setname {
-        ctx.session.meta().name = String::from_utf8_lossy(&n).into_owned();
+        ctx.session
+            .client()
+            .set_name(String::from_utf8_lossy(&n).into_owned());
     }
     let s = |t: &str| Reply::bulk_str(t.to_string());
     Ok(Reply::Map(vec![
         (s("server"), s("redis")),
         (s("version"), s(REDIS_VERSION)),
         (s("proto"), Reply::Int(proto as i64)),
-        (s("id"), Reply::Int(ctx.session.id as i64)),
+        (s("id"), Reply::Int(ctx.session.id() as i64)),
         (s("mode"), s("standalone")),
         (s("role"), s("master")),
         (s("modules"), Reply::Array(vec![])),
@@ -259,7 +258,7 @@ fn hello(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 }
 
 fn client_id(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
-    Ok(Reply::Int(ctx.session.id as i64).into())
+    Ok(Reply::Int(ctx.session.id() as i64).into())
 }
 
 fn client_setname(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
@@ -267,12 +266,14 @@ fn client_setname(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError>
     if !valid_name(&name) {
         return Err(RedisError::BadClientName);
     }
-    ctx.session.meta().name = String::from_utf8_lossy(&name).into_owned();
+    ctx.session
+        .client()
+        .set_name(String::from_utf8_lossy(&name).into_owned());
     Ok(Reply::OK.into())
 }
 
 fn client_getname(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
-    let name = ctx.session.meta().name.clone();
+    let name = ctx.session.client().name();
     Ok(if name.is_empty() {
         Reply::Nil
     } else {
@@ -291,36 +292,13 @@ fn client_setinfo(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError>
         )));
     }
     let value = String::from_utf8_lossy(&value).into_owned();
-    let mut m = ctx.session.meta();
+    let client = ctx.session.client();
     match attr.to_ascii_uppercase().as_str() {
-        "LIB-NAME" => m.lib_name = value,
-        "LIB-VER" => m.lib_ver = value,
+        "LIB-NAME" => client.set_lib_name(value),
+        "LIB-VER" => client.set_lib_ver(value),
         _ => return Err(RedisError::generic(format!("Unrecognized option '{attr}'"))),
     }
     Ok(Reply::OK.into())
-}
-
-/// One CLIENT LIST line, in Redis 7's field order.
-pub fn client_line(m: &ClientMeta, now_ms: u64) -> String {
-    let flags = if m.multi >= 0 { "x" } else { "N" };
-    format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
-         multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
-         tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
-        m.id,
-        m.addr,
-        m.laddr,
-        m.name,
-        now_ms.saturating_sub(m.created_ms) / 1000,
-        now_ms.saturating_sub(m.last_cmd_ms) / 1000,
-        flags,
-        m.db,
-        m.multi,
-        if m.cmd.is_empty() { "NULL" } else { &m.cmd },
-        m.resp,
-        m.lib_name,
-        m.lib_ver,
-    )
 }
 
 fn client_list(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
@@ -354,11 +332,10 @@ fn client_list(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
             _ => return Err(RedisError::Syntax),
         }
     }
-    let now = ctx.now_ms;
     let mut text = String::new();
-    for m in ctx.shared.clients.list() {
-        if ids.as_ref().is_none_or(|l| l.contains(&m.id)) {
-            text.push_str(&client_line(&m, now));
+    for c in ctx.session.client().clients().list() {
+        if ids.as_ref().is_none_or(|l| l.contains(&c.id)) {
+            text.push_str(&c.line());
             text.push('\n');
         }
     }
@@ -366,20 +343,26 @@ fn client_list(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 }
 
 fn client_info(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
-    let line = client_line(&ctx.session.meta(), ctx.now_ms);
+    let line = ctx.session.client().info().line();
     Ok(Reply::Verbatim(line + "\n").into())
 }
 
 fn client_kill(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
-    let me = ctx.session.id;
+    let me = ctx.session.id();
+    let clients = ctx.session.client().clients().clone();
+    let killed_me = std::cell::Cell::new(false);
+    let note = |c: &ClientInfo| {
+        killed_me.set(killed_me.get() || c.id == me);
+        true
+    };
     if a.remaining() == 1 {
-        // Old form: CLIENT KILL addr:port.
+        // Old form: CLIENT KILL addr:port (it may name the caller itself).
         let addr = a.string()?;
-        let n = ctx.shared.clients.kill(|m| m.addr == addr);
-        return if n == 0 {
-            Err(RedisError::NoSuchClient)
-        } else {
-            Ok(Reply::OK.into())
+        let n = clients.kill_where(|c| c.addr.to_string() == addr && note(c));
+        return match n {
+            0 => Err(RedisError::NoSuchClient),
+            _ if killed_me.get() => Ok(Action::Close(Reply::OK)),
+            _ => Ok(Reply::OK.into()),
         };
     }
     let mut filters: Vec<KillFilter> = Vec::new();
@@ -395,16 +378,17 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
                     .i64()
                     .ok()
                     .and_then(|i| u64::try_from(i).ok())
+                    .filter(|i| *i > 0)
                     .ok_or_else(|| RedisError::generic("client-id should be greater than 0"))?;
-                filters.push(Box::new(move |m| m.id == id));
+                filters.push(Box::new(move |c| c.id == id));
             }
             "ADDR" => {
                 let v = a.string()?;
-                filters.push(Box::new(move |m| m.addr == v));
+                filters.push(Box::new(move |c| c.addr.to_string() == v));
             }
             "LADDR" => {
                 let v = a.string()?;
-                filters.push(Box::new(move |m| m.laddr == v));
+                filters.push(Box::new(move |c| c.laddr.to_string() == v));
             }
             "USER" => {
                 let v = a.string()?;
@@ -412,7 +396,16 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
             }
             "TYPE" => {
                 let t = a.token()?;
-                let normal = t == "NORMAL";
+                let normal = match t.as_str() {
+                    "NORMAL" => true,
+                    "MASTER" | "REPLICA" | "SLAVE" | "PUBSUB" => false,
+                    _ => {
+                        return Err(RedisError::generic(format!(
+                            "Unknown client type '{}'",
+                            t.to_ascii_lowercase()
+                        )))
+                    }
+                };
                 filters.push(Box::new(move |_| normal));
             }
             "SKIPME" => match a.token()?.as_str() {
@@ -422,26 +415,25 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
             },
             "MAXAGE" => {
                 let age = a.i64()?;
-                let now = ctx.now_ms;
-                filters.push(Box::new(move |m| {
-                    (now.saturating_sub(m.created_ms) / 1000) as i64 >= age
+                filters.push(Box::new(move |c| {
+                    i64::try_from(c.age).unwrap_or(i64::MAX) >= age
                 }));
             }
             _ => return Err(RedisError::Syntax),
         }
     }
-    let n = ctx
-        .shared
-        .clients
-        .kill(|m| !(skipme && m.id == me) && filters.iter().all(|f| f(m)));
-    if !skipme && ctx.session.meta().killed {
-        return Ok(Action::Close(Reply::Int(n as i64)));
+    let n =
+        clients.kill_where(|c| !(skipme && c.id == me) && filters.iter().all(|f| f(c)) && note(c));
+    let reply = Reply::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    // Killing itself, the caller still gets its reply, then the connection closes.
+    if killed_me.get() {
+        return Ok(Action::Close(reply));
     }
-    Ok(Reply::Int(n as i64).into())
+    Ok(reply.into())
 }
 
 /// One CLIENT KILL filter.
-type KillFilter = Box<dyn Fn(&ClientMeta) -> bool>;
+type KillFilter = Box<dyn Fn(&ClientInfo) -> bool>;
 
 fn on_off(a: &mut Args) -> Result<bool, RedisError> {
     match a.token()?.as_str() {
@@ -453,12 +445,12 @@ fn on_off(a: &mut Args) -> Result<bool, RedisError> {
 
 fn client_no_evict(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let on = on_off(a)?;
-    ctx.session.meta().no_evict = on;
+    ctx.session.no_evict = on;
     Ok(Reply::OK.into())
 }
 
 fn client_no_touch(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let on = on_off(a)?;
-    ctx.session.meta().no_touch = on;
+    ctx.session.no_touch = on;
     Ok(Reply::OK.into())
 }

@@ -1,8 +1,9 @@
 //! What a handler runs with (`Ctx`) and what it returns (`Action`).
 //!
 //! `Shared` is built once by the node and holds the long-lived services: the store (read side),
-//! the write path, the clock, the runtime configuration, the node's status for INFO, the client
-//! table and statistics. A `Ctx` is built per dispatched command (or per EXEC) around it, with
+//! the write path, the clock, the runtime configuration, the node's status for INFO and
+//! statistics. (Connected clients are the front end's registry, reached through each session's
+//! `ClientHandle`.) A `Ctx` is built per dispatched command (or per EXEC) around it, with
 //! the caller's session, the time of the call, and a lazily opened store snapshot that every
 //! read of the command shares. Handlers never touch the store's write side: a write returns
 //! `Action::Write` (ops + how to shape the per-op replies), and the dispatcher submits it.
@@ -18,7 +19,6 @@ use crate::reply::Reply;
 use crate::spore::{Key, Op};
 use crate::write::{WriteError, WritePath};
 
-use super::clients::ClientTable;
 use super::session::Session;
 use super::settings::Settings;
 use super::stats::Stats;
@@ -111,7 +111,6 @@ pub struct Shared {
     pub clock: Clock,
     pub settings: Settings,
     pub node: Arc<dyn NodeInfo>,
-    pub clients: ClientTable,
     pub stats: Stats,
     /// When the server started (ms), for INFO uptime.
     pub started_ms: u64,
@@ -132,7 +131,6 @@ impl Shared {
             clock,
             settings,
             node,
-            clients: ClientTable::default(),
             stats: Stats::default(),
             started_ms,
         }

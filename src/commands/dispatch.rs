@@ -35,7 +35,7 @@ pub struct Resolved {
     pub spec: &'static CommandSpec,
     pub skip: usize,
     /// `name` or `name|sub`, as INFO and CLIENT LIST show it.
-    pub full_name: String,
+    pub full_name: &'static str,
 }
 
 /// Finds the command (and subcommand) and checks arity.
@@ -54,9 +54,11 @@ pub fn resolve(argv: &[Bytes]) -> Result<Resolved, RedisError> {
                 cmd: spec.name.to_string(),
             });
         };
-        let full_name = format!("{}|{}", spec.name, sub.name);
+        let full_name = table::full_name(spec, sub);
         if !sub.arity_ok(argv.len()) {
-            return Err(RedisError::WrongArity { cmd: full_name });
+            return Err(RedisError::WrongArity {
+                cmd: full_name.to_string(),
+            });
         }
         return Ok(Resolved {
             spec: sub,
@@ -70,7 +72,7 @@ pub fn resolve(argv: &[Bytes]) -> Result<Resolved, RedisError> {
     Ok(Resolved {
         spec,
         skip: 1,
-        full_name: spec.name.to_string(),
+        full_name: spec.name,
     })
 }
 
@@ -110,9 +112,6 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Out
 }
 
 fn run(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
-    if session.meta().killed {
-        return Outcome::Close(Reply::OK);
-    }
     let resolved = match resolve(&argv) {
         Ok(r) => r,
         Err(e) => return reject(session, e),
@@ -127,7 +126,7 @@ fn run(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
             if spec.flags.contains(Flags::NO_MULTI) {
                 multi.dirty = true;
                 return Outcome::Reply(Reply::Error(RedisError::NotAllowedInMulti {
-                    cmd: resolved.full_name,
+                    cmd: resolved.full_name.to_string(),
                 }));
             }
             multi.queue.push(Queued {
@@ -135,18 +134,26 @@ fn run(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
                 skip: resolved.skip,
                 argv,
             });
-            session.publish(&resolved.full_name, (shared.clock)());
+            session.publish(resolved.full_name);
             return Outcome::Reply(Reply::Simple("QUEUED"));
         }
     }
-    let (now, action) = {
+    // Reported before running, as Redis sets `lastcmd` first: CLIENT LIST shows itself as
+    // `cmd=client|list`. Reported again if the command changed what CLIENT LIST shows.
+    session.publish(resolved.full_name);
+    let before = (session.db, session.multi.is_some());
+    let action = {
         let mut ctx = Ctx::new(shared, session);
-        let action = call(&mut ctx, spec, resolved.skip, argv);
-        (ctx.now_ms, action)
+        call(&mut ctx, spec, resolved.skip, argv)
     };
-    session.publish(&resolved.full_name, now);
+    if (session.db, session.multi.is_some()) != before {
+        session.publish(resolved.full_name);
+    }
     match action {
         Action::Reply(r) => Outcome::Reply(r),
+        Action::Write(w) if !admissible(&w.ops) => {
+            Outcome::Reply(Reply::Error(RedisError::KeyTooLong))
+        }
         Action::Write(w) => {
             shared
                 .stats
@@ -182,4 +189,11 @@ fn reject(session: &mut Session, e: RedisError) -> Outcome {
         m.dirty = true;
     }
     Outcome::Reply(Reply::Error(e))
+}
+
+/// Whether every key name and set member of `ops` fits the store's layout (LMDB bounds the
+/// size of its keys). Checked before a write is submitted, so oversized input is refused with
+/// its own error and never reaches the executor or the spore.
+pub fn admissible(ops: &[crate::spore::Op]) -> bool {
+    ops.iter().all(crate::exec::fits)
 }

@@ -267,7 +267,7 @@ fn list(_ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
         let kind = a.token()?;
         let value = a.bytes()?;
         names.retain(|n| match kind.as_str() {
-            "PATTERN" => super::glob::matches(&value, n.as_bytes()),
+            "PATTERN" => crate::store::glob::glob_match(&value, n.as_bytes()),
             "ACLCAT" => find(n.as_bytes()).is_some_and(|(s, _)| {
                 acl_categories(s)
                     .iter()

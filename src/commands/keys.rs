@@ -11,8 +11,9 @@ use crate::spore::{ExpireCond, Op, DATABASES};
 
 use super::args::Args;
 use super::ctx::{Action, Ctx, Write};
-use super::scan;
+use super::scan_args::{self, TypeFilter};
 use super::spec::{spec, CommandSpec, Flags, Group, ALL_KEYS, KEY1, NO_KEYS};
+use super::view::KeyTtl;
 
 const W: Flags = Flags::WRITE;
 const WF: Flags = Flags::WRITE.union(Flags::FAST);
@@ -100,46 +101,44 @@ fn renamenx(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 fn keys(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let pattern = a.bytes()?;
     let db = ctx.session.db;
-    let all = ctx.view()?.keys(db)?;
-    let out = all
-        .into_iter()
-        .filter(|k| super::glob::matches(&pattern, k))
-        .map(Reply::Bulk)
-        .collect();
-    Ok(Reply::Array(out).into())
+    let out = ctx.view()?.keys(db, &pattern)?;
+    Ok(Reply::Array(out.into_iter().map(Reply::Bulk).collect()).into())
+}
+
+/// A SCAN / SSCAN reply: the next cursor and the page.
+pub fn scan_reply(next: &crate::store::ScanCursor, items: Vec<bytes::Bytes>) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk_str(next.to_text()),
+        Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
+    ])
 }
 
 fn scan_cmd(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
-    let cursor = scan::parse_cursor(&a.bytes()?)?;
-    let o = scan::parse_options(a, true)?;
+    let cursor = scan_args::parse_cursor(&a.bytes()?)?;
+    let o = scan_args::parse_options(a, true)?;
     let db = ctx.session.db;
-    let view = ctx.view()?;
-    let (next, mut items) = scan::page(view.keys(db)?, cursor, &o);
-    if let Some(kind) = &o.kind {
-        let mut kept = Vec::with_capacity(items.len());
-        for k in items {
-            let key = crate::spore::Key::new(db, k.clone());
-            if view.kind(&key)?.is_some_and(|t| t.name() == kind) {
-                kept.push(k);
-            }
-        }
-        items = kept;
+    let kind = match o.kind {
+        Some(TypeFilter::Is(k)) => Some(k),
+        _ => None,
+    };
+    let (next, mut items) = ctx
+        .view()?
+        .scan(db, &cursor, o.count, o.pattern.as_deref(), kind)?;
+    if o.kind == Some(TypeFilter::Nothing) {
+        // The cursor still advances, so the iteration ends as in Redis.
+        items.clear();
     }
-    Ok(Reply::Array(vec![
-        Reply::bulk_str(next.to_string()),
-        Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
-    ])
-    .into())
+    Ok(scan_reply(&next, items).into())
 }
 
 fn randomkey(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
     let db = ctx.session.db;
-    let all = ctx.view()?.keys(db)?;
-    if all.is_empty() {
-        return Ok(Reply::Nil.into());
-    }
-    let r = getrandom::u64().unwrap_or(0) % all.len() as u64;
-    Ok(Reply::Bulk(all[r as usize].clone()).into())
+    let seed = getrandom::u64().unwrap_or(0);
+    Ok(ctx
+        .view()?
+        .random_key(db, seed)?
+        .map_or(Reply::Nil, Reply::Bulk)
+        .into())
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
@@ -237,7 +236,7 @@ fn pexpireat(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     expire_generic(ctx, a, false, false, "pexpireat")
 }
 
-/// -2 for a missing key, -1 without TTL, else `f(expire_at_ms)`.
+/// -2 for a missing key, -1 without TTL, else `f(expire_at_ms, now_ms)`.
 fn ttl_generic(
     ctx: &mut Ctx<'_>,
     a: &mut Args,
@@ -245,27 +244,32 @@ fn ttl_generic(
 ) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
     let now = ctx.now_ms;
-    let n = match ctx.view()?.expire_at(&key)? {
-        None => -2,
-        Some(None) => -1,
-        Some(Some(at)) => f(at, now),
+    let n = match ctx.view()?.ttl(&key)? {
+        KeyTtl::Missing => -2,
+        KeyTtl::Persistent => -1,
+        KeyTtl::At { at_ms, .. } => f(at_ms, now),
     };
     Ok(Reply::Int(n).into())
 }
 
+/// Milliseconds to the nearest second, as Redis rounds TTL and EXPIRETIME.
+fn round_secs(ms: u64) -> i64 {
+    i64::try_from(ms.saturating_add(500) / 1000).unwrap_or(i64::MAX)
+}
+
 fn ttl(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
-    ttl_generic(ctx, a, |at, now| {
-        ((at.saturating_sub(now) + 500) / 1000) as i64
-    })
+    ttl_generic(ctx, a, |at, now| round_secs(at.saturating_sub(now)))
 }
 fn pttl(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
-    ttl_generic(ctx, a, |at, now| at.saturating_sub(now) as i64)
+    ttl_generic(ctx, a, |at, now| {
+        i64::try_from(at.saturating_sub(now)).unwrap_or(i64::MAX)
+    })
 }
 fn expiretime(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
-    ttl_generic(ctx, a, |at, _| (at / 1000) as i64)
+    ttl_generic(ctx, a, |at, _| round_secs(at))
 }
 fn pexpiretime(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
-    ttl_generic(ctx, a, |at, _| at as i64)
+    ttl_generic(ctx, a, |at, _| i64::try_from(at).unwrap_or(i64::MAX))
 }
 
 fn persist(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {

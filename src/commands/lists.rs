@@ -91,52 +91,18 @@ fn llen(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     Ok(Reply::Int(ctx.view()?.list_len(&key)? as i64).into())
 }
 
-/// Redis's LRANGE/LTRIM index arithmetic: the inclusive range within a list of `len`, if any.
-pub fn list_range(start: i64, stop: i64, len: u64) -> Option<(u64, u64)> {
-    let len = len as i128;
-    let (mut s, mut e) = (start as i128, stop as i128);
-    if s < 0 {
-        s += len;
-    }
-    if e < 0 {
-        e += len;
-    }
-    s = s.max(0);
-    if s > e || s >= len {
-        return None;
-    }
-    e = e.min(len - 1);
-    Some((s as u64, e as u64))
-}
-
 fn lrange(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
     let start = a.i64()?;
     let stop = a.i64()?;
-    let view = ctx.view()?;
-    let len = view.list_len(&key)?;
-    let items = match list_range(start, stop, len) {
-        Some((s, e)) => view.list_slice(&key, s, e)?,
-        None => Vec::new(),
-    };
+    let items = ctx.view()?.list_range(&key, start, stop)?;
     Ok(Reply::Array(items.into_iter().map(Reply::Bulk).collect()).into())
 }
 
 fn lindex(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
     let index = a.i64()?;
-    let view = ctx.view()?;
-    let len = view.list_len(&key)? as i128;
-    let i = if index < 0 {
-        len + index as i128
-    } else {
-        index as i128
-    };
-    if i < 0 || i >= len {
-        return Ok(Reply::Nil.into());
-    }
-    let i = i as u64;
-    let item = view.list_slice(&key, i, i)?.into_iter().next();
+    let item = ctx.view()?.list_index(&key, index)?;
     Ok(item.map_or(Reply::Nil, Reply::Bulk).into())
 }
 
@@ -228,49 +194,18 @@ pub fn parse_lpos_options(a: &mut Args) -> Result<LposOptions, RedisError> {
     Ok(o)
 }
 
-/// The matching positions LPOS reports.
-pub fn lpos_matches(list: &[bytes::Bytes], elem: &[u8], o: &LposOptions) -> Vec<i64> {
-    let want = match o.count {
-        Some(0) => usize::MAX,
-        Some(c) => c as usize,
-        None => 1,
-    };
-    let maxlen = if o.maxlen == 0 {
-        usize::MAX
-    } else {
-        o.maxlen as usize
-    };
-    let mut skip = o.rank.unsigned_abs().saturating_sub(1);
-    let mut out = Vec::new();
-    let indexes: Box<dyn Iterator<Item = usize>> = if o.rank > 0 {
-        Box::new(0..list.len())
-    } else {
-        Box::new((0..list.len()).rev())
-    };
-    for i in indexes.take(maxlen) {
-        if list[i].as_ref() == elem {
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            out.push(i as i64);
-            if out.len() >= want {
-                break;
-            }
-        }
-    }
-    out
-}
-
 fn lpos(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
     let elem = a.bytes()?;
     let o = parse_lpos_options(a)?;
-    let list = ctx.view()?.list(&key)?.unwrap_or_default();
-    let found = lpos_matches(&list, &elem, &o);
+    // Without COUNT, LPOS answers the first match only.
+    let found = ctx
+        .view()?
+        .list_pos(&key, &elem, o.rank, o.count.unwrap_or(1), o.maxlen)?;
+    let pos = |i: u64| Reply::Int(i64::try_from(i).unwrap_or(i64::MAX));
     Ok(match o.count {
-        Some(_) => Reply::Array(found.into_iter().map(Reply::Int).collect()),
-        None => found.first().map_or(Reply::Nil, |i| Reply::Int(*i)),
+        Some(_) => Reply::Array(found.into_iter().map(pos).collect()),
+        None => found.first().map_or(Reply::Nil, |i| pos(*i)),
     }
     .into())
 }
@@ -324,17 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn lrange_arithmetic() {
-        assert_eq!(list_range(0, -1, 3), Some((0, 2)));
-        assert_eq!(list_range(-100, 100, 3), Some((0, 2)));
-        assert_eq!(list_range(2, 1, 3), None);
-        assert_eq!(list_range(5, 10, 3), None);
-        assert_eq!(list_range(0, -1, 0), None);
-        assert_eq!(list_range(i64::MIN, i64::MAX, 3), Some((0, 2)));
-    }
-
-    #[test]
-    fn lpos_options_and_matches() {
+    fn lpos_options() {
         assert_eq!(
             parse_lpos_options(&mut args(&["rank", "-1", "COUNT", "0", "maxlen", "10"])).unwrap(),
             LposOptions {
@@ -367,21 +292,5 @@ mod tests {
             parse_lpos_options(&mut args(&["foo", "1"])),
             Err(RedisError::Syntax)
         );
-        let l: Vec<Bytes> = ["a", "b", "c", "1", "2", "3", "c", "c"]
-            .iter()
-            .map(|s| Bytes::from(*s))
-            .collect();
-        let o = |rank, count, maxlen| LposOptions {
-            rank,
-            count,
-            maxlen,
-        };
-        assert_eq!(lpos_matches(&l, b"c", &o(1, None, 0)), vec![2]);
-        assert_eq!(lpos_matches(&l, b"c", &o(2, None, 0)), vec![6]);
-        assert_eq!(lpos_matches(&l, b"c", &o(-1, None, 0)), vec![7]);
-        assert_eq!(lpos_matches(&l, b"c", &o(1, Some(0), 0)), vec![2, 6, 7]);
-        assert_eq!(lpos_matches(&l, b"c", &o(-1, Some(2), 0)), vec![7, 6]);
-        assert_eq!(lpos_matches(&l, b"c", &o(1, Some(0), 3)), vec![2]);
-        assert_eq!(lpos_matches(&l, b"z", &o(1, None, 0)), Vec::<i64>::new());
     }
 }

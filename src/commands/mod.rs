@@ -13,16 +13,18 @@
 //! error, never a wrong result.
 
 pub mod args;
-pub mod clients;
 pub mod connection;
 pub mod ctx;
 pub mod dispatch;
 pub mod docs;
-pub mod glob;
+#[doc(hidden)]
+pub mod immediate_writes;
 pub mod keys;
+pub mod keyspace_store;
 pub mod lists;
-pub mod scan;
+pub mod scan_args;
 pub mod server;
+pub mod service;
 pub mod session;
 pub mod sets;
 pub mod settings;
@@ -36,6 +38,7 @@ pub mod view;
 
 pub use ctx::{Action, Ctx, NodeInfo, NodeStatus, Shared};
 pub use dispatch::{dispatch, Outcome};
+pub use service::CommandService;
 pub use session::Session;
 pub use view::{Keyspace, Snapshot};
 

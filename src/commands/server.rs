@@ -118,6 +118,11 @@ fn config_set(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
         })
         .collect();
     ctx.shared.settings.set_all(&pairs)?;
+    // The front end enforces maxclients: tell it (new connections see the new limit).
+    if let Some(n) = ctx.shared.settings.int("maxclients") {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        ctx.session.client().clients().set_maxclients(n);
+    }
     Ok(Reply::OK.into())
 }
 
@@ -185,6 +190,7 @@ fn info(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisError> {
     let sh = ctx.shared;
     let now = ctx.now_ms;
+    let clients = ctx.session.client().clients().clone();
     let mut title = name.to_string();
     if let Some(c) = title.get_mut(0..1) {
         c.make_ascii_uppercase();
@@ -216,11 +222,8 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
             kv("hz", sh.settings.get("hz").unwrap_or_default());
         }
         "clients" => {
-            kv("connected_clients", sh.clients.len().to_string());
-            kv(
-                "maxclients",
-                sh.settings.get("maxclients").unwrap_or_default(),
-            );
+            kv("connected_clients", clients.connected().to_string());
+            kv("maxclients", clients.maxclients().to_string());
             kv("blocked_clients", "0".into());
         }
         "memory" => {
@@ -242,7 +245,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
         "stats" => {
             kv(
                 "total_connections_received",
-                sh.stats.connections_received.load(Relaxed).to_string(),
+                clients.total_connections_received().to_string(),
             );
             kv(
                 "total_commands_processed",
@@ -250,7 +253,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
             );
             kv(
                 "rejected_connections",
-                sh.stats.rejected_connections.load(Relaxed).to_string(),
+                clients.rejected_connections().to_string(),
             );
             kv(
                 "keyspace_hits",

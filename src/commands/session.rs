@@ -1,42 +1,21 @@
-//! Per-connection state: protocol, selected database, authentication, client identity, the
-//! MULTI queue and the WATCH set.
+//! Per-connection state: protocol, selected database, authentication, the MULTI queue and the
+//! WATCH set, and the connection's entry in the front end's client registry.
 //!
-//! The fields other connections can see (CLIENT LIST / CLIENT INFO / CLIENT KILL) live in a
-//! `ClientMeta` shared with the client table; everything else is private to the connection.
+//! What other connections can see (CLIENT LIST / INFO / KILL, INFO's clients section) lives in
+//! that registry (`crate::server::Clients`), the one source of truth: the session reports its
+//! name, library, db, MULTI state and last command to it through its `ClientHandle`, and reads
+//! its own identity back from it. Everything else is private to the connection.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::SocketAddr;
 
 use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
 
+use crate::server::{ClientHandle, Clients};
 use crate::spore::{Key, KeyVersion};
 
 use super::spec::CommandSpec;
-
-/// What CLIENT LIST shows about a connection.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ClientMeta {
-    pub id: u64,
-    pub addr: String,
-    pub laddr: String,
-    pub name: String,
-    pub lib_name: String,
-    pub lib_ver: String,
-    pub db: u8,
-    pub resp: u8,
-    /// Commands queued in MULTI, or -1 outside MULTI.
-    pub multi: i64,
-    /// Number of WATCHed keys.
-    pub watch: usize,
-    pub created_ms: u64,
-    pub last_cmd_ms: u64,
-    /// Last command, `name` or `name|sub`.
-    pub cmd: String,
-    pub no_evict: bool,
-    pub no_touch: bool,
-    /// Set by CLIENT KILL; the connection closes before its next command.
-    pub killed: bool,
-}
 
 /// A command queued by MULTI, already looked up and arity-checked.
 #[derive(Debug, Clone)]
@@ -56,9 +35,7 @@ pub struct Multi {
 }
 
 /// One connection's state.
-#[derive(Debug)]
 pub struct Session {
-    pub id: u64,
     /// 2 or 3 (HELLO).
     pub protocol: u8,
     /// SELECTed database, 0..DATABASES.
@@ -67,64 +44,73 @@ pub struct Session {
     pub multi: Option<Multi>,
     /// WATCHed keys and their versions when WATCH ran.
     pub watched: BTreeMap<Key, KeyVersion>,
-    meta: Arc<Mutex<ClientMeta>>,
+    /// CLIENT NO-EVICT / NO-TOUCH: accepted and remembered; sporedb neither evicts nor tracks
+    /// access times.
+    pub no_evict: bool,
+    pub no_touch: bool,
+    client: ClientHandle,
 }
 
 impl Session {
     /// A new connection. `authenticated` is false when a password is required.
-    pub fn new(id: u64, authenticated: bool, meta: Arc<Mutex<ClientMeta>>) -> Session {
+    pub fn new(client: ClientHandle, authenticated: bool) -> Session {
         Session {
-            id,
             protocol: 2,
             db: 0,
             authenticated,
             multi: None,
             watched: BTreeMap::new(),
-            meta,
+            no_evict: false,
+            no_touch: false,
+            client,
         }
     }
 
-    /// A session with its own (unregistered) metadata, for tests and internal callers.
-    pub fn detached(id: u64) -> Session {
-        let meta = ClientMeta {
-            id,
-            resp: 2,
-            multi: -1,
-            ..ClientMeta::default()
-        };
-        Session::new(id, true, Arc::new(Mutex::new(meta)))
+    /// A session with an entry in a registry of its own, not listed anywhere (tests and
+    /// internal callers without a connection).
+    pub fn detached() -> Session {
+        let clients = Clients::new(1);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let registration = clients.register(addr, addr, -1, &CancellationToken::new());
+        Session::new(registration.handle.clone(), true)
     }
 
-    /// The shared metadata (poisoning is ignored: the data is plain values).
-    pub fn meta(&self) -> MutexGuard<'_, ClientMeta> {
-        self.meta.lock().unwrap_or_else(|e| e.into_inner())
+    /// CLIENT ID.
+    pub fn id(&self) -> u64 {
+        self.client.id()
     }
 
-    pub fn meta_handle(&self) -> &Arc<Mutex<ClientMeta>> {
-        &self.meta
+    /// This connection's registry entry (and through it, the registry).
+    pub fn client(&self) -> &ClientHandle {
+        &self.client
     }
 
     pub fn in_multi(&self) -> bool {
         self.multi.is_some()
     }
 
-    /// Mirrors the fields CLIENT LIST shows from the session into the shared metadata.
-    pub fn publish(&self, cmd: &str, now_ms: u64) {
-        let queued = self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64);
-        let mut m = self.meta();
-        m.db = self.db;
-        m.resp = self.protocol;
-        m.multi = queued;
-        m.watch = self.watched.len();
-        m.last_cmd_ms = now_ms;
-        if m.cmd != cmd {
-            m.cmd = cmd.to_string();
-        }
+    /// Reports the command just run (`cmd=`) and the state CLIENT LIST shows with it.
+    pub fn publish(&self, cmd: &'static str) {
+        let queued = self.multi.as_ref().map(|m| m.queue.len());
+        self.client
+            .set_command_state(cmd, i64::from(self.db), queued);
     }
 
     /// Forgets MULTI and WATCH state (EXEC, DISCARD, RESET).
     pub fn end_transaction(&mut self) {
         self.multi = None;
         self.watched.clear();
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id())
+            .field("protocol", &self.protocol)
+            .field("db", &self.db)
+            .field("authenticated", &self.authenticated)
+            .field("multi", &self.multi)
+            .finish_non_exhaustive()
     }
 }

@@ -12,7 +12,8 @@ use crate::spore::{Key, Op, SetAlgebra};
 
 use super::args::{parse_i64, Args};
 use super::ctx::{Action, Ctx, Write};
-use super::scan;
+use super::keys::scan_reply;
+use super::scan_args;
 use super::spec::{spec, CommandSpec, Flags, Group, ALL_KEYS, KEY1, NO_KEYS};
 
 const W: Flags = Flags::WRITE.union(Flags::DENYOOM);
@@ -42,10 +43,9 @@ pub const SPECS: &[CommandSpec] = &[
     CommandSpec { since: "2.8.0", summary: "Iterates over members of a set.", complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", syntax: "key cursor [MATCH pattern] [COUNT count]", ..spec("sscan", -3, R, KEY1, G, sscan) },
 ];
 
-/// A uniformly random index below `n` (n > 0), from the OS generator.
-fn random_below(n: usize) -> usize {
-    let r = getrandom::u64().unwrap_or(0x9e37_79b9_7f4a_7c15);
-    (r % n as u64) as usize
+/// A seed for the store's seeded random choices, from the OS generator.
+fn seed() -> u64 {
+    getrandom::u64().unwrap_or(0x9e37_79b9_7f4a_7c15)
 }
 
 fn members(items: Vec<Bytes>) -> Reply {
@@ -70,7 +70,7 @@ fn srem(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 
 fn smembers(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
-    Ok(members(ctx.view()?.set(&key)?.unwrap_or_default()).into())
+    Ok(members(ctx.view()?.set_members(&key)?).into())
 }
 
 fn sismember(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
@@ -95,33 +95,25 @@ fn scard(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     Ok(Reply::Int(ctx.view()?.set_card(&key)? as i64).into())
 }
 
-/// Picks `count` distinct members at random (all of them if `count` >= the cardinality).
-fn pick_distinct(mut all: Vec<Bytes>, count: usize) -> Vec<Bytes> {
-    if count >= all.len() {
-        return all;
-    }
-    // Partial Fisher-Yates.
-    for i in 0..count {
-        let j = i + random_below(all.len() - i);
-        all.swap(i, j);
-    }
-    all.truncate(count);
-    all
-}
-
 fn spop(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
     let count = match a.remaining() {
         0 => None,
         1 => {
             let c = parse_i64(&a.bytes()?).ok_or(RedisError::MustBePositive)?;
-            Some(usize::try_from(c).map_err(|_| RedisError::MustBePositive)?)
+            Some(u64::try_from(c).map_err(|_| RedisError::MustBePositive)?)
         }
         _ => return Err(RedisError::Syntax),
     };
-    let all = ctx.view()?.set(&key)?.unwrap_or_default();
-    let chosen = pick_distinct(all, count.unwrap_or(1));
-    if chosen.is_empty() || count == Some(0) {
+    let want = i64::try_from(count.unwrap_or(1)).unwrap_or(i64::MAX);
+    let chosen = if want == 0 {
+        // Still a type check, as in Redis.
+        ctx.view()?.set_card(&key)?;
+        Vec::new()
+    } else {
+        ctx.view()?.set_random(&key, want, seed())?
+    };
+    if chosen.is_empty() {
         return Ok(match count {
             None => Reply::Nil,
             Some(_) => Reply::Set(vec![]),
@@ -155,20 +147,21 @@ fn srandmember(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
         }
         _ => return Err(RedisError::Syntax),
     };
-    let all = ctx.view()?.set(&key)?.unwrap_or_default();
+    let view = ctx.view()?;
     let reply = match count {
-        None if all.is_empty() => Reply::Nil,
-        None => Reply::Bulk(all[random_below(all.len())].clone()),
-        Some(c) if c >= 0 => Reply::Array(
-            pick_distinct(all, c as usize)
+        None => view
+            .set_random(&key, 1, seed())?
+            .into_iter()
+            .next()
+            .map_or(Reply::Nil, Reply::Bulk),
+        Some(0) => {
+            view.set_card(&key)?;
+            Reply::Array(vec![])
+        }
+        Some(c) => Reply::Array(
+            view.set_random(&key, c, seed())?
                 .into_iter()
                 .map(Reply::Bulk)
-                .collect(),
-        ),
-        Some(_) if all.is_empty() => Reply::Array(vec![]),
-        Some(c) => Reply::Array(
-            (0..c.unsigned_abs())
-                .map(|_| Reply::Bulk(all[random_below(all.len())].clone()))
                 .collect(),
         ),
     };
@@ -183,28 +176,55 @@ fn smove(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 }
 
 /// Computes SINTER / SUNION / SDIFF over the snapshot (WRONGTYPE if any key is not a set).
+/// SINTER reads only its smallest set whole and probes the others member by member.
 pub fn algebra(ctx: &mut Ctx<'_>, keys: &[Key], op: SetAlgebra) -> Result<Vec<Bytes>, RedisError> {
     let view = ctx.view()?;
-    let mut sets = Vec::with_capacity(keys.len());
+    let mut cards = Vec::with_capacity(keys.len());
     for k in keys {
-        sets.push(view.set(k)?);
+        cards.push(view.set_card(k)?);
     }
-    let mut iter = sets.into_iter();
-    let first: BTreeSet<Bytes> = iter
-        .next()
-        .flatten()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let out = iter.fold(first, |acc, s| {
-        let s: BTreeSet<Bytes> = s.unwrap_or_default().into_iter().collect();
-        match op {
-            SetAlgebra::Inter => acc.intersection(&s).cloned().collect(),
-            SetAlgebra::Union => acc.union(&s).cloned().collect(),
-            SetAlgebra::Diff => acc.difference(&s).cloned().collect(),
+    match op {
+        SetAlgebra::Inter => {
+            let Some((smallest, _)) = cards.iter().enumerate().min_by_key(|(_, c)| **c) else {
+                return Ok(Vec::new());
+            };
+            if cards[smallest] == 0 {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::new();
+            'members: for m in view.set_members(&keys[smallest])? {
+                for (i, k) in keys.iter().enumerate() {
+                    if i != smallest && !view.set_contains(k, &m)? {
+                        continue 'members;
+                    }
+                }
+                out.push(m);
+            }
+            Ok(out)
         }
-    });
-    Ok(out.into_iter().collect())
+        SetAlgebra::Union => {
+            let mut all = BTreeSet::new();
+            for k in keys {
+                all.extend(view.set_members(k)?);
+            }
+            Ok(all.into_iter().collect())
+        }
+        SetAlgebra::Diff => {
+            let Some(first) = keys.first() else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            'diff: for m in view.set_members(first)? {
+                for k in &keys[1..] {
+                    if view.set_contains(k, &m)? {
+                        continue 'diff;
+                    }
+                }
+                out.push(m);
+            }
+            Ok(out)
+        }
+    }
 }
 
 fn read_algebra(ctx: &mut Ctx<'_>, a: &mut Args, op: SetAlgebra) -> Result<Action, RedisError> {
@@ -275,15 +295,12 @@ fn sintercard(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 
 fn sscan(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
-    let cursor = scan::parse_cursor(&a.bytes()?)?;
-    let o = scan::parse_options(a, false)?;
-    let all = ctx.view()?.set(&key)?.unwrap_or_default();
-    let (next, items) = scan::page(all, cursor, &o);
-    Ok(Reply::Array(vec![
-        Reply::bulk_str(next.to_string()),
-        Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
-    ])
-    .into())
+    let cursor = scan_args::parse_cursor(&a.bytes()?)?;
+    let o = scan_args::parse_options(a, false)?;
+    let (next, items) = ctx
+        .view()?
+        .set_scan(&key, &cursor, o.count, o.pattern.as_deref())?;
+    Ok(scan_reply(&next, items).into())
 }
 
 #[cfg(test)]
@@ -330,15 +347,5 @@ mod tests {
             parse_sintercard(&mut args(&["1", "a", "x"])),
             Err(RedisError::Syntax)
         );
-    }
-
-    #[test]
-    fn pick_distinct_is_a_subset() {
-        let all: Vec<Bytes> = (0..20).map(|i| Bytes::from(format!("m{i}"))).collect();
-        let got = pick_distinct(all.clone(), 5);
-        assert_eq!(got.len(), 5);
-        assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), 5);
-        assert!(got.iter().all(|m| all.contains(m)));
-        assert_eq!(pick_distinct(all.clone(), 50).len(), 20);
     }
 }

@@ -174,7 +174,7 @@ impl Settings {
             .filter(|(n, _)| {
                 patterns
                     .iter()
-                    .any(|p| super::glob::matches(&p.to_ascii_lowercase(), n.as_bytes()))
+                    .any(|p| crate::store::glob::glob_match(&p.to_ascii_lowercase(), n.as_bytes()))
             })
             .map(|(n, v)| (n.to_string(), v.clone()))
             .collect()

@@ -1,5 +1,5 @@
 //! Counters behind INFO's stats, commandstats-like totals and errorstats; reset by CONFIG
-//! RESETSTAT.
+//! RESETSTAT. Connection counts are the front end's (`crate::server::Clients`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -7,8 +7,6 @@ use std::sync::Mutex;
 
 #[derive(Default)]
 pub struct Stats {
-    pub connections_received: AtomicU64,
-    pub rejected_connections: AtomicU64,
     pub commands_processed: AtomicU64,
     pub writes_submitted: AtomicU64,
     pub keyspace_hits: AtomicU64,
@@ -39,8 +37,6 @@ impl Stats {
 
     pub fn reset(&self) {
         for c in [
-            &self.connections_received,
-            &self.rejected_connections,
             &self.commands_processed,
             &self.writes_submitted,
             &self.keyspace_hits,

@@ -313,7 +313,7 @@ fn append(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 
 fn strlen(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
-    let len = ctx.view()?.string(&key)?.map_or(0, |s| s.len());
+    let len = ctx.view()?.string_len(&key)?;
     Ok(Reply::Int(len as i64).into())
 }
 
@@ -340,8 +340,12 @@ fn getrange(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
     let start = a.i64()?;
     let end = a.i64()?;
-    let s = ctx.view()?.string(&key)?.unwrap_or_default();
-    let out = substring_range(start, end, s.len()).map_or_else(Bytes::new, |(i, j)| s.slice(i..j));
+    let view = ctx.view()?;
+    let len = view.string_len(&key)?;
+    let out = match substring_range(start, end, len as usize) {
+        Some((i, j)) => view.string_part(&key, i, j)?,
+        None => Bytes::new(),
+    };
     Ok(Reply::Bulk(out).into())
 }
 
@@ -352,7 +356,7 @@ fn setrange(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let offset = u64::try_from(offset).map_err(|_| RedisError::OffsetOutOfRange)?;
     if data.is_empty() {
         // Nothing to write: Redis answers the current length without touching the key.
-        let len = ctx.view()?.string(&key)?.map_or(0, |s| s.len());
+        let len = ctx.view()?.string_len(&key)?;
         return Ok(Reply::Int(len as i64).into());
     }
     if offset.saturating_add(data.len() as u64) > MAX_STRING {

@@ -36,11 +36,34 @@ fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
 
 /// Looks a command up by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    if name.len() > 32 {
-        return None;
-    }
-    let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
-    index().get(lower.as_str()).copied()
+    // Lower-cased on the stack: this runs for every request.
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    index().get(std::str::from_utf8(lower).ok()?).copied()
+}
+
+/// `container|sub` as a static string, for CLIENT LIST's `cmd=` (the registry keeps a
+/// `&'static str` so reporting a command never allocates). Interned once, at first use, for
+/// every subcommand in the table: a fixed, small set.
+pub fn full_name(container: &'static CommandSpec, sub: &'static CommandSpec) -> &'static str {
+    type Names = HashMap<(&'static str, &'static str), &'static str>;
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let mut names = Names::new();
+        for c in all() {
+            for s in c.subcommands {
+                let full: &'static str = Box::leak(format!("{}|{}", c.name, s.name).into());
+                names.insert((c.name, s.name), full);
+            }
+        }
+        names
+    });
+    names
+        .get(&(container.name, sub.name))
+        .copied()
+        .unwrap_or(sub.name)
 }
 
 /// Number of top-level commands (COMMAND COUNT).

@@ -18,8 +18,8 @@
 //!
 //! Limits: whole-database reads (KEYS, SCAN, DBSIZE, RANDOMKEY) cannot be pinned per key, so in a
 //! transaction that also writes, a concurrent write elsewhere in the database may not be
-//! reflected; and a store whose snapshots cannot `apply_local` answers dependent reads with an
-//! explicit error, never a stale value.
+//! reflected. A store failure while building the overlay answers that read with an error, never
+//! a stale value.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -230,6 +230,9 @@ fn exec(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
         }
         match dispatch::call(ctx, q.spec, q.skip, q.argv) {
             Action::Reply(r) => slots.push(Slot::Ready(r)),
+            Action::Write(w) if !dispatch::admissible(&w.ops) => {
+                slots.push(Slot::Ready(Reply::Error(RedisError::KeyTooLong)))
+            }
             Action::Write(w) => {
                 written.record(&w.ops);
                 slots.push(Slot::Ops {

@@ -70,12 +70,7 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
         effects
     };
 
-    let mut cx = Ctx::new(txn);
-    let mut replies = Vec::with_capacity(spore.ops.len());
-    for op in &spore.ops {
-        replies.push(exec_op(&mut cx, op)?);
-    }
-    let live_delta = std::mem::take(&mut cx.live_delta);
+    let (replies, live_delta) = exec_ops(txn, &spore.ops)?;
 
     // Versions of every written key.
     for (key, version) in &effects.keys {
@@ -101,6 +96,37 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
     }
     txn.put(Table::Applied, &id.0, &[])?;
     Ok(Applied::Done(replies))
+}
+
+/// Runs `ops` with the executor's semantics outside any spore: no version effects, nothing in
+/// `applied`; live-key counts are kept. For MULTI's private overlay (`crate::store::overlay`),
+/// where a read queued after a write must see what the write will do, computed by the same code
+/// that will apply it. Never call it on the store's real write transaction: versions would go
+/// stale.
+pub fn preview_ops<T: KvWrite + ?Sized>(txn: &mut T, ops: &[Op]) -> Result<Vec<Reply>, StoreError> {
+    let (replies, live_delta) = exec_ops(txn, ops)?;
+    for (db, delta) in live_delta {
+        let mut rec = txn.db_record(db)?;
+        rec.live = rec
+            .live
+            .checked_add_signed(delta)
+            .ok_or(StoreError::Corrupt("negative live key count"))?;
+        txn.put(Table::Dbs, &[db], &layout::encode_db(&rec))?;
+    }
+    Ok(replies)
+}
+
+/// Executes `ops` in order; their replies and the change of each database's live-key count.
+fn exec_ops<T: KvWrite + ?Sized>(
+    txn: &mut T,
+    ops: &[Op],
+) -> Result<(Vec<Reply>, std::collections::BTreeMap<u8, i64>), StoreError> {
+    let mut cx = Ctx::new(txn);
+    let mut replies = Vec::with_capacity(ops.len());
+    for op in ops {
+        replies.push(exec_op(&mut cx, op)?);
+    }
+    Ok((replies, std::mem::take(&mut cx.live_delta)))
 }
 
 /// Overwrites the version in `key`'s record, creating a tombstone if it has none.
@@ -152,8 +178,9 @@ impl<T: KvWrite + ?Sized> VersionView for Checked<'_, T> {
     }
 }
 
-/// Whether every key and set member the op would store fits the store's key-size limit.
-fn fits(op: &Op) -> bool {
+/// Whether every key and set member the op would store fits the store's key-size limit (the
+/// command layer refuses such ops at admission; this keeps the executor safe regardless).
+pub fn fits(op: &Op) -> bool {
     let mut ok = true;
     op.access(&mut |k, _| ok &= layout::name_fits(&k.name));
     if !ok {

@@ -363,6 +363,15 @@ impl ClientHandle {
             queued.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
     }
 
+    /// After each command, in one lock: its name (`cmd=`), the selected db, and `Some(queued)`
+    /// inside MULTI.
+    pub fn set_command_state(&self, cmd: &'static str, db: i64, multi: Option<usize>) {
+        let mut f = lock(&self.entry.fields);
+        f.last_command = cmd;
+        f.db = db;
+        f.multi = multi.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
     /// Kept current by the connection after each command (`resp=` field).
     pub(crate) fn set_resp(&self, proto: Protocol) {
         lock(&self.entry.fields).resp = proto.version();

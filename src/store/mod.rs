@@ -3,7 +3,8 @@
 //! Layering: `kv` is the narrow backend interface (six ordered byte tables); `lmdb` and
 //! `memory` implement it; `layout` is the frozen encoding of keys and records; `read` is the
 //! typed read API (`StoreRead`) that command handlers and the executor (`crate::exec`) use on
-//! any transaction; `glob` and `cursor` serve KEYS/SCAN; `digest` hashes the whole state.
+//! any transaction; `glob` and `cursor` serve KEYS/SCAN; `digest` hashes the whole state;
+//! `overlay` layers uncommitted writes over a snapshot (reads after writes inside MULTI).
 //!
 //! A `Store` is opened once per process on `<data-dir>/db/`. `read()` gives an MVCC snapshot;
 //! `write()` the single write transaction, into which the node applies many spores and then
@@ -18,6 +19,7 @@ pub mod kv;
 pub mod layout;
 pub mod lmdb;
 pub mod memory;
+pub mod overlay;
 pub mod read;
 
 use std::path::{Path, PathBuf};

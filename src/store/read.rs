@@ -82,8 +82,12 @@ pub fn is_expired(expire_at_ms: u64, now_ms: u64) -> bool {
 pub trait StoreRead: KvRead {
     // ---- raw records and versions (no expiry filtering) ----
 
-    /// The stored record of `key`, tombstones included, expiry ignored.
+    /// The stored record of `key`, tombstones included, expiry ignored. A name too long for
+    /// the layout has no record (asking LMDB would be an error, not a miss).
     fn raw_record(&self, key: &Key) -> Result<Option<RawRecord<'_>>, StoreError> {
+        if !layout::name_fits(&key.name) {
+            return Ok(None);
+        }
         match self.get(Table::Keys, &layout::key_key(key))? {
             Some(b) => Ok(Some(layout::decode_record(b)?)),
             None => Ok(None),
@@ -182,6 +186,10 @@ pub trait StoreRead: KvRead {
         let mut prefix = vec![db];
         prefix.extend_from_slice(literal_prefix(pattern));
         let mut out = Vec::new();
+        if !layout::name_fits(&prefix[1..]) {
+            // No stored name is that long.
+            return Ok(out);
+        }
         for entry in prefix_range(self, Table::Keys, &prefix)? {
             let (k, v) = entry?;
             let rec = layout::decode_record(v)?;
@@ -206,6 +214,10 @@ pub trait StoreRead: KvRead {
         key_type: Option<KeyType>,
         now_ms: u64,
     ) -> Result<(ScanCursor, Vec<&[u8]>), StoreError> {
+        if !layout::name_fits(&cursor.0) {
+            // Not a cursor this store produced (positions are stored names): nothing is there.
+            return Ok((ScanCursor::start(), Vec::new()));
+        }
         let mut from = vec![db];
         from.extend_from_slice(&cursor.0);
         let end = prefix_end(&[db]);
@@ -431,7 +443,7 @@ pub trait StoreRead: KvRead {
 
     /// SISMEMBER.
     fn set_contains(&self, key: &Key, member: &[u8], now_ms: u64) -> Result<bool, ReadError> {
-        if !self.set_exists(key, now_ms)? {
+        if !self.set_exists(key, now_ms)? || !layout::member_fits(&key.name, member) {
             return Ok(false);
         }
         let k = layout::set_member_key(&layout::elems_prefix(key), member);
@@ -461,6 +473,10 @@ pub trait StoreRead: KvRead {
         now_ms: u64,
     ) -> Result<(ScanCursor, Vec<&[u8]>), ReadError> {
         if !self.set_exists(key, now_ms)? {
+            return Ok((ScanCursor::start(), Vec::new()));
+        }
+        if !layout::member_fits(&key.name, &cursor.0) {
+            // Not a cursor this store produced (positions are stored members).
             return Ok((ScanCursor::start(), Vec::new()));
         }
         let prefix = layout::elems_prefix(key);

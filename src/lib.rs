@@ -12,6 +12,7 @@
 //! - `write`: the contract between command handlers and the node's write path.
 //! - `commands`: the Redis command layer: command table, dispatch, sessions, handlers (reads
 //!   from a store snapshot, writes as ops for the write path).
+//! - `consensus`: the endorsement protocol as a pure state machine (docs/PROTOCOL.md).
 //! - `config`: command line and TOML configuration.
 //! - `store`: LMDB / in-memory tables, the frozen on-disk layout, the typed read API.
 //! - `exec`: the deterministic executor applying a committed spore's ops to the store.
@@ -21,6 +22,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod consensus;
 pub mod crypto;
 pub mod error;
 pub mod exec;

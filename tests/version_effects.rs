@@ -174,3 +174,47 @@ fn flush_resets_the_database_and_versions_never_repeat() {
     assert_eq!(v.db_state(0), before);
     assert_ne!(v.db_state(1), DbState::default());
 }
+
+/// The flaw this pins (consensus branch, see docs/VERSIONS.md "Reads move the order version"):
+/// if a read left the version unchanged, a SET built after a committed WATCH-read was applied
+/// would still match the version the read required. A node receiving the SET's commit first
+/// would apply it, and the committed read could then never apply there, while it was applied
+/// everywhere else: a fork with no Byzantine node. With reads moving the order version, the
+/// SET built after the read requires the read's output, so every node applies read, then SET.
+#[test]
+fn a_watched_read_moves_the_order_version() {
+    let base = Versions::default();
+    let watch = Spore {
+        origin: [1; 32],
+        nonce: 1,
+        deadline_ms: 1,
+        key_prereqs: vec![
+            KeyPrereq::full(k("x"), base.key_version(&k("x"))),
+            KeyPrereq::full(k("y"), base.key_version(&k("y"))),
+        ],
+        db_prereqs: vec![],
+        ops: vec![Op::Set {
+            key: k("y"),
+            value: Bytes::from_static(b"v"),
+            cond: SetCond::Always,
+            ttl: Ttl::Clear,
+            get: false,
+        }],
+    };
+    let stale_set = set(&base, "x", 2);
+    let mut after = base.clone();
+    after.apply(&watch);
+    assert_ne!(
+        after.key_version(&k("x")).order,
+        base.key_version(&k("x")).order
+    );
+    assert!(
+        !stale_set.prereqs_hold(&after),
+        "a SET built before the read no longer applies after it"
+    );
+    let set_after = set(&after, "x", 3);
+    assert!(
+        !set_after.prereqs_hold(&base),
+        "a SET built after the read waits for it"
+    );
+}

@@ -46,6 +46,8 @@ pub(crate) struct Slot {
     pub version: KeyVersion,
     /// 0 = no TTL (always 0 when `val` is None).
     pub expire_at_ms: u64,
+    /// The TTL stored in the record: `expire_at_ms`, or an emptied set's kept TTL.
+    pub stored_expire_ms: u64,
     /// None: missing or tombstone.
     pub val: Option<Val>,
 }
@@ -82,13 +84,15 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
             None => Slot {
                 version: PLACEHOLDER,
                 expire_at_ms: 0,
+                stored_expire_ms: 0,
                 val: None,
             },
             Some(r) => Slot {
                 version: r.version,
                 expire_at_ms: if r.is_live() { r.expire_at_ms } else { 0 },
+                stored_expire_ms: r.expire_at_ms,
                 val: match r.payload {
-                    Payload::Tombstone => None,
+                    Payload::Tombstone | Payload::Set { card: 0 } => None,
                     Payload::String(s) => Some(Val::Str(s.to_vec())),
                     Payload::List { head, tail } => Some(Val::List { head, tail }),
                     Payload::Set { card } => Some(Val::Set { card }),
@@ -107,7 +111,7 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
         expire_at_ms: u64,
         val: &Val,
     ) -> Result<(), StoreError> {
-        self.retime(key, prev.expire_at_ms, expire_at_ms)?;
+        self.retime(key, prev.stored_expire_ms, expire_at_ms)?;
         if !prev.is_live() {
             *self.live_delta.entry(key.db).or_default() += 1;
         }
@@ -127,11 +131,21 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
     /// Whether it existed.
     pub fn remove(&mut self, key: &Key, prev: &Slot) -> Result<bool, StoreError> {
         if !prev.is_live() {
+            if prev.stored_expire_ms != 0 {
+                // An emptied set keeping its TTL: it was invisible already; now forget it.
+                self.retime(key, prev.stored_expire_ms, 0)?;
+                self.put_tombstone(key, prev)?;
+            }
             return Ok(false);
         }
         self.drop_elems(key, prev)?;
         self.retime(key, prev.expire_at_ms, 0)?;
         *self.live_delta.entry(key.db).or_default() -= 1;
+        self.put_tombstone(key, prev)?;
+        Ok(true)
+    }
+
+    fn put_tombstone(&mut self, key: &Key, prev: &Slot) -> Result<(), StoreError> {
         let rec = RawRecord {
             expire_at_ms: 0,
             version: prev.version,
@@ -141,8 +155,24 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
             Table::Keys,
             &layout::key_key(key),
             &layout::encode_record(&rec),
-        )?;
-        Ok(true)
+        )
+    }
+
+    /// A set emptied by SREM/SPOP/SMOVE while it has a TTL: invisible from now on (like a
+    /// deleted key), but it keeps its TTL, so a concurrent (commutative) SADD applied after it
+    /// revives the set with the TTL it would have had if applied before (see `sets.rs`).
+    pub fn hide_empty_set(&mut self, key: &Key, prev: &Slot) -> Result<(), StoreError> {
+        *self.live_delta.entry(key.db).or_default() -= 1;
+        let rec = RawRecord {
+            expire_at_ms: prev.expire_at_ms,
+            version: prev.version,
+            payload: Payload::Set { card: 0 },
+        };
+        self.kv.put(
+            Table::Keys,
+            &layout::key_key(key),
+            &layout::encode_record(&rec),
+        )
     }
 
     /// Deletes the list elements / set members of `prev` (if it is a list or set).

@@ -1,6 +1,13 @@
 //! Set ops: SADD, SREM, SPOP (members chosen by the origin), SMOVE, SINTER/SUNION/SDIFFSTORE.
 //! Members are `elems` entries (sorted by member bytes); the record holds the cardinality. A
 //! set emptied by an op is deleted, as in Redis.
+//!
+//! Except its TTL: SADD and SREM of different members commute (replicas apply them in any
+//! order), but "SREM empties the set, deleting it and its TTL; then SADD creates a new set
+//! without TTL" and "SADD; SREM" would leave different TTLs. So an emptied set *with a TTL*
+//! keeps an invisible record (cardinality 0) holding the TTL, and SADD on it revives it with
+//! that TTL. Reads, DBSIZE and every other op see no key; DEL / expiry clean it up. Deviation
+//! from Redis, visible only when a set is emptied and refilled before its TTL passes.
 
 use std::collections::BTreeSet;
 
@@ -32,7 +39,9 @@ fn save<T: KvWrite + ?Sized>(
     prev: &Slot,
     n: u64,
 ) -> Result<(), StoreError> {
-    if n == 0 {
+    if n == 0 && prev.expire_at_ms != 0 {
+        cx.hide_empty_set(key, prev)?;
+    } else if n == 0 {
         cx.remove(key, prev)?;
     } else {
         cx.store(key, prev, prev.expire_at_ms, &Val::Set { card: n })?;
@@ -60,7 +69,13 @@ pub fn sadd<T: KvWrite + ?Sized>(
         }
     }
     if added > 0 {
-        save(cx, key, &prev, n)?;
+        // A hidden emptied set comes back with its TTL (see the module doc).
+        let ttl = if prev.is_live() {
+            prev.expire_at_ms
+        } else {
+            prev.stored_expire_ms
+        };
+        cx.store(key, &prev, ttl, &Val::Set { card: n })?;
     }
     Ok(Reply::Int(added))
 }

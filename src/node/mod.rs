@@ -5,8 +5,15 @@
 //! cleanly on SIGINT/SIGTERM.
 
 pub mod clock;
+pub mod driver;
+pub mod expiry;
+pub mod info;
 pub mod keyfile;
 pub mod materialize;
+pub mod stats;
+pub mod write_path;
+
+
 
 /// Why the node stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +24,6 @@ pub enum NodeError {
 
 /// Runs a node until SIGINT/SIGTERM.
 pub fn run(_config: crate::config::Config) -> Result<(), NodeError> {
-    // Wired once the store, engine and front end land on main (this session's integration step).
-    Err(NodeError::Unavailable(
-        "the node is not wired yet in this build",
-    ))
+    // Wired once the command service lands on main (this session's integration step).
+    Err(NodeError::Unavailable("the node is not wired yet in this build"))
 }

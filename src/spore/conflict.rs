@@ -5,8 +5,9 @@
 //! Two spores conflict iff
 //! 1. one flushes a database the other touches (any key of it, or a flush of it), or
 //! 2. they touch a common key **at the same order version** and their classes on it do not
-//!    commute: Read/Read, Counter/Counter commute; Members/Members commute unless one adds a
-//!    member the other removes; everything else (any Write, Read against a write, Counter
+//!    commute: Counter/Counter commute; Members/Members commute unless one adds a
+//!    member the other removes; everything else (any Write, any Read — reads move the order
+//!    version, see docs/VERSIONS.md — Counter
 //!    against Members) conflicts.
 //!
 //! Touching a key at *different* order versions is not a conflict: at most one of the two
@@ -46,7 +47,7 @@ pub fn conflicts(a: &Footprint, b: &Footprint) -> bool {
 pub fn classes_commute(a: &KeyClass, b: &KeyClass) -> bool {
     use KeyClass::*;
     match (a, b) {
-        (Read, Read) | (Counter, Counter) => true,
+        (Counter, Counter) => true,
         (
             Members {
                 added: a1,

@@ -6,8 +6,8 @@
 //! three can never disagree. It is a pure function of the spore and the versions before it.
 //!
 //! Rules (see `docs/VERSIONS.md`): a key written only commutatively under an order-only
-//! prerequisite gets `after_commutative`; any other written key gets `after_write`; read-only
-//! keys are unchanged. A flush of database d by op i erases every key of d that the spore
+//! prerequisite gets `after_commutative`; any other touched key (written, read, or WATCHed)
+//! gets `after_write`. A flush of database d by op i erases every key of d that the spore
 //! touches only before op i; keys of d written after the flush start from the absent version of
 //! the new generation and get `after_write`. A database's sum is kept over recorded keys, and a
 //! key is recorded exactly when its version differs from the absent version of its generation.
@@ -66,9 +66,19 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
         dbs.insert(db, view.db_state(db).after_flush(id));
     }
 
+    // Keys the spore only reads (SINTERSTORE sources, WATCHed prerequisites) move too, like a
+    // non-commutative write: otherwise a write built after the read was applied could still
+    // match the version the read required, be applied first elsewhere, and strand the
+    // committed read (docs/VERSIONS.md "Reads move the order version").
+    for p in &spore.key_prereqs {
+        if !last_flush.contains_key(&p.key.db) {
+            accesses.entry(p.key.clone()).or_insert(MergedAccess::Read);
+        }
+    }
+
     let mut keys = Vec::new();
     for (key, access) in accesses {
-        if matches!(access, MergedAccess::Read) {
+        if matches!(access, MergedAccess::Read) && last_flush.contains_key(&key.db) {
             continue;
         }
         let was_flushed = last_flush.contains_key(&key.db);

@@ -137,11 +137,11 @@ pub enum Op {
         from: End,
         to: End,
     },
-    /// tag 20. SADD. Commutative with other SADDs and with SREMs of other members.
+    /// tag 20. SADD. Commutative with other SADDs (not with SREM, which is a write).
     /// Reply: number of members added.
     SAdd { key: Key, members: Vec<Bytes> },
-    /// tag 21. SREM. Commutative with other SREMs and with SADDs of other members.
-    /// Reply: number of members removed.
+    /// tag 21. SREM. A non-commutative write (docs/VERSIONS.md "SREM"): it must be ordered
+    /// after any SADD of the same member applied before it. Reply: number of members removed.
     SRem { key: Key, members: Vec<Bytes> },
     /// tag 22. SPOP with the members the origin chose. Reply: array of the members removed.
     SPop { key: Key, members: Vec<Bytes> },
@@ -170,7 +170,8 @@ pub enum Access<'a> {
     Counter,
     /// Adds these set members: commutes with adds, and with removals of other members.
     AddMembers(&'a [Bytes]),
-    /// Removes these set members: commutes with removals, and with adds of other members.
+    /// Removes these set members. No op reports it since SREM became a write; kept so the
+    /// conflict relation stays total if a commutative removal is reintroduced.
     RemoveMembers(&'a [Bytes]),
 }
 
@@ -220,7 +221,6 @@ impl Op {
         match self {
             Op::IncrBy { key, .. } => f(key, Access::Counter),
             Op::SAdd { key, members } => f(key, Access::AddMembers(members)),
-            Op::SRem { key, members } => f(key, Access::RemoveMembers(members)),
             Op::Set { key, .. }
             | Op::Del { key }
             | Op::GetDel { key }
@@ -236,7 +236,10 @@ impl Op {
             | Op::LInsert { key, .. }
             | Op::LRem { key, .. }
             | Op::LTrim { key, .. }
-            | Op::SPop { key, .. } => f(key, Access::Write),
+            | Op::SPop { key, .. }
+            // SREM is not commutative with an SADD of the same member applied *before* it: an
+            // order-only prerequisite could not order them (docs/VERSIONS.md "SREM").
+            | Op::SRem { key, .. } => f(key, Access::Write),
             Op::MSetNx { pairs } => pairs.iter().for_each(|(k, _)| f(k, Access::Write)),
             Op::Rename { src, dst, .. }
             | Op::LMove { src, dst, .. }

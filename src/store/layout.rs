@@ -14,7 +14,8 @@
 //! Key record: `kind u8 ‖ expire_at_ms u64 BE (0 = none) ‖ order[32] ‖ acc[32] ‖ payload`, where
 //! kind 0 = tombstone (no payload), 1 = string (payload = the bytes), 2 = list (payload =
 //! `head ‖ tail`, each an order-preserving i64: elements live at indexes `head..tail`), 3 = set
-//! (payload = cardinality u64 BE). A list element's `sub` is its index as an order-preserving
+//! (payload = cardinality u64 BE; cardinality 0 marks an *emptied set that kept its TTL*, which
+//! is invisible like a tombstone: see `exec/sets.rs` for why). A list element's `sub` is its index as an order-preserving
 //! i64 (`i64 as u64 ^ 1<<63`, big-endian); a set member's `sub` is the member bytes, so sets
 //! iterate in member-byte order.
 //!
@@ -94,9 +95,9 @@ pub struct RawRecord<'a> {
 }
 
 impl RawRecord<'_> {
-    /// Whether the record holds a value (is not a tombstone).
+    /// Whether the record holds a visible value (not a tombstone, not an emptied set).
     pub fn is_live(&self) -> bool {
-        !matches!(self.payload, Payload::Tombstone)
+        !matches!(self.payload, Payload::Tombstone | Payload::Set { card: 0 })
     }
 }
 

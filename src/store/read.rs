@@ -130,7 +130,7 @@ pub trait StoreRead: KvRead {
         let Some(raw) = self.raw_record(key)? else {
             return Ok(None);
         };
-        if is_expired(raw.expire_at_ms, now_ms) {
+        if !raw.is_live() || is_expired(raw.expire_at_ms, now_ms) {
             return Ok(None);
         }
         let value = match raw.payload {
@@ -323,11 +323,10 @@ pub trait StoreRead: KvRead {
         let Some(raw) = self.raw_record(key)? else {
             return Ok(None);
         };
-        if is_expired(raw.expire_at_ms, now_ms) {
+        if !raw.is_live() || is_expired(raw.expire_at_ms, now_ms) {
             return Ok(None);
         }
         match raw.payload {
-            Payload::Tombstone => Ok(None),
             Payload::List { head, tail } => Ok(Some((head, tail))),
             _ => Err(ReadError::WrongType),
         }

@@ -1,0 +1,127 @@
+//! The engine's configuration: who may endorse, how many endorsements commit, and the clock
+//! bounds the drop rules rely on (PROTOCOL.md §2 "Policy" and §7 "Clocks").
+
+use crate::crypto::{NodeId, NodeKey};
+
+/// The global policy every honest node holds identically (whitepaper §4.1, Lemma 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The endorsers' ids, sorted and distinct. Only their endorsements count, once each.
+    pub endorsers: Vec<NodeId>,
+    /// ω: endorsements needed to commit.
+    pub quorum: usize,
+    /// f: the number of Byzantine endorsers the policy is sized for.
+    pub faulty: usize,
+}
+
+/// Why a policy is refused (PROTOCOL.md §8 "Quorum bounds").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("no endorsers")]
+    Empty,
+    #[error("endorsers are not sorted and distinct")]
+    Unsorted,
+    #[error("quorum {quorum} must satisfy floor((n+f)/2) < quorum <= n for n={n}, f={f}")]
+    Unsafe { n: usize, f: usize, quorum: usize },
+}
+
+impl Policy {
+    /// A policy over `endorsers` (sorted here), checking the safety bound ⌊(n+f)/2⌋ < ω ≤ n
+    /// (whitepaper §6.2 assumption 7). Liveness additionally needs ω ≤ n − f; that is not
+    /// enforced because a unanimity policy (ω = n) is a deliberate choice (veto, §4.2).
+    pub fn new(
+        mut endorsers: Vec<NodeId>,
+        quorum: usize,
+        faulty: usize,
+    ) -> Result<Policy, PolicyError> {
+        endorsers.sort();
+        endorsers.dedup();
+        let n = endorsers.len();
+        if n == 0 {
+            return Err(PolicyError::Empty);
+        }
+        if quorum <= (n + faulty) / 2 || quorum > n {
+            return Err(PolicyError::Unsafe {
+                n,
+                f: faulty,
+                quorum,
+            });
+        }
+        Ok(Policy {
+            endorsers,
+            quorum,
+            faulty,
+        })
+    }
+
+    /// The smallest safe quorum for n endorsers tolerating f: ⌊(n+f)/2⌋ + 1.
+    pub fn min_quorum(n: usize, f: usize) -> usize {
+        (n + f) / 2 + 1
+    }
+
+    pub fn n(&self) -> usize {
+        self.endorsers.len()
+    }
+
+    pub fn is_endorser(&self, id: &NodeId) -> bool {
+        self.endorsers.binary_search(id).is_ok()
+    }
+
+    /// Whether the policy is live with f silent endorsers: ω ≤ n − f.
+    pub fn is_live(&self) -> bool {
+        self.quorum + self.faulty <= self.n()
+    }
+
+    /// Rejections that prove a spore can never commit even if f rejecters lie:
+    /// n − ω + f + 1 (PROTOCOL.md §4.2).
+    pub fn reject_quorum(&self) -> usize {
+        self.n() - self.quorum + self.faulty + 1
+    }
+}
+
+/// Everything the engine needs at construction.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This node's key (signs its spore batches, endorsements and rejections).
+    pub me: NodeKey,
+    pub policy: Policy,
+    /// G: how long after a spore's deadline a node keeps waiting for its commit before dropping
+    /// it. Must be ≥ 2δ + 2τ (PROTOCOL.md §7).
+    pub grace_ms: u64,
+    /// Honest nodes refuse spores whose deadline is further than this in the future.
+    pub max_horizon_ms: u64,
+    /// δ: the clock skew between honest nodes the deployment guarantees.
+    pub max_skew_ms: u64,
+    /// How long before its deadline an endorsed spore must be committed before endorsers
+    /// fall back to flooding their endorsements (origin crashed or withholding).
+    pub fallback_before_deadline_ms: u64,
+    /// Rate limit for anti-entropy requests (PROTOCOL.md §6.3).
+    pub want_interval_ms: u64,
+}
+
+impl EngineConfig {
+    /// A configuration with the defaults used by the simulator's LAN profile.
+    pub fn new(me: NodeKey, policy: Policy) -> EngineConfig {
+        EngineConfig {
+            me,
+            policy,
+            grace_ms: 2_000,
+            max_horizon_ms: 10_000,
+            max_skew_ms: 100,
+            fallback_before_deadline_ms: 0,
+            want_interval_ms: 500,
+        }
+    }
+
+    /// How long records of resolved spores are kept (replay protection): past D + G + δ, a
+    /// spore can neither be endorsed (Timeout) nor committed (Expiration), so forgetting it is
+    /// safe.
+    pub fn retention_ms(&self) -> u64 {
+        self.grace_ms + 2 * self.max_skew_ms
+    }
+}
+
+/// The id of this node (a convenience for tests).
+pub fn node_id(key: &NodeKey) -> NodeId {
+    key.id()
+}

@@ -1,0 +1,620 @@
+//! The engine: state, the `step` entry point, and the core transitions shared by every input
+//! (commit, apply gate, drop, lock release). Input-specific handling lives in `on_submit`,
+//! `on_message` and `on_tick`; the endorsement decision in `endorse`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use crate::crypto::{sha3, Digest, NodeId};
+use crate::spore::effects::Projection;
+use crate::spore::footprint::KeyClass;
+use crate::spore::{Key, Spore, SporeId, VersionView};
+
+use super::config::EngineConfig;
+use super::effect::{DropReason, Effect};
+use super::evidence::Evidence;
+use super::input::Input;
+use super::locks::Locks;
+use super::message::{Bundle, EndorseBatch, Message, RejectBatch, RejectReason};
+use super::record::{Phase, Record};
+
+/// Counters the simulator and operators read (not part of the protocol).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub signatures_made: u64,
+    pub signatures_verified: u64,
+    pub commits: u64,
+    pub drops: u64,
+    pub evidence: u64,
+}
+
+/// The consensus engine of one node: a deterministic state machine (PROTOCOL.md §9).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(super) cfg: EngineConfig,
+    pub(super) me: NodeId,
+    pub(super) records: BTreeMap<SporeId, Record>,
+    /// (deadline + grace, id): the Expiration timer.
+    pub(super) expiry: BTreeSet<(u64, SporeId)>,
+    /// (deadline − fallback, id): endorsement fallback flood and origin addendum.
+    pub(super) fallback: BTreeSet<(u64, SporeId)>,
+    /// (time, id): anti-entropy for spores still unresolved half-way through their grace.
+    pub(super) want_timer: BTreeSet<(u64, SporeId)>,
+    /// (time, id): forget the record (replay protection ends: Timeout and Expiration hold).
+    pub(super) forget: BTreeSet<(u64, SporeId)>,
+    pub(super) locks: Locks,
+    /// Versions live spores will produce: (key, order, acc) → producer (chain rule, §5.1).
+    pub(super) produced: BTreeMap<(Key, Digest, Digest), SporeId>,
+    /// Producer → spores whose prerequisites were reachable only through it.
+    pub(super) dependents: BTreeMap<SporeId, BTreeSet<SporeId>>,
+    /// Spores waiting to be endorsed, by the keys they touch.
+    pub(super) deferred_by_key: BTreeMap<Key, BTreeSet<SporeId>>,
+    /// Committed spores waiting for their prerequisites, by key.
+    pub(super) waiting_by_key: BTreeMap<Key, BTreeSet<SporeId>>,
+    pub(super) waiting: BTreeSet<SporeId>,
+    /// The waiting spores with database prerequisites (re-checked after every apply).
+    pub(super) waiting_db: BTreeSet<SporeId>,
+    /// Applied by the engine, not yet confirmed by the driver (projected over the view).
+    pub(super) unconfirmed: Vec<(SporeId, Arc<Spore>)>,
+    /// Per key: the order version and the commutative classes applied at it (bit 0 counters,
+    /// bit 1 set members) — PROTOCOL.md §5.3.
+    pub(super) class_guard: BTreeMap<Key, (Digest, u8)>,
+    /// Verified signatures: cache key → forget time, plus their expiry queue.
+    pub(super) verified: BTreeSet<Digest>,
+    pub(super) verified_queue: VecDeque<(u64, Digest)>,
+    /// Recently applied spores per key (answers `Want` by key).
+    pub(super) recent_by_key: BTreeMap<Key, BTreeSet<SporeId>>,
+    /// (endorser, key, order, acc) → a spore it endorsed there with an exclusive class.
+    pub(super) exclusive_slots: BTreeMap<(NodeId, Key, Digest, Digest), SporeId>,
+    pub(super) evidence_seen: BTreeSet<(NodeId, SporeId, SporeId)>,
+    /// Content-less records per endorser (bounded: a flood of endorsements of unknown ids).
+    pub(super) unknown_per_endorser: BTreeMap<NodeId, u32>,
+    pub(super) peer_cursor: usize,
+    pub(super) last_want_ms: u64,
+    pub(super) local_veto: Option<fn(&Spore) -> bool>,
+    pub stats: Stats,
+}
+
+/// Per-step scratch: effects and the work a step accumulates before it is signed and sent.
+pub(super) struct Cx<'v> {
+    pub now: u64,
+    pub proj: Projection<'v>,
+    pub net: Vec<Effect>,
+    pub local: Vec<Effect>,
+    pub to_endorse: Vec<SporeId>,
+    pub to_reject: Vec<(SporeId, RejectReason)>,
+    /// Spores whose batch must be flooded with every endorsement held for it.
+    pub to_flood: BTreeSet<SporeId>,
+    /// Spores whose tallies changed (commit / rejection-quorum check).
+    pub check: BTreeSet<SporeId>,
+    /// Newly committed spores to try to apply.
+    pub to_apply: BTreeSet<SporeId>,
+    /// Keys whose version or locks changed: re-try waiting and deferred spores on them.
+    pub changed: BTreeSet<Key>,
+}
+
+/// The most content-less records one endorser may create (bounded memory under floods).
+const MAX_UNKNOWN_PER_ENDORSER: u32 = 65_536;
+
+impl Engine {
+    /// A new engine. Its state is empty: a restarted node restores a persisted `Engine`
+    /// instead (PROTOCOL.md §9.3 lists what must be durable).
+    pub fn new(config: EngineConfig) -> Engine {
+        let me = config.me.id();
+        Engine {
+            cfg: config,
+            me,
+            records: BTreeMap::new(),
+            expiry: BTreeSet::new(),
+            fallback: BTreeSet::new(),
+            want_timer: BTreeSet::new(),
+            forget: BTreeSet::new(),
+            locks: Locks::default(),
+            produced: BTreeMap::new(),
+            dependents: BTreeMap::new(),
+            deferred_by_key: BTreeMap::new(),
+            waiting_by_key: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            waiting_db: BTreeSet::new(),
+            unconfirmed: Vec::new(),
+            class_guard: BTreeMap::new(),
+            verified: BTreeSet::new(),
+            verified_queue: VecDeque::new(),
+            recent_by_key: BTreeMap::new(),
+            exclusive_slots: BTreeMap::new(),
+            evidence_seen: BTreeSet::new(),
+            unknown_per_endorser: BTreeMap::new(),
+            peer_cursor: 0,
+            last_want_ms: 0,
+            local_veto: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Installs this node's local policy: spores it returns `true` for are vetoed (REJECT),
+    /// whitepaper §4.2 "Local policies". The veto never stops a committed spore (Yield).
+    pub fn set_local_veto(&mut self, veto: fn(&Spore) -> bool) {
+        self.local_veto = Some(veto);
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// The phase of a spore at this node, if it is remembered.
+    pub fn phase(&self, id: &SporeId) -> Option<&Phase> {
+        self.records.get(id).map(|r| &r.phase)
+    }
+
+    /// Number of remembered spores that are neither applied nor dropped.
+    pub fn live_count(&self) -> usize {
+        self.records
+            .values()
+            .filter(|r| r.is_live() && r.content.is_some())
+            .count()
+    }
+
+    /// Committed spores still waiting for their prerequisites.
+    pub fn waiting(&self) -> impl Iterator<Item = &SporeId> {
+        self.waiting.iter()
+    }
+
+    /// Remembered spores with content that are still pending (neither committed nor dropped),
+    /// with their deadlines.
+    pub fn pending(&self) -> impl Iterator<Item = (&SporeId, u64)> {
+        self.records
+            .iter()
+            .filter(|(_, r)| r.phase == Phase::Pending)
+            .filter_map(|(id, r)| r.deadline().map(|d| (id, d)))
+    }
+
+    /// Feeds one input at local time `now_ms`; `view` is the store's committed versions
+    /// (reflecting every spore confirmed by `Input::Applied`). Returns the effects, network
+    /// ones first.
+    pub fn step(&mut self, now_ms: u64, input: Input, view: &dyn VersionView) -> Vec<Effect> {
+        let mut proj = Projection::new(view);
+        for (id, s) in &self.unconfirmed {
+            proj.push(s, id);
+        }
+        let mut cx = Cx {
+            now: now_ms,
+            proj,
+            net: Vec::new(),
+            local: Vec::new(),
+            to_endorse: Vec::new(),
+            to_reject: Vec::new(),
+            to_flood: BTreeSet::new(),
+            check: BTreeSet::new(),
+            to_apply: BTreeSet::new(),
+            changed: BTreeSet::new(),
+        };
+        match input {
+            Input::Submit(spores) => self.on_submit(&mut cx, spores),
+            Input::Message { from, msg } => self.on_message(&mut cx, from, msg),
+            Input::Tick => self.on_tick(&mut cx),
+            Input::Applied(ids) => self.on_applied(&ids),
+        }
+        self.settle(&mut cx);
+        let mut out = cx.net;
+        out.append(&mut cx.local);
+        out
+    }
+
+    /// The driver confirmed these applies: the view now reflects them.
+    fn on_applied(&mut self, ids: &[SporeId]) {
+        let done: BTreeSet<&SporeId> = ids.iter().collect();
+        self.unconfirmed.retain(|(id, _)| !done.contains(id));
+    }
+
+    /// Runs the consequences of a step to a fixed point: sign pending endorsements, commit,
+    /// apply, re-evaluate deferred spores; then sign rejections and flood bundles.
+    fn settle(&mut self, cx: &mut Cx<'_>) {
+        loop {
+            self.flush_endorsements(cx);
+            let checks = std::mem::take(&mut cx.check);
+            for id in checks {
+                self.check(cx, id);
+            }
+            self.apply_ready(cx);
+            let changed = std::mem::take(&mut cx.changed);
+            self.reevaluate(cx, &changed);
+            if cx.to_endorse.is_empty()
+                && cx.check.is_empty()
+                && cx.to_apply.is_empty()
+                && cx.changed.is_empty()
+            {
+                break;
+            }
+        }
+        self.flush_rejections(cx);
+        self.flush_floods(cx);
+    }
+
+    /// Signs one endorsement batch for everything endorsed in this round (one signature per
+    /// batch, PROTOCOL.md §3.1) and sends it to the spores' origins.
+    fn flush_endorsements(&mut self, cx: &mut Cx<'_>) {
+        if cx.to_endorse.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(&mut cx.to_endorse);
+        let eb = Arc::new(EndorseBatch::sign(&self.cfg.me, ids));
+        self.stats.signatures_made += 1;
+        let mut origins = BTreeSet::new();
+        for id in &eb.ids {
+            if let Some(r) = self.records.get_mut(id) {
+                r.endorsements.insert(self.me, eb.clone());
+                if let Some(s) = r.spore() {
+                    origins.insert(s.origin);
+                }
+            }
+            cx.check.insert(*id);
+        }
+        origins.remove(&self.me);
+        let msg = Arc::new(Message::Endorse(eb));
+        for to in origins {
+            cx.net.push(Effect::Send {
+                to,
+                msg: msg.clone(),
+            });
+        }
+    }
+
+    fn flush_rejections(&mut self, cx: &mut Cx<'_>) {
+        if cx.to_reject.is_empty() {
+            return;
+        }
+        let entries = std::mem::take(&mut cx.to_reject);
+        let rb = Arc::new(RejectBatch::sign(&self.cfg.me, entries));
+        self.stats.signatures_made += 1;
+        for (id, _) in &rb.entries {
+            if let Some(r) = self.records.get_mut(id) {
+                r.rejections.insert(self.me, rb.clone());
+                r.rejected_by_me = true;
+            }
+        }
+        let bundle = Bundle {
+            rejections: vec![rb],
+            ..Bundle::default()
+        };
+        cx.net
+            .push(Effect::Broadcast(Arc::new(Message::Bundle(bundle))));
+    }
+
+    /// Floods, per spore batch, the batch with every endorsement held for its spores (a
+    /// submission, a certificate, a fallback or an addendum: PROTOCOL.md §6).
+    fn flush_floods(&mut self, cx: &mut Cx<'_>) {
+        let ids = std::mem::take(&mut cx.to_flood);
+        let mut batches: BTreeMap<[u8; 64], Bundle> = BTreeMap::new();
+        for id in ids {
+            let Some(r) = self.records.get(&id) else {
+                continue;
+            };
+            let Some(c) = &r.content else { continue };
+            let entry = batches.entry(c.batch.signature).or_insert_with(|| Bundle {
+                spores: vec![c.batch.clone()],
+                ..Bundle::default()
+            });
+            let _ = entry;
+        }
+        for bundle in batches.values_mut() {
+            let mut seen: BTreeSet<[u8; 64]> = BTreeSet::new();
+            let Some(batch) = bundle.spores.first().cloned() else {
+                continue;
+            };
+            for s in &batch.spores {
+                let id = s.id();
+                if let Some(r) = self.records.get_mut(&id) {
+                    for eb in r.endorsements.values() {
+                        if seen.insert(eb.signature) {
+                            bundle.endorsements.push(eb.clone());
+                        }
+                    }
+                    r.flooded_with = r.endorsements.len();
+                }
+            }
+        }
+        for (_, bundle) in batches {
+            cx.net
+                .push(Effect::Broadcast(Arc::new(Message::Bundle(bundle))));
+        }
+    }
+
+    /// The commit rule (PROTOCOL.md §4.3) and the rejection quorum (§4.2) for one spore.
+    pub(super) fn check(&mut self, cx: &mut Cx<'_>, id: SporeId) {
+        let quorum = self.cfg.policy.quorum;
+        let reject_quorum = self.cfg.policy.reject_quorum();
+        let grace = self.cfg.grace_ms;
+        let Some(r) = self.records.get(&id) else {
+            return;
+        };
+        if r.phase != Phase::Pending {
+            return;
+        }
+        let Some(deadline) = r.deadline() else { return };
+        if r.endorsements.len() >= quorum && cx.now <= deadline.saturating_add(grace) {
+            self.commit(cx, id);
+        } else if r.rejections.len() >= reject_quorum {
+            self.drop_spore(cx, id, DropReason::Rejected);
+        }
+    }
+
+    fn commit(&mut self, cx: &mut Cx<'_>, id: SporeId) {
+        let me = self.me;
+        let Some(r) = self.records.get_mut(&id) else {
+            return;
+        };
+        r.phase = Phase::Committed;
+        r.committed_at_ms = Some(cx.now);
+        r.deferred = false;
+        let origin_is_me = r.spore().is_some_and(|s| s.origin == me);
+        // A committer that did not receive a full certificate floods one, so a Byzantine
+        // origin or endorser cannot make a commit known to only some nodes (§6.2).
+        if origin_is_me || !r.certified_by_bundle {
+            cx.to_flood.insert(id);
+        }
+        self.stats.commits += 1;
+        // Committed spores are in "staging": the Promise rule holds against them too.
+        self.lock(id);
+        self.add_produced(id);
+        self.waiting.insert(id);
+        if let Some(s) = self.records.get(&id).and_then(|r| r.spore().cloned()) {
+            for p in &s.key_prereqs {
+                self.waiting_by_key
+                    .entry(p.key.clone())
+                    .or_default()
+                    .insert(id);
+            }
+            if !s.db_prereqs.is_empty() {
+                self.waiting_db.insert(id);
+            }
+        }
+        cx.to_apply.insert(id);
+        cx.local.push(Effect::Committed { id });
+    }
+
+    /// The apply gate (PROTOCOL.md §5.4): a committed spore is applied only when its
+    /// prerequisites hold in the projection; applying may unblock others, so iterate.
+    fn apply_ready(&mut self, cx: &mut Cx<'_>) {
+        let mut candidates = std::mem::take(&mut cx.to_apply);
+        while !candidates.is_empty() {
+            let mut next = BTreeSet::new();
+            for id in candidates {
+                if !self.waiting.contains(&id) {
+                    continue;
+                }
+                let Some(s) = self.records.get(&id).and_then(|r| r.spore().cloned()) else {
+                    continue;
+                };
+                if !s.prereqs_hold(&cx.proj) {
+                    continue;
+                }
+                self.apply(cx, id, s.clone());
+                // Keys it moved may unblock other waiting spores.
+                for p in &s.key_prereqs {
+                    if let Some(ws) = self.waiting_by_key.get(&p.key) {
+                        next.extend(ws.iter().copied());
+                    }
+                }
+                // Any apply moves a database version (flush prerequisites), and a flush moves
+                // every key of its database.
+                if s.ops.iter().any(|op| op.db_scope().is_some()) {
+                    next.extend(self.waiting.iter().copied());
+                } else {
+                    next.extend(self.waiting_db.iter().copied());
+                }
+            }
+            candidates = next;
+        }
+    }
+
+    fn apply(&mut self, cx: &mut Cx<'_>, id: SporeId, s: Arc<Spore>) {
+        cx.proj.push(&s, &id);
+        self.unconfirmed.push((id, s.clone()));
+        self.waiting.remove(&id);
+        self.waiting_db.remove(&id);
+        for p in &s.key_prereqs {
+            remove_from(&mut self.waiting_by_key, &p.key, &id);
+            self.recent_by_key
+                .entry(p.key.clone())
+                .or_default()
+                .insert(id);
+            cx.changed.insert(p.key.clone());
+        }
+        self.note_classes(&s, &id);
+        self.remove_produced(id);
+        self.unlock(cx, id);
+        if let Some(r) = self.records.get_mut(&id) {
+            r.phase = Phase::Applied;
+        }
+        cx.local.push(Effect::Apply { id, spore: s });
+    }
+
+    /// Records which commutative classes were applied at each key's order (§5.3).
+    fn note_classes(&mut self, s: &Spore, _id: &SporeId) {
+        let Some(fp) = self
+            .records
+            .get(&s.id())
+            .and_then(|r| r.content.as_ref())
+            .map(|c| c.footprint.clone())
+        else {
+            return;
+        };
+        for t in &fp.keys {
+            let bit = match t.class {
+                KeyClass::Counter => 1u8,
+                KeyClass::Members { .. } => 2u8,
+                _ => {
+                    self.class_guard.remove(&t.key);
+                    continue;
+                }
+            };
+            let e = self
+                .class_guard
+                .entry(t.key.clone())
+                .or_insert((t.order, 0));
+            if e.0 != t.order {
+                *e = (t.order, 0);
+            }
+            e.1 |= bit;
+        }
+    }
+
+    /// Drops a spore here (Expiration, rejection quorum, or a dropped predecessor), and every
+    /// spore that could only follow it.
+    pub(super) fn drop_spore(&mut self, cx: &mut Cx<'_>, id: SporeId, reason: DropReason) {
+        let mut queue = vec![(id, reason)];
+        while let Some((id, reason)) = queue.pop() {
+            let Some(r) = self.records.get_mut(&id) else {
+                continue;
+            };
+            if !r.is_live() {
+                continue;
+            }
+            let had_content = r.content.is_some();
+            let expired = matches!(reason, DropReason::Expired);
+            r.phase = Phase::Dropped(reason.clone());
+            r.deferred = false;
+            self.stats.drops += 1;
+            self.waiting.remove(&id);
+            self.waiting_db.remove(&id);
+            self.remove_produced(id);
+            // The Promise lock of an endorsed spore is held until its deadline + grace even if
+            // it is dropped early: that is what makes conflicting-endorsement evidence sound.
+            if expired || !self.records.get(&id).is_some_and(|r| r.endorsed_by_me) {
+                self.unlock(cx, id);
+            }
+            if had_content {
+                cx.local.push(Effect::Dropped { id, reason });
+            }
+            if let Some(deps) = self.dependents.remove(&id) {
+                for d in deps {
+                    queue.push((d, DropReason::PredecessorDropped(id)));
+                }
+            }
+        }
+    }
+
+    pub(super) fn lock(&mut self, id: SporeId) {
+        let Some(r) = self.records.get_mut(&id) else {
+            return;
+        };
+        if r.locked {
+            return;
+        }
+        let Some(c) = &r.content else { return };
+        self.locks.add(&c.footprint);
+        r.locked = true;
+    }
+
+    pub(super) fn unlock(&mut self, cx: &mut Cx<'_>, id: SporeId) {
+        let Some(r) = self.records.get_mut(&id) else {
+            return;
+        };
+        if !r.locked {
+            return;
+        }
+        let Some(c) = &r.content else { return };
+        self.locks.remove(&c.footprint);
+        r.locked = false;
+        for t in &c.footprint.keys {
+            cx.changed.insert(t.key.clone());
+        }
+    }
+
+    /// Indexes the versions a live spore will produce on the keys it holds a full
+    /// prerequisite for, so successors built on it can be endorsed before it is applied.
+    pub(super) fn add_produced(&mut self, id: SporeId) {
+        let Some(s) = self.records.get(&id).and_then(|r| r.spore().cloned()) else {
+            return;
+        };
+        let flushed = s.ops.iter().any(|op| op.db_scope().is_some());
+        if flushed {
+            return;
+        }
+        for p in &s.key_prereqs {
+            if let Some(acc) = p.acc {
+                let after = crate::spore::KeyVersion {
+                    order: p.order,
+                    acc,
+                }
+                .after_write(&id);
+                self.produced
+                    .insert((p.key.clone(), after.order, after.acc), id);
+            }
+        }
+    }
+
+    pub(super) fn remove_produced(&mut self, id: SporeId) {
+        let Some(s) = self.records.get(&id).and_then(|r| r.spore().cloned()) else {
+            return;
+        };
+        for p in &s.key_prereqs {
+            if let Some(acc) = p.acc {
+                let after = crate::spore::KeyVersion {
+                    order: p.order,
+                    acc,
+                }
+                .after_write(&id);
+                let slot = (p.key.clone(), after.order, after.acc);
+                if self.produced.get(&slot) == Some(&id) {
+                    self.produced.remove(&slot);
+                }
+            }
+        }
+    }
+
+    /// Verifies a signature through the cache (a statement relayed in many bundles is
+    /// verified once). `payload` is what the signature covers after the domain.
+    pub(super) fn verify_cached(
+        &mut self,
+        now: u64,
+        signer: &NodeId,
+        domain: &str,
+        payload: &[u8],
+        signature: &[u8; 64],
+    ) -> bool {
+        let key = sha3(&[domain.as_bytes(), signer, signature, payload]);
+        if self.verified.contains(&key) {
+            return true;
+        }
+        self.stats.signatures_verified += 1;
+        if crate::crypto::verify(signer, domain, payload, signature).is_err() {
+            return false;
+        }
+        self.verified.insert(key);
+        let ttl = self.cfg.max_horizon_ms + self.cfg.grace_ms + self.cfg.retention_ms();
+        self.verified_queue
+            .push_back((now.saturating_add(ttl), key));
+        true
+    }
+
+    pub(super) fn evidence(&mut self, cx: &mut Cx<'_>, e: Evidence, a: SporeId, b: SporeId) {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        if self.evidence_seen.insert((e.culprit(), lo, hi)) {
+            self.stats.evidence += 1;
+            cx.local.push(Effect::Evidence(Arc::new(e)));
+        }
+    }
+
+    pub(super) fn note_unknown(&mut self, endorser: &NodeId) -> bool {
+        let n = self.unknown_per_endorser.entry(*endorser).or_insert(0);
+        if *n >= MAX_UNKNOWN_PER_ENDORSER {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+}
+
+pub(super) fn remove_from(map: &mut BTreeMap<Key, BTreeSet<SporeId>>, key: &Key, id: &SporeId) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(id);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}

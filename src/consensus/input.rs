@@ -1,0 +1,21 @@
+//! What the driver feeds the engine (PROTOCOL.md §9 "Driver contract").
+
+use crate::crypto::NodeId;
+use crate::spore::{Spore, SporeId};
+
+use super::message::Message;
+
+/// One input to `Engine::step`.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Spores built by this node, in order; later ones may require the versions left by earlier
+    /// ones (chains). Signed as one batch.
+    Submit(Vec<Spore>),
+    /// A decoded message from peer `from` (the transport sender, used only to answer `Want`).
+    Message { from: NodeId, msg: Message },
+    /// Time passed: run the timers (drops at deadline + grace, fallbacks, anti-entropy, GC).
+    Tick,
+    /// The driver durably applied these spores (in the order the engine emitted `Apply`); the
+    /// `view` passed from now on reflects them.
+    Applied(Vec<SporeId>),
+}

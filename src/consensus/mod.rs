@@ -1,0 +1,43 @@
+//! The endorsement consensus engine: a pure, deterministic state machine (docs/PROTOCOL.md).
+//!
+//! No I/O, no clock, no randomness, no hash-map iteration: the driver calls
+//! [`Engine::step`]`(now_ms, input, view)` and performs the returned [`Effect`]s. The same
+//! engine runs in the node and in the seeded simulator (`crate::sim`), so what the simulator
+//! checks is what the cluster runs.
+//!
+//! Public API:
+//! - [`Engine::new`]`(EngineConfig) -> Engine`; [`Engine::step`]`(&mut self, u64, Input,
+//!   &dyn VersionView) -> Vec<Effect>`; [`Engine::set_local_veto`] for a reluctant node;
+//!   read-only accessors (`phase`, `pending`, `waiting`, `stats`).
+//! - [`Input`]: `Submit(Vec<Spore>)`, `Message { from, msg }`, `Tick`, `Applied(Vec<SporeId>)`.
+//! - [`Effect`]: `Broadcast`, `Send`, `Committed`, `Apply`, `Dropped`, `Evidence`.
+//! - [`message`]: the signed statements, [`wire`]: their canonical bytes.
+//!
+//! Layout: `config` (policy, quorum bounds, clocks), `message` + `wire` (what is signed and
+//! sent), `input`/`effect`, `record` (one spore's life), `locks` (Promise index), `endorse`
+//! (the endorsement rules), `evidence`, `engine` (commit, apply gate, drop), and one handler
+//! file per input: `on_submit`, `on_message`, `on_tick`.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
+pub mod config;
+pub mod effect;
+mod endorse;
+pub mod engine;
+pub mod evidence;
+pub mod input;
+pub mod locks;
+pub mod message;
+mod on_message;
+mod on_submit;
+mod on_tick;
+pub mod record;
+pub mod wire;
+
+pub use config::{EngineConfig, Policy, PolicyError};
+pub use effect::{DropReason, Effect};
+pub use engine::{Engine, Stats};
+pub use evidence::Evidence;
+pub use input::Input;
+pub use message::{Bundle, EndorseBatch, Message, RejectBatch, RejectReason, SporeBatch, Want};
+pub use record::Phase;

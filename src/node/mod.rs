@@ -10,20 +10,8 @@ pub mod expiry;
 pub mod info;
 pub mod keyfile;
 pub mod materialize;
+mod run;
 pub mod stats;
 pub mod write_path;
 
-
-
-/// Why the node stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum NodeError {
-    #[error("{0}")]
-    Unavailable(&'static str),
-}
-
-/// Runs a node until SIGINT/SIGTERM.
-pub fn run(_config: crate::config::Config) -> Result<(), NodeError> {
-    // Wired once the command service lands on main (this session's integration step).
-    Err(NodeError::Unavailable("the node is not wired yet in this build"))
-}
+pub use run::{run, NodeError, READY_LINE};

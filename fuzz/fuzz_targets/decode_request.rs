@@ -22,15 +22,24 @@ enum End {
 }
 
 fn limits_from(p: &[u8]) -> Limits {
-    let d = Limits::default();
     let small = |bit: u8| p[0] & bit != 0;
-    Limits {
+    let mut limits = Limits {
         authenticated: !small(1),
-        max_inline_len: if small(2) { 1 + p[1] as usize } else { d.max_inline_len },
-        max_bulk_len: if small(4) { p[2] as u64 } else { d.max_bulk_len },
-        max_multibulk_len: if small(8) { p[3] as u64 } else { d.max_multibulk_len },
-        max_query_len: if small(16) { 64 + 8 * p[1] as u64 } else { d.max_query_len },
+        ..Limits::default()
+    };
+    if small(2) {
+        limits.max_inline_len = 1 + p[1] as usize;
     }
+    if small(4) {
+        limits.max_bulk_len = p[2] as u64;
+    }
+    if small(8) {
+        limits.max_multibulk_len = p[3] as u64;
+    }
+    if small(16) {
+        limits.max_query_len = 64 + 8 * p[1] as u64;
+    }
+    limits
 }
 
 /// Decodes `input` fed in pieces (sizes cycled from `chunks`; whole if empty).
@@ -52,7 +61,10 @@ fn run(input: &[u8], limits: Limits, chunks: &[u8]) -> (Vec<Vec<Bytes>>, End) {
             let cap = buf.capacity();
             let res = dec.next_request(&mut buf);
             assert!(buf.capacity() <= cap, "the decoder grew the read buffer");
-            assert!(dec.footprint() <= 1024 * slot + input.len() * slot, "footprint follows a declared length");
+            assert!(
+                dec.footprint() <= 1024 * slot + input.len() * slot,
+                "footprint follows a declared length"
+            );
             match res {
                 Ok(Some(argv)) => {
                     assert!(!argv.is_empty(), "empty requests are skipped");
@@ -88,7 +100,10 @@ fuzz_target!(|data: &[u8]| {
 
     let whole = run(input, limits, &[]);
     let pieces = run(input, limits, chunks);
-    assert_eq!(whole, pieces, "the result depends on how the input was split");
+    assert_eq!(
+        whole, pieces,
+        "the result depends on how the input was split"
+    );
 
     let encoded: Vec<u8> = whole.0.iter().flat_map(|argv| multibulk(argv)).collect();
     let (again, end) = run(&encoded, Limits::default(), &[]);

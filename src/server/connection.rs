@@ -2,8 +2,9 @@
 //!
 //! The loop waits on four things at once: the socket becoming readable, the socket accepting
 //! more output, the next deferred reply resolving, and kill/shutdown. Reading and writing are
-//! concurrent so a client that sends a whole pipeline before reading any reply (redis-py,
-//! redis-benchmark) cannot deadlock against us.
+//! concurrent, so a client that sends a whole pipeline before reading any reply (redis-py,
+//! redis-benchmark) does not deadlock against us, as long as the replies it has not read stay
+//! under `output_pause_bytes`; beyond that we stop reading until it reads (backpressure).
 //!
 //! Each pass decodes and dispatches every complete request in the read buffer, encoding
 //! replies into one output buffer, which then goes out in as few writes as the socket allows:

@@ -230,7 +230,7 @@ fn info(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let out = a
         .rest()
         .iter()
-        .map(|n| find(n).map_or(Reply::NilArray, |(s, full)| info_entry(s, &full)))
+        .map(|n| find(n).map_or(Reply::Nil, |(s, full)| info_entry(s, &full)))
         .collect();
     Ok(Reply::Array(out).into())
 }

@@ -12,7 +12,7 @@
 
 use std::ops::Bound;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::RedisError;
 use crate::exec::preview_ops;
@@ -45,8 +45,22 @@ fn owned(b: &[u8]) -> Bytes {
     Bytes::copy_from_slice(b)
 }
 
+/// Many values (a list range, a set's members, a page of keys) copied into one buffer and
+/// handed out as slices of it: one allocation instead of one per item.
 fn all_owned(items: Vec<&[u8]>) -> Vec<Bytes> {
-    items.into_iter().map(owned).collect()
+    let mut buf = BytesMut::with_capacity(items.iter().map(|i| i.len()).sum());
+    for i in &items {
+        buf.extend_from_slice(i);
+    }
+    let buf = buf.freeze();
+    let mut at = 0;
+    items
+        .iter()
+        .map(|i| {
+            at += i.len();
+            buf.slice(at - i.len()..at)
+        })
+        .collect()
 }
 
 impl StoreSnapshot<'_> {

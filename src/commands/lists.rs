@@ -169,7 +169,7 @@ pub fn parse_lpos_options(a: &mut Args) -> Result<LposOptions, RedisError> {
                 let r = a.i64()?;
                 if r == 0 {
                     return Err(RedisError::generic(
-                        "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the last match",
+                        "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
                     ));
                 }
                 if r == i64::MIN {

@@ -264,7 +264,8 @@ fn sdiffstore(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 
 /// SINTERCARD's keys and limit.
 pub fn parse_sintercard(a: &mut Args) -> Result<(Vec<Bytes>, usize), RedisError> {
-    let numkeys = a.i64()?;
+    // Redis answers this one text for a non-integer, zero or negative numkeys.
+    let numkeys = a.i64().unwrap_or(0);
     if numkeys <= 0 {
         return Err(RedisError::generic("numkeys should be greater than 0"));
     }

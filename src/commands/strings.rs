@@ -99,44 +99,47 @@ pub struct SetOptions {
     pub ttl: Ttl,
 }
 
-/// Parses SET's options with Redis's validation (conflicting options are a syntax error).
+/// Parses SET's options with Redis 7's rules (`parseExtendedStringArgumentsOrReply`): an
+/// option may repeat (the last value wins), options that conflict (NX with XX, two different
+/// expiry forms, KEEPTTL with an expiry) are a syntax error.
 pub fn parse_set_options(a: &mut Args, now_ms: u64) -> Result<SetOptions, RedisError> {
     let mut o = SetOptions {
         cond: SetCond::Always,
         get: false,
         ttl: Ttl::Clear,
     };
-    let mut expiry_seen = false;
+    let mut expiry: Option<ExpiryOpt> = None;
+    let mut keepttl = false;
     while !a.is_empty() {
         let tok = a.token()?;
         let opt = match tok.as_str() {
-            "NX" | "XX" if o.cond == SetCond::Always => {
-                o.cond = if tok == "NX" {
-                    SetCond::Nx
-                } else {
-                    SetCond::Xx
-                };
+            "NX" if o.cond != SetCond::Xx => {
+                o.cond = SetCond::Nx;
                 continue;
             }
-            "GET" if !o.get => {
+            "XX" if o.cond != SetCond::Nx => {
+                o.cond = SetCond::Xx;
+                continue;
+            }
+            "GET" => {
                 o.get = true;
                 continue;
             }
-            "KEEPTTL" if !expiry_seen => {
-                expiry_seen = true;
+            "KEEPTTL" if expiry.is_none() => {
+                keepttl = true;
                 o.ttl = Ttl::Keep;
                 continue;
             }
-            "EX" if !expiry_seen => ExpiryOpt::Ex,
-            "PX" if !expiry_seen => ExpiryOpt::Px,
-            "EXAT" if !expiry_seen => ExpiryOpt::ExAt,
-            "PXAT" if !expiry_seen => ExpiryOpt::PxAt,
+            "EX" => ExpiryOpt::Ex,
+            "PX" => ExpiryOpt::Px,
+            "EXAT" => ExpiryOpt::ExAt,
+            "PXAT" => ExpiryOpt::PxAt,
             _ => return Err(RedisError::Syntax),
         };
-        if a.is_empty() {
+        if keepttl || expiry.is_some_and(|e| e != opt) || a.is_empty() {
             return Err(RedisError::Syntax);
         }
-        expiry_seen = true;
+        expiry = Some(opt);
         let v = a.i64()?;
         o.ttl = Ttl::At(absolute_ttl(opt, v, now_ms, "set")?);
     }
@@ -221,23 +224,27 @@ fn getdel(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 
 fn getex(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let key = ctx.key(a.bytes()?);
+    // As SET: an option may repeat, different expiry forms (or one with PERSIST) conflict.
     let mut ttl = None;
+    let mut expiry: Option<ExpiryOpt> = None;
     while !a.is_empty() {
         let tok = a.token()?;
         let opt = match tok.as_str() {
-            "PERSIST" if ttl.is_none() => {
+            "PERSIST" if expiry.is_none() => {
                 ttl = Some(Ttl::Clear);
                 continue;
             }
-            "EX" if ttl.is_none() => ExpiryOpt::Ex,
-            "PX" if ttl.is_none() => ExpiryOpt::Px,
-            "EXAT" if ttl.is_none() => ExpiryOpt::ExAt,
-            "PXAT" if ttl.is_none() => ExpiryOpt::PxAt,
+            "EX" => ExpiryOpt::Ex,
+            "PX" => ExpiryOpt::Px,
+            "EXAT" => ExpiryOpt::ExAt,
+            "PXAT" => ExpiryOpt::PxAt,
             _ => return Err(RedisError::Syntax),
         };
-        if a.is_empty() {
+        let persist = ttl == Some(Ttl::Clear);
+        if persist || expiry.is_some_and(|e| e != opt) || a.is_empty() {
             return Err(RedisError::Syntax);
         }
+        expiry = Some(opt);
         let v = a.i64()?;
         ttl = Some(Ttl::At(absolute_ttl(opt, v, ctx.now_ms, "getex")?));
     }
@@ -429,6 +436,13 @@ mod tests {
                 ttl: Ttl::At(11_000)
             }
         );
+        // Repeating an option is allowed, as in Redis; the last expiry wins.
+        let o = parse_set_options(
+            &mut args(&["get", "GET", "nx", "NX", "ex", "1", "ex", "2"]),
+            0,
+        )
+        .unwrap();
+        assert_eq!((o.get, o.cond, o.ttl), (true, SetCond::Nx, Ttl::At(2000)));
         let o = parse_set_options(&mut args(&["PXAT", "5", "xx"]), 1000).unwrap();
         assert_eq!(o.ttl, Ttl::At(5));
         assert_eq!(
@@ -440,9 +454,9 @@ mod tests {
             &["ex", "1", "px", "1"],
             &["ex"],
             &["keepttl", "ex", "1"],
-            &["get", "get"],
             &["foo"],
-            &["nx", "nx"],
+            &["xx", "nx"],
+            &["ex", "1", "keepttl"],
         ] {
             assert_eq!(
                 parse_set_options(&mut args(bad), 0),

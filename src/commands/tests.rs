@@ -217,7 +217,11 @@ fn command_introspection() {
     assert_eq!(get.len(), 10);
     assert_eq!(get[0], Reply::bulk("get"));
     assert_eq!(get[1], Reply::Int(2));
-    assert_eq!(info[1], Reply::NilArray);
+    assert_eq!(
+        info[1],
+        Reply::Nil,
+        "Redis answers a nil bulk for an unknown name"
+    );
     let Reply::Array(cg) = &info[2] else { panic!() };
     assert_eq!(cg[0], Reply::bulk("config|get"));
     let Reply::Map(docs) = k.run(&mut s, &["command", "docs", "set"]) else {

@@ -382,13 +382,19 @@ impl Engine {
         let mut candidates = std::mem::take(&mut cx.to_apply);
         while !candidates.is_empty() {
             let mut next = BTreeSet::new();
-            for id in candidates {
-                if !self.waiting.contains(&id) {
-                    continue;
-                }
-                let Some(s) = self.records.get(&id).and_then(|r| r.spore().cloned()) else {
-                    continue;
-                };
+            // Apply in (origin, nonce) order rather than id order: an origin numbers its spores
+            // in submission order, so one client's pipelined commutative writes (INCR; INCR)
+            // apply, and reply, in the order it sent them. Deterministic for every node.
+            let mut ready: Vec<(crate::crypto::NodeId, u64, SporeId, Arc<Spore>)> = candidates
+                .into_iter()
+                .filter(|id| self.waiting.contains(id))
+                .filter_map(|id| {
+                    let s = self.records.get(&id).and_then(|r| r.spore().cloned())?;
+                    Some((s.origin, s.nonce, id, s))
+                })
+                .collect();
+            ready.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+            for (_, _, id, s) in ready {
                 if !s.prereqs_hold(&cx.proj) {
                     continue;
                 }

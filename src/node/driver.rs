@@ -175,10 +175,10 @@ impl Driver {
     }
 
     fn carry_out(&mut self, effects: Vec<Effect>) {
-        let mut to_apply: Vec<Arc<Spore>> = Vec::new();
+        let mut to_apply: Vec<(SporeId, Arc<Spore>)> = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Apply { spore, .. } => to_apply.push(spore),
+                Effect::Apply { id, spore } => to_apply.push((id, spore)),
                 Effect::Dropped { id, reason } => {
                     if let Some(w) = self.waiting.remove(&id) {
                         self.stats_pending_done(1);
@@ -196,12 +196,12 @@ impl Driver {
     }
 
     /// Applies committed spores in one durable transaction, then answers their clients.
-    fn apply(&mut self, spores: Vec<Arc<Spore>>) {
-        let ids: Vec<SporeId> = spores.iter().map(|s| s.id()).collect();
+    fn apply(&mut self, spores: Vec<(SporeId, Arc<Spore>)>) {
+        let ids: Vec<SporeId> = spores.iter().map(|(id, _)| *id).collect();
         let outcome = (|| {
             let mut txn = self.store.write()?;
             let mut replies = Vec::with_capacity(spores.len());
-            for (spore, id) in spores.iter().zip(&ids) {
+            for (id, spore) in &spores {
                 replies.push(match apply_spore(&mut txn, spore, id)? {
                     Applied::Done(r) => r,
                     Applied::AlreadyApplied => Vec::new(),

@@ -1,7 +1,8 @@
 //! The store's secondary state stays consistent with its records under random spores: after
 //! every spore, each key the spore writes holds exactly the version `version_effects` gives it,
-//! each database's live count is its number of live records, and the expiry index lists exactly
-//! the records with a TTL. The executor maintains these incrementally (and writes versions
+//! each database's live count is its number of live records, the `scan` index lists exactly
+//! the live records (in h64 order), the expiry index exactly the records with a TTL, and each
+//! live set has as many (correctly hashed) members as its cardinality. The executor maintains these incrementally (and writes versions
 //! together with records), so this recomputes them from scratch and compares.
 
 mod common;
@@ -15,7 +16,7 @@ use proptest::prelude::*;
 use sporedb::exec::{apply_spore, Applied};
 use sporedb::spore::effects::version_effects;
 use sporedb::spore::*;
-use sporedb::store::kv::{KvRead, Table};
+use sporedb::store::kv::{prefix_range, KvRead, Table};
 use sporedb::store::layout;
 use sporedb::store::{MemStore, StoreRead};
 
@@ -96,11 +97,26 @@ fn records(s: &MemStore) -> Vec<(Key, Vec<u8>)> {
 fn check_indexes(s: &MemStore) {
     let r = s.read();
     let mut live = [0u64; 2];
+    let mut live_keys = BTreeSet::new();
     let mut timed = BTreeSet::new();
     for (key, bytes) in records(s) {
         let rec = layout::decode_record(&bytes).unwrap();
         if rec.is_live() {
             live[key.db as usize] += 1;
+            live_keys.insert(key.clone());
+        }
+        if let layout::Payload::Set { card } = rec.payload {
+            let prefix = layout::elems_prefix(&key);
+            let members: Vec<Vec<u8>> = prefix_range(&r, Table::Elems, &prefix)
+                .unwrap()
+                .map(|e| {
+                    let k = e.unwrap().0;
+                    let (h, m) = layout::split_hashed(&k[prefix.len()..]).unwrap();
+                    assert_eq!(h, layout::h64(m), "member hash");
+                    m.to_vec()
+                })
+                .collect();
+            assert_eq!(members.len() as u64, card, "cardinality of {key:?}");
         }
         if rec.expire_at_ms != 0 {
             timed.insert((rec.expire_at_ms, key));
@@ -119,6 +135,17 @@ fn check_indexes(s: &MemStore) {
         .map(|e| layout::decode_expires_key(e.unwrap().0).unwrap())
         .collect();
     assert_eq!(indexed, timed, "expiry index");
+    let scan: BTreeSet<Key> = r
+        .range(Table::Scan, Bound::Unbounded, Bound::Unbounded, false)
+        .unwrap()
+        .map(|e| {
+            let k = e.unwrap().0;
+            let (h, name) = layout::split_hashed(&k[1..]).unwrap();
+            assert_eq!(h, layout::h64(name), "scan entry hash");
+            Key::new(k[0], Bytes::copy_from_slice(name))
+        })
+        .collect();
+    assert_eq!(scan, live_keys, "scan index");
 }
 
 proptest! {

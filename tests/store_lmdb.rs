@@ -154,3 +154,24 @@ fn map_full_is_a_typed_error() {
     drop(w);
     assert!(!store.read().unwrap().exists(&k("big"), 0).unwrap());
 }
+
+#[test]
+fn another_format_version_is_refused_untouched() {
+    use sporedb::store::kv::{KvWrite, Table};
+    use sporedb::store::{layout, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &opts()).unwrap();
+        let mut w = store.write().unwrap();
+        w.put(Table::Meta, layout::META_FORMAT, &1u32.to_be_bytes())
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let err = Store::open(dir.path(), &opts()).err().expect("refused");
+    assert!(matches!(err, StoreError::Format(1)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("format version 1") && text.contains("version 2"),
+        "{text}"
+    );
+}

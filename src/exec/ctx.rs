@@ -3,12 +3,15 @@
 //! `Ctx` wraps the write transaction for one spore. Ops load a key as a `Slot` (an owned copy
 //! of its record), decide, then `store` a new value or `remove` the key. The primitives keep
 //! the secondary state consistent: the `expires` index follows every TTL change, list/set
-//! elements go with their key, a removed key leaves a tombstone keeping its version, and each
-//! database's live-key count is adjusted. Versions are not decided here: `apply_spore` computes
-//! them up front (`spore::effects::version_effects`, from the state before the spore) and hands
-//! them to `Ctx::with_versions`; every record written for such a key carries its final version
-//! right away, so the spore writes each record once instead of writing it and then rewriting
-//! its version. `apply_spore` only stamps the keys no record write reached (a DEL of a missing
+//! elements go with their key, a removed key leaves a tombstone keeping its version, and when
+//! a key gains or loses a live record (`went_live` / `went_dead`) both its database's live-key
+//! count and the `scan` index follow, so the two always agree.
+//!
+//! Versions are not decided here: `apply_spore` computes them up front
+//! (`spore::effects::version_effects`, from the state before the spore) and hands them to
+//! `Ctx::with_versions`; every record written for such a key carries its final version right
+//! away, so the spore writes each record once instead of writing it and then rewriting its
+//! version. `apply_spore` only stamps the keys no record write reached (a DEL of a missing
 //! key, a SET NX that did not set, a key erased by a later FLUSHDB, ...). Keys outside the
 //! effects keep their record's version.
 
@@ -162,7 +165,7 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
     ) -> Result<(), StoreError> {
         self.retime(key, prev.stored_expire_ms, expire_at_ms)?;
         if !prev.is_live() {
-            *self.live_delta.entry(key.db).or_default() += 1;
+            self.went_live(key)?;
         }
         self.put_record(key, prev, expire_at_ms, val.payload())
     }
@@ -180,9 +183,25 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
         }
         self.drop_elems(key, prev)?;
         self.retime(key, prev.expire_at_ms, 0)?;
-        *self.live_delta.entry(key.db).or_default() -= 1;
+        self.went_dead(key)?;
         self.put_tombstone(key, prev)?;
         Ok(true)
+    }
+
+    /// `key` gets a live record: count it and list it in the `scan` index.
+    fn went_live(&mut self, key: &Key) -> Result<(), StoreError> {
+        *self.live_delta.entry(key.db).or_default() += 1;
+        self.kv.put(Table::Scan, &layout::scan_key(key), &[])
+    }
+
+    /// `key` loses its live record: the reverse of `went_live`.
+    fn went_dead(&mut self, key: &Key) -> Result<(), StoreError> {
+        *self.live_delta.entry(key.db).or_default() -= 1;
+        if self.kv.delete(Table::Scan, &layout::scan_key(key))? {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt("live key missing from the scan index"))
+        }
     }
 
     fn put_tombstone(&mut self, key: &Key, prev: &Slot) -> Result<(), StoreError> {
@@ -193,7 +212,7 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
     /// deleted key), but it keeps its TTL, so a concurrent (commutative) SADD applied after it
     /// revives the set with the TTL it would have had if applied before (see `sets.rs`).
     pub fn hide_empty_set(&mut self, key: &Key, prev: &Slot) -> Result<(), StoreError> {
-        *self.live_delta.entry(key.db).or_default() -= 1;
+        self.went_dead(key)?;
         self.put_record(key, prev, prev.expire_at_ms, Payload::Set { card: 0 })
     }
 
@@ -221,23 +240,12 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
         Ok(())
     }
 
-    /// FLUSHDB of `db`: every record (tombstones included), element and expiry entry of the
-    /// db goes; the live count becomes 0. The db's version state is set by `apply_spore`.
+    /// FLUSHDB of `db`: every record (tombstones included), element, expiry and scan entry of
+    /// the db goes (each table starts with the db, so this touches only the db's entries); the
+    /// live count becomes 0. The db's version state is set by `apply_spore`.
     pub fn flush_db(&mut self, db: u8) -> Result<(), StoreError> {
-        delete_prefix(self.kv, Table::Keys, &[db])?;
-        delete_prefix(self.kv, Table::Elems, &[db])?;
-        // The expiry index is ordered by time: collect this db's entries, then delete.
-        let doomed: Vec<Vec<u8>> = self
-            .kv
-            .range(Table::Expires, Bound::Unbounded, Bound::Unbounded, false)?
-            .filter_map(|e| match e {
-                Ok((k, _)) if k.get(8) == Some(&db) => Some(Ok(k.to_vec())),
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<Result<_, _>>()?;
-        for k in doomed {
-            self.kv.delete(Table::Expires, &k)?;
+        for table in [Table::Keys, Table::Elems, Table::Expires, Table::Scan] {
+            delete_prefix(self.kv, table, &[db])?;
         }
         let mut rec = self.kv.db_record(db)?;
         rec.live = 0;
@@ -318,10 +326,10 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
             .delete(Table::Elems, &layout::set_member_key(prefix, member))
     }
 
-    /// All members, in byte order.
+    /// All members, in stored (hash) order.
     pub fn set_load(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
         crate::store::kv::prefix_range(self.kv, Table::Elems, prefix)?
-            .map(|e| e.map(|(k, _)| k[prefix.len()..].to_vec()))
+            .map(|e| Ok(layout::decode_set_member(prefix, e?.0)?.to_vec()))
             .collect()
     }
 }

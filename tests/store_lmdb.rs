@@ -80,7 +80,7 @@ fn idempotent_and_grouped() {
     assert_eq!(store.state_digest().unwrap(), d);
     let rt = store.read().unwrap();
     assert_eq!(rt.string(&k("c"), 0).unwrap(), Some(&b"3"[..]));
-    assert!(rt.applied(&s1.id()).unwrap());
+    assert!(rt.applied(s1.deadline_ms, &s1.id()).unwrap());
 }
 
 #[test]
@@ -93,7 +93,11 @@ fn aborted_txn_leaves_nothing() {
     apply_spore(&mut w, &s, &s.id()).unwrap();
     w.abort();
     assert_eq!(store.state_digest().unwrap(), d);
-    assert!(!store.read().unwrap().applied(&s.id()).unwrap());
+    assert!(!store
+        .read()
+        .unwrap()
+        .applied(s.deadline_ms, &s.id())
+        .unwrap());
 }
 
 #[test]

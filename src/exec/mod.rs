@@ -56,7 +56,7 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
     spore: &Spore,
     id: &SporeId,
 ) -> Result<Applied, StoreError> {
-    if txn.applied(id)? {
+    if txn.applied(spore.deadline_ms, id)? {
         return Ok(Applied::AlreadyApplied);
     }
     let effects = {
@@ -103,7 +103,11 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
             .ok_or(StoreError::Corrupt("negative live key count"))?;
         txn.put(Table::Dbs, &[db], &layout::encode_db(&rec))?;
     }
-    txn.put(Table::Applied, &id.0, &[])?;
+    txn.put(
+        Table::Applied,
+        &layout::applied_key(spore.deadline_ms, id),
+        &[],
+    )?;
     Ok(Applied::Done(replies))
 }
 

@@ -21,7 +21,7 @@ pub enum Table {
     Dbs = 2,
     /// `db ‖ at_ms u64 BE ‖ name` → empty: the expiry index.
     Expires = 3,
-    /// spore id → empty.
+    /// `deadline_ms u64 BE ‖ spore id` → empty: the applied spores.
     Applied = 4,
     /// name → value: format version etc.
     Meta = 5,

@@ -8,7 +8,7 @@
 //! | `elems`   | `db u8 ‖ name len u32 BE ‖ name ‖ sub`           | list element / empty (set)     |
 //! | `dbs`     | `db u8`                                          | `generation[32] ‖ sum[32] ‖ live keys u64 BE` |
 //! | `expires` | `db u8 ‖ at_ms u64 BE ‖ name`                    | empty                          |
-//! | `applied` | spore id `[32]`                                  | empty                          |
+//! | `applied` | `deadline_ms u64 BE ‖ spore id[32]`              | empty                          |
 //! | `meta`    | `"format"`                                       | `u32 BE` format version        |
 //! | `scan`    | `db u8 ‖ h64(name) u64 BE ‖ name`                | empty                          |
 //!
@@ -26,9 +26,13 @@
 //! still count until the key is deleted, as for DBSIZE) in hash order: SCAN cursors and
 //! RANDOMKEY positions are hashes, so a cursor is a u64 whatever the key length (see
 //! `cursor.rs`). `expires` starts with the db so FLUSHDB finds a db's entries by prefix.
+//! `applied` starts with the spore's deadline: ids are random, so keyed by id alone a group of
+//! spores dirtied one random page each at commit (most of a group commit's cost); deadlines
+//! grow with time, so the group's entries land on a few pages at the end of the table (and
+//! entries whose deadline is long past can one day be pruned by range).
 //!
-//! Format history: 1 = first release; 2 adds `scan`, puts the db first in `expires`, and
-//! hashes set members. A store of another version is refused at open (`StoreError::Format`):
+//! Format history: 1 = first release; 2 adds `scan`, puts the db first in `expires`, the
+//! deadline first in `applied`, and hashes set members. A store of another version is refused at open (`StoreError::Format`):
 //! there is no migration, a node rebuilds its data directory from its peers.
 //!
 //! LMDB keys are limited to 511 bytes (fixed at build time, the same on every node), which
@@ -37,7 +41,7 @@
 
 use sha3::{Digest as _, Sha3_256};
 
-use crate::spore::{DbState, Key, KeyVersion};
+use crate::spore::{DbState, Key, KeyVersion, SporeId};
 
 use super::error::StoreError;
 
@@ -208,6 +212,14 @@ pub fn decode_set_member<'k>(prefix: &[u8], k: &'k [u8]) -> Result<&'k [u8], Sto
     }
 }
 
+/// `applied` table key.
+pub fn applied_key(deadline_ms: u64, id: &SporeId) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&deadline_ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.0);
+    k
+}
+
 /// `expires` table key.
 pub fn expires_key(at_ms: u64, key: &Key) -> Vec<u8> {
     let mut k = Vec::with_capacity(9 + key.name.len());
@@ -356,6 +368,10 @@ mod tests {
         assert_eq!(
             hex::encode(scan_key(&key)),
             "03_5c828b33397f4762_6162".replace('_', "")
+        );
+        assert_eq!(
+            hex::encode(applied_key(0x0a0b, &SporeId([0x33; 32]))),
+            format!("0000000000000a0b{}", "33".repeat(32))
         );
         assert_eq!(FORMAT_VERSION, 2);
         let v = KeyVersion {

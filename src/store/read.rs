@@ -120,9 +120,11 @@ pub trait StoreRead: KvRead {
         Ok(self.db_record(db)?.state)
     }
 
-    /// Whether the spore with this id has been applied.
-    fn applied(&self, id: &SporeId) -> Result<bool, StoreError> {
-        Ok(self.get(Table::Applied, &id.0)?.is_some())
+    /// Whether the spore with this deadline and id has been applied.
+    fn applied(&self, deadline_ms: u64, id: &SporeId) -> Result<bool, StoreError> {
+        Ok(self
+            .get(Table::Applied, &layout::applied_key(deadline_ms, id))?
+            .is_some())
     }
 
     // ---- keys ----

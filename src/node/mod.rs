@@ -18,7 +18,5 @@ pub enum NodeError {
 /// Runs a node until SIGINT/SIGTERM.
 pub fn run(_config: crate::config::Config) -> Result<(), NodeError> {
     // Wired once the store, engine and front end land on main (this session's integration step).
-    Err(NodeError::Unavailable(
-        "the node is not wired yet in this build",
-    ))
+    Err(NodeError::Unavailable("the node is not wired yet in this build"))
 }

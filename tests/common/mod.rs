@@ -63,11 +63,7 @@ impl TestNode {
             for line in lines.by_ref() {
                 let Ok(line) = line else { break };
                 if let Some(addr) = line.strip_prefix(READY_PREFIX) {
-                    let _ = tx.send(
-                        addr.rsplit(':')
-                            .next()
-                            .and_then(|p| p.trim().parse::<u16>().ok()),
-                    );
+                    let _ = tx.send(addr.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok()));
                 }
             }
         });
@@ -78,12 +74,7 @@ impl TestNode {
                 panic!("sporedb did not become ready: {other:?}");
             }
         };
-        TestNode {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-            _tmp: None,
-        }
+        TestNode { child, port, dir: dir.to_path_buf(), _tmp: None }
     }
 
     /// A raw TCP connection to the node.

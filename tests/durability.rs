@@ -29,7 +29,8 @@ fn kill_9_after_ok_loses_no_acknowledged_write() {
             while !stop.load(Ordering::Relaxed) {
                 let key = format!("w{w}:k{i}");
                 // SET, then INCR a shared counter: both must survive once acknowledged.
-                let ok: redis::RedisResult<String> = redis::cmd("SET").arg(&key).arg(i).query(&mut con);
+                let ok: redis::RedisResult<String> =
+                    redis::cmd("SET").arg(&key).arg(i).query(&mut con);
                 if ok.is_err() {
                     break;
                 }
@@ -49,7 +50,11 @@ fn kill_9_after_ok_loses_no_acknowledged_write() {
         w.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 100, "too few writes acknowledged before the kill: {}", acked.len());
+    assert!(
+        acked.len() > 100,
+        "too few writes acknowledged before the kill: {}",
+        acked.len()
+    );
 
     let node = TestNode::start_in(tmp.path(), &[]);
     let client = redis::Client::open(node.url()).unwrap();
@@ -61,7 +66,10 @@ fn kill_9_after_ok_loses_no_acknowledged_write() {
     // Every acknowledged INCR is in the counter (more may have applied without their reply).
     let max_acked = acked.iter().map(|(_, n)| *n).max().unwrap();
     let counter: i64 = redis::cmd("GET").arg("counter").query(&mut con).unwrap();
-    assert!(counter >= max_acked, "counter {counter} < acknowledged {max_acked}");
+    assert!(
+        counter >= max_acked,
+        "counter {counter} < acknowledged {max_acked}"
+    );
     // The node keeps serving writes after recovery.
     let n: i64 = redis::cmd("INCR").arg("counter").query(&mut con).unwrap();
     assert_eq!(n, counter + 1);

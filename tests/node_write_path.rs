@@ -38,7 +38,14 @@ impl Node {
         let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone());
         let thread = std::thread::spawn(move || driver.run());
         let writes = NodeWritePath::new(tx.clone(), 5_000);
-        Node { store, writes, tx, thread: Some(thread), stats, _dir: dir }
+        Node {
+            store,
+            writes,
+            tx,
+            thread: Some(thread),
+            stats,
+            _dir: dir,
+        }
     }
 }
 
@@ -56,7 +63,13 @@ fn k(name: &str) -> Key {
 }
 
 fn set(name: &str, v: &str) -> Op {
-    Op::Set { key: k(name), value: Bytes::copy_from_slice(v.as_bytes()), cond: SetCond::Always, ttl: Ttl::Clear, get: false }
+    Op::Set {
+        key: k(name),
+        value: Bytes::copy_from_slice(v.as_bytes()),
+        cond: SetCond::Always,
+        ttl: Ttl::Clear,
+        get: false,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,14 +77,31 @@ async fn writes_commit_and_apply_in_submission_order() {
     let node = Node::start();
     // Many pipelined pushes to one key: a chain of spores, all committed, in order.
     let futures: Vec<_> = (0..200)
-        .map(|i| node.writes.submit(WriteRequest::blind(vec![Op::Push { key: k("l"), end: End::Right, elems: vec![Bytes::from(i.to_string())], only_if_exists: false }])))
+        .map(|i| {
+            node.writes.submit(WriteRequest::blind(vec![Op::Push {
+                key: k("l"),
+                end: End::Right,
+                elems: vec![Bytes::from(i.to_string())],
+                only_if_exists: false,
+            }]))
+        })
         .collect();
     for (i, f) in futures.into_iter().enumerate() {
         assert_eq!(f.await.unwrap(), vec![Reply::Int(i as i64 + 1)]);
     }
     let read = node.store.read().unwrap();
-    let all: Vec<Vec<u8>> = read.list_all(&k("l"), 0).unwrap().into_iter().map(|e| e.to_vec()).collect();
-    assert_eq!(all, (0..200).map(|i| i.to_string().into_bytes()).collect::<Vec<_>>());
+    let all: Vec<Vec<u8>> = read
+        .list_all(&k("l"), 0)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.to_vec())
+        .collect();
+    assert_eq!(
+        all,
+        (0..200)
+            .map(|i| i.to_string().into_bytes())
+            .collect::<Vec<_>>()
+    );
     assert_eq!(SporeStats::get(&node.stats.committed), 200);
 }
 
@@ -79,34 +109,93 @@ async fn writes_commit_and_apply_in_submission_order() {
 async fn commutative_increments_beyond_i64() {
     let node = Node::start();
     let big = BigInt::from(i64::MAX);
-    let futures: Vec<_> = (0..10).map(|_| node.writes.submit(WriteRequest::blind(vec![Op::IncrBy { key: k("c"), delta: big.clone() }]))).collect();
+    let futures: Vec<_> = (0..10)
+        .map(|_| {
+            node.writes.submit(WriteRequest::blind(vec![Op::IncrBy {
+                key: k("c"),
+                delta: big.clone(),
+            }]))
+        })
+        .collect();
     for f in futures {
         f.await.unwrap();
     }
     let read = node.store.read().unwrap();
     let expected = (big * BigInt::from(10)).to_string();
-    assert_eq!(read.string(&k("c"), 0).unwrap().unwrap(), expected.as_bytes());
+    assert_eq!(
+        read.string(&k("c"), 0).unwrap().unwrap(),
+        expected.as_bytes()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_watched_key_fails_the_write_and_applies_nothing() {
     let node = Node::start();
-    node.writes.submit(WriteRequest::blind(vec![set("w", "1")])).await.unwrap();
+    node.writes
+        .submit(WriteRequest::blind(vec![set("w", "1")]))
+        .await
+        .unwrap();
     let watched = node.store.read().unwrap().key_version(&k("w"));
-    node.writes.submit(WriteRequest::blind(vec![set("w", "2")])).await.unwrap();
-    let r = node.writes.submit(WriteRequest { ops: vec![set("x", "1")], watched: vec![(k("w"), watched)] }).await;
+    node.writes
+        .submit(WriteRequest::blind(vec![set("w", "2")]))
+        .await
+        .unwrap();
+    let r = node
+        .writes
+        .submit(WriteRequest {
+            ops: vec![set("x", "1")],
+            watched: vec![(k("w"), watched)],
+        })
+        .await;
     assert_eq!(r, Err(WriteError::WatchFailed));
-    assert!(node.store.read().unwrap().string(&k("x"), 0).unwrap().is_none());
+    assert!(node
+        .store
+        .read()
+        .unwrap()
+        .string(&k("x"), 0)
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_to_an_expired_key_see_it_absent() {
     let node = Node::start();
-    let past = Op::Set { key: k("e"), value: Bytes::from_static(b"old"), cond: SetCond::Always, ttl: Ttl::At(1), get: false };
-    node.writes.submit(WriteRequest::blind(vec![past])).await.unwrap();
+    let past = Op::Set {
+        key: k("e"),
+        value: Bytes::from_static(b"old"),
+        cond: SetCond::Always,
+        ttl: Ttl::At(1),
+        get: false,
+    };
+    node.writes
+        .submit(WriteRequest::blind(vec![past]))
+        .await
+        .unwrap();
     // SET NX succeeds because the key is expired at the origin; GET-style reply is nil.
-    let nx = Op::Set { key: k("e"), value: Bytes::from_static(b"new"), cond: SetCond::Nx, ttl: Ttl::Clear, get: true };
-    let r = node.writes.submit(WriteRequest::blind(vec![nx])).await.unwrap();
-    assert_eq!(r, vec![Reply::Nil], "only the client's op replies; the inserted delete is hidden");
-    assert_eq!(node.store.read().unwrap().string(&k("e"), u64::MAX / 2).unwrap().unwrap(), b"new");
+    let nx = Op::Set {
+        key: k("e"),
+        value: Bytes::from_static(b"new"),
+        cond: SetCond::Nx,
+        ttl: Ttl::Clear,
+        get: true,
+    };
+    let r = node
+        .writes
+        .submit(WriteRequest::blind(vec![nx]))
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        vec![Reply::Nil],
+        "only the client's op replies; the inserted delete is hidden"
+    );
+    assert_eq!(
+        node.store
+            .read()
+            .unwrap()
+            .string(&k("e"), u64::MAX / 2)
+            .unwrap()
+            .unwrap(),
+        b"new"
+    );
 }

@@ -80,7 +80,7 @@ fn idempotent_and_grouped() {
     assert_eq!(store.state_digest().unwrap(), d);
     let rt = store.read().unwrap();
     assert_eq!(rt.string(&k("c"), 0).unwrap(), Some(&b"3"[..]));
-    assert!(rt.applied(&s1.id()).unwrap());
+    assert!(rt.applied(s1.deadline_ms, &s1.id()).unwrap());
 }
 
 #[test]
@@ -93,7 +93,11 @@ fn aborted_txn_leaves_nothing() {
     apply_spore(&mut w, &s, &s.id()).unwrap();
     w.abort();
     assert_eq!(store.state_digest().unwrap(), d);
-    assert!(!store.read().unwrap().applied(&s.id()).unwrap());
+    assert!(!store
+        .read()
+        .unwrap()
+        .applied(s.deadline_ms, &s.id())
+        .unwrap());
 }
 
 #[test]
@@ -153,4 +157,25 @@ fn map_full_is_a_typed_error() {
     );
     drop(w);
     assert!(!store.read().unwrap().exists(&k("big"), 0).unwrap());
+}
+
+#[test]
+fn another_format_version_is_refused_untouched() {
+    use sporedb::store::kv::{KvWrite, Table};
+    use sporedb::store::{layout, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &opts()).unwrap();
+        let mut w = store.write().unwrap();
+        w.put(Table::Meta, layout::META_FORMAT, &1u32.to_be_bytes())
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let err = Store::open(dir.path(), &opts()).err().expect("refused");
+    assert!(matches!(err, StoreError::Format(1)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("format version 1") && text.contains("version 2"),
+        "{text}"
+    );
 }

@@ -3,10 +3,17 @@
 //! `Ctx` wraps the write transaction for one spore. Ops load a key as a `Slot` (an owned copy
 //! of its record), decide, then `store` a new value or `remove` the key. The primitives keep
 //! the secondary state consistent: the `expires` index follows every TTL change, list/set
-//! elements go with their key, a removed key leaves a tombstone keeping its version, and each
-//! database's live-key count is adjusted. Versions are not decided here: ops keep the record's
-//! version, and `apply_spore` overwrites the versions of every written key at the end from
-//! `spore::effects::version_effects`.
+//! elements go with their key, a removed key leaves a tombstone keeping its version, and when
+//! a key gains or loses a live record (`went_live` / `went_dead`) both its database's live-key
+//! count and the `scan` index follow, so the two always agree.
+//!
+//! Versions are not decided here: `apply_spore` computes them up front
+//! (`spore::effects::version_effects`, from the state before the spore) and hands them to
+//! `Ctx::with_versions`; every record written for such a key carries its final version right
+//! away, so the spore writes each record once instead of writing it and then rewriting its
+//! version. `apply_spore` only stamps the keys no record write reached (a DEL of a missing
+//! key, a SET NX that did not set, a key erased by a later FLUSHDB, ...). Keys outside the
+//! effects keep their record's version.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -68,14 +75,59 @@ pub(crate) struct Ctx<'t, T: KvWrite + ?Sized> {
     pub kv: &'t mut T,
     /// Change of each database's live-key count so far.
     pub live_delta: BTreeMap<u8, i64>,
+    /// The final versions of the spore's written keys, sorted by key (binary-searched).
+    versions: &'t [(Key, KeyVersion)],
+    /// `stamped[i]`: the record of `versions[i].0` now holds `versions[i].1`.
+    pub stamped: Vec<bool>,
 }
 
 impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
+    /// A context that keeps every record's version (no version effects).
+    #[allow(dead_code)] // For callers running ops outside a spore.
     pub fn new(kv: &'t mut T) -> Self {
+        Ctx::with_versions(kv, &[])
+    }
+
+    /// A context writing `versions` (sorted by key) into the records of those keys.
+    pub fn with_versions(kv: &'t mut T, versions: &'t [(Key, KeyVersion)]) -> Self {
         Ctx {
             kv,
             live_delta: BTreeMap::new(),
+            versions,
+            stamped: vec![false; versions.len()],
         }
+    }
+
+    /// The version to write into `key`'s record: its final one if the spore gives it one
+    /// (then the record is stamped), else the version it has.
+    fn version_for(&mut self, key: &Key, current: KeyVersion) -> KeyVersion {
+        match self.versions.binary_search_by(|(k, _)| k.cmp(key)) {
+            Ok(i) => {
+                self.stamped[i] = true;
+                self.versions[i].1
+            }
+            Err(_) => current,
+        }
+    }
+
+    /// Writes `key`'s record with `payload`, TTL `expire_at_ms`, and its version.
+    fn put_record(
+        &mut self,
+        key: &Key,
+        prev: &Slot,
+        expire_at_ms: u64,
+        payload: Payload<'_>,
+    ) -> Result<(), StoreError> {
+        let rec = RawRecord {
+            expire_at_ms,
+            version: self.version_for(key, prev.version),
+            payload,
+        };
+        self.kv.put(
+            Table::Keys,
+            &layout::key_key(key),
+            &layout::encode_record(&rec),
+        )
     }
 
     /// Loads `key` (expiry is never considered: execution is clock-free).
@@ -113,18 +165,9 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
     ) -> Result<(), StoreError> {
         self.retime(key, prev.stored_expire_ms, expire_at_ms)?;
         if !prev.is_live() {
-            *self.live_delta.entry(key.db).or_default() += 1;
+            self.went_live(key)?;
         }
-        let rec = RawRecord {
-            expire_at_ms,
-            version: prev.version,
-            payload: val.payload(),
-        };
-        self.kv.put(
-            Table::Keys,
-            &layout::key_key(key),
-            &layout::encode_record(&rec),
-        )
+        self.put_record(key, prev, expire_at_ms, val.payload())
     }
 
     /// Deletes `key`'s value (elements, TTL) and leaves a tombstone with its version.
@@ -140,39 +183,37 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
         }
         self.drop_elems(key, prev)?;
         self.retime(key, prev.expire_at_ms, 0)?;
-        *self.live_delta.entry(key.db).or_default() -= 1;
+        self.went_dead(key)?;
         self.put_tombstone(key, prev)?;
         Ok(true)
     }
 
+    /// `key` gets a live record: count it and list it in the `scan` index.
+    fn went_live(&mut self, key: &Key) -> Result<(), StoreError> {
+        *self.live_delta.entry(key.db).or_default() += 1;
+        self.kv.put(Table::Scan, &layout::scan_key(key), &[])
+    }
+
+    /// `key` loses its live record: the reverse of `went_live`.
+    fn went_dead(&mut self, key: &Key) -> Result<(), StoreError> {
+        *self.live_delta.entry(key.db).or_default() -= 1;
+        if self.kv.delete(Table::Scan, &layout::scan_key(key))? {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt("live key missing from the scan index"))
+        }
+    }
+
     fn put_tombstone(&mut self, key: &Key, prev: &Slot) -> Result<(), StoreError> {
-        let rec = RawRecord {
-            expire_at_ms: 0,
-            version: prev.version,
-            payload: Payload::Tombstone,
-        };
-        self.kv.put(
-            Table::Keys,
-            &layout::key_key(key),
-            &layout::encode_record(&rec),
-        )
+        self.put_record(key, prev, 0, Payload::Tombstone)
     }
 
     /// A set emptied by SREM/SPOP/SMOVE while it has a TTL: invisible from now on (like a
     /// deleted key), but it keeps its TTL, so a concurrent (commutative) SADD applied after it
     /// revives the set with the TTL it would have had if applied before (see `sets.rs`).
     pub fn hide_empty_set(&mut self, key: &Key, prev: &Slot) -> Result<(), StoreError> {
-        *self.live_delta.entry(key.db).or_default() -= 1;
-        let rec = RawRecord {
-            expire_at_ms: prev.expire_at_ms,
-            version: prev.version,
-            payload: Payload::Set { card: 0 },
-        };
-        self.kv.put(
-            Table::Keys,
-            &layout::key_key(key),
-            &layout::encode_record(&rec),
-        )
+        self.went_dead(key)?;
+        self.put_record(key, prev, prev.expire_at_ms, Payload::Set { card: 0 })
     }
 
     /// Deletes the list elements / set members of `prev` (if it is a list or set).
@@ -199,28 +240,24 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
         Ok(())
     }
 
-    /// FLUSHDB of `db`: every record (tombstones included), element and expiry entry of the
-    /// db goes; the live count becomes 0. The db's version state is set by `apply_spore`.
+    /// FLUSHDB of `db`: every record (tombstones included), element, expiry and scan entry of
+    /// the db goes (each table starts with the db, so this touches only the db's entries); the
+    /// live count becomes 0. The db's version state is set by `apply_spore`.
     pub fn flush_db(&mut self, db: u8) -> Result<(), StoreError> {
-        delete_prefix(self.kv, Table::Keys, &[db])?;
-        delete_prefix(self.kv, Table::Elems, &[db])?;
-        // The expiry index is ordered by time: collect this db's entries, then delete.
-        let doomed: Vec<Vec<u8>> = self
-            .kv
-            .range(Table::Expires, Bound::Unbounded, Bound::Unbounded, false)?
-            .filter_map(|e| match e {
-                Ok((k, _)) if k.get(8) == Some(&db) => Some(Ok(k.to_vec())),
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<Result<_, _>>()?;
-        for k in doomed {
-            self.kv.delete(Table::Expires, &k)?;
+        for table in [Table::Keys, Table::Elems, Table::Expires, Table::Scan] {
+            delete_prefix(self.kv, table, &[db])?;
         }
         let mut rec = self.kv.db_record(db)?;
         rec.live = 0;
         self.kv.put(Table::Dbs, &[db], &layout::encode_db(&rec))?;
         self.live_delta.remove(&db);
+        // The db's records are gone: `apply_spore` must stamp (tombstone) its keys again unless
+        // a later op writes them.
+        for (i, (k, _)) in self.versions.iter().enumerate() {
+            if k.db == db {
+                self.stamped[i] = false;
+            }
+        }
         Ok(())
     }
 
@@ -289,10 +326,10 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
             .delete(Table::Elems, &layout::set_member_key(prefix, member))
     }
 
-    /// All members, in byte order.
+    /// All members, in stored (hash) order.
     pub fn set_load(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
         crate::store::kv::prefix_range(self.kv, Table::Elems, prefix)?
-            .map(|e| e.map(|(k, _)| k[prefix.len()..].to_vec()))
+            .map(|e| Ok(layout::decode_set_member(prefix, e?.0)?.to_vec()))
             .collect()
     }
 }

@@ -7,8 +7,9 @@
 //!    implementation shared with the consensus engine) from the state before it;
 //! 3. executes the ops in order with Redis 7 semantics, one `Reply` per op; an op's error
 //!    (WRONGTYPE, ...) is its reply and does not stop the others, as in a Redis MULTI;
-//! 4. writes the new versions of every key the spore writes (a tombstone if the key has no
-//!    value), the new database states, and the spore id into `applied`, in the same txn.
+//! 4. gives every key the spore writes its new version (ops write it with the record; keys no
+//!    op wrote get it here, as a tombstone if the key has no value), writes the new database
+//!    states, and the spore id into `applied`, in the same txn.
 //!
 //! Execution reads no clock and no randomness: TTLs are stored and returned but never make a
 //! key invisible here, and every choice (SPOP members, expiry deletes) is in the op. The
@@ -55,7 +56,7 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
     spore: &Spore,
     id: &SporeId,
 ) -> Result<Applied, StoreError> {
-    if txn.applied(id)? {
+    if txn.applied(spore.deadline_ms, id)? {
         return Ok(Applied::AlreadyApplied);
     }
     let effects = {
@@ -70,11 +71,19 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
         effects
     };
 
-    let (replies, live_delta) = exec_ops(txn, &spore.ops)?;
+    let mut cx = Ctx::with_versions(txn, &effects.keys);
+    let mut replies = Vec::with_capacity(spore.ops.len());
+    for op in &spore.ops {
+        replies.push(exec_op(&mut cx, op)?);
+    }
+    let live_delta = std::mem::take(&mut cx.live_delta);
+    let stamped = std::mem::take(&mut cx.stamped);
 
-    // Versions of every written key.
-    for (key, version) in &effects.keys {
-        set_version(txn, key, version)?;
+    // Versions of the written keys whose record no op wrote.
+    for ((key, version), done) in effects.keys.iter().zip(stamped) {
+        if !done {
+            set_version(txn, key, version)?;
+        }
     }
     // Database states and live counts.
     let mut dbs: std::collections::BTreeMap<u8, Option<DbState>> =
@@ -94,7 +103,11 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
             .ok_or(StoreError::Corrupt("negative live key count"))?;
         txn.put(Table::Dbs, &[db], &layout::encode_db(&rec))?;
     }
-    txn.put(Table::Applied, &id.0, &[])?;
+    txn.put(
+        Table::Applied,
+        &layout::applied_key(spore.deadline_ms, id),
+        &[],
+    )?;
     Ok(Applied::Done(replies))
 }
 

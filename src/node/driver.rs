@@ -60,7 +60,16 @@ impl Driver {
         // Nonces only need to be unique per origin; starting from the clock keeps them unique
         // across restarts without persisting a counter.
         let nonce = clock::now_ms().saturating_mul(1000);
-        Driver { store, engine, origin, rx, stats, nonce, waiting: BTreeMap::new(), retry: VecDeque::new() }
+        Driver {
+            store,
+            engine,
+            origin,
+            rx,
+            stats,
+            nonce,
+            waiting: BTreeMap::new(),
+            retry: VecDeque::new(),
+        }
     }
 
     /// Runs until shutdown; every write still waiting then gets `Unavailable`.
@@ -110,7 +119,9 @@ impl Driver {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("store read failed: {e}");
-                batch.into_iter().for_each(|j| fail(j, WriteError::Unavailable));
+                batch
+                    .into_iter()
+                    .for_each(|j| fail(j, WriteError::Unavailable));
                 return;
             }
         };
@@ -126,28 +137,47 @@ impl Driver {
                 }
                 let facts = |key: &Key| -> KeyFacts {
                     if rewritten.contains(key) {
-                        return KeyFacts { expired: false, may_have_ttl: true };
+                        return KeyFacts {
+                            expired: false,
+                            may_have_ttl: true,
+                        };
                     }
                     match read.raw_record(key) {
-                        Ok(Some(rec)) if rec.is_live() && rec.expire_at_ms != 0 => {
-                            KeyFacts { expired: rec.expire_at_ms <= now, may_have_ttl: true }
-                        }
+                        Ok(Some(rec)) if rec.is_live() && rec.expire_at_ms != 0 => KeyFacts {
+                            expired: rec.expire_at_ms <= now,
+                            may_have_ttl: true,
+                        },
                         Ok(_) => KeyFacts::default(),
                         // Unknown: be conservative (order the write, delete nothing).
-                        Err(_) => KeyFacts { expired: false, may_have_ttl: true },
+                        Err(_) => KeyFacts {
+                            expired: false,
+                            may_have_ttl: true,
+                        },
                     }
                 };
                 self.nonce += 1;
-                let origin = Origin { id: self.origin, nonce: self.nonce, deadline_ms: job.deadline_ms };
+                let origin = Origin {
+                    id: self.origin,
+                    nonce: self.nonce,
+                    deadline_ms: job.deadline_ms,
+                };
                 match materialize(&job.request, &projection, &facts, origin) {
                     Err(MaterializeError::WatchFailed) => fail(job, WriteError::WatchFailed),
                     Ok(m) => {
                         let id = m.spore.id();
                         projection.push(&m.spore, &id);
-                        m.spore.ops.iter().for_each(|op| op.access(&mut |k, _| {
-                            rewritten.insert(k.clone());
-                        }));
-                        self.waiting.insert(id, Waiting { job, client_ops: m.client_ops });
+                        m.spore.ops.iter().for_each(|op| {
+                            op.access(&mut |k, _| {
+                                rewritten.insert(k.clone());
+                            })
+                        });
+                        self.waiting.insert(
+                            id,
+                            Waiting {
+                                job,
+                                client_ops: m.client_ops,
+                            },
+                        );
                         spores.push(m.spore);
                     }
                 }
@@ -185,7 +215,9 @@ impl Driver {
                         self.retry_or_drop(w.job, reason.to_string());
                     }
                 }
-                Effect::Evidence(evidence) => tracing::warn!("evidence of equivocation: {evidence:?}"),
+                Effect::Evidence(evidence) => {
+                    tracing::warn!("evidence of equivocation: {evidence:?}")
+                }
                 // A single node has no peers; the cluster wiring sends these over gossip.
                 _ => {}
             }
@@ -217,8 +249,11 @@ impl Driver {
                 for (id, replies) in ids.iter().zip(replies) {
                     if let Some(w) = self.waiting.remove(id) {
                         self.stats_pending_done(1);
-                        let client: Vec<Reply> =
-                            w.client_ops.iter().filter_map(|&i| replies.get(i).cloned()).collect();
+                        let client: Vec<Reply> = w
+                            .client_ops
+                            .iter()
+                            .filter_map(|&i| replies.get(i).cloned())
+                            .collect();
                         let _ = w.job.reply.send(Ok(client));
                     }
                 }
@@ -252,11 +287,19 @@ impl Driver {
 
     fn drop_job(&mut self, job: WriteJob, reason: String) {
         SporeStats::add(&self.stats.dropped, 1);
-        fail(job, WriteError::Dropped { id: String::new(), reason });
+        fail(
+            job,
+            WriteError::Dropped {
+                id: String::new(),
+                reason,
+            },
+        );
     }
 
     fn stats_pending_done(&self, n: u64) {
-        self.stats.pending.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .pending
+            .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -41,7 +41,10 @@ pub async fn run(store: Arc<Store>, writes: Arc<dyn WritePath>, shutdown: Cancel
             }
         };
         for (key, version) in due {
-            let request = WriteRequest { ops: vec![Op::Del { key: key.clone() }], watched: vec![(key.clone(), version)] };
+            let request = WriteRequest {
+                ops: vec![Op::Del { key: key.clone() }],
+                watched: vec![(key.clone(), version)],
+            };
             let fut = writes.submit(request);
             let in_flight = in_flight.clone();
             tokio::spawn(async move {

@@ -171,7 +171,9 @@ mod tests {
             },
             set("s"),
         ]);
-        let s = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1)).unwrap().spore;
+        let s = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1))
+            .unwrap()
+            .spore;
         assert_eq!(validate(&s), Ok(()));
         assert!(s.prereq(&Key::new(0, "c")).unwrap().acc.is_none());
         assert!(s.prereq(&Key::new(0, "s")).unwrap().acc.is_some());
@@ -187,7 +189,8 @@ mod tests {
             &|_| KeyFacts::default(),
             origin(1),
         )
-        .unwrap().spore;
+        .unwrap()
+        .spore;
         proj.push(&s1, &s1.id());
         let s2 = materialize(
             &WriteRequest::blind(vec![set("k")]),
@@ -195,7 +198,8 @@ mod tests {
             &|_| KeyFacts::default(),
             origin(2),
         )
-        .unwrap().spore;
+        .unwrap()
+        .spore;
         assert!(!s2.prereqs_hold(&base));
         assert!(s2.prereqs_hold(&proj));
     }
@@ -215,7 +219,8 @@ mod tests {
             },
             origin(1),
         )
-        .unwrap().spore;
+        .unwrap()
+        .spore;
         assert!(matches!(s.ops[0], Op::Del { .. }));
         assert!(
             s.prereq(&Key::new(0, "c")).unwrap().acc.is_some(),
@@ -241,7 +246,10 @@ mod tests {
     #[test]
     fn client_ops_skip_inserted_deletes() {
         let req = WriteRequest::blind(vec![set("a"), set("b")]);
-        let facts = |k: &Key| KeyFacts { expired: k.name.as_ref() == b"b", may_have_ttl: true };
+        let facts = |k: &Key| KeyFacts {
+            expired: k.name.as_ref() == b"b",
+            may_have_ttl: true,
+        };
         let m = materialize(&req, &Empty, &facts, origin(1)).unwrap();
         assert_eq!(m.spore.ops.len(), 3);
         assert_eq!(m.client_ops, vec![0, 2]);
@@ -253,7 +261,9 @@ mod tests {
             key: Key::new(0, "s"),
             members: vec![Bytes::from_static(b"m")],
         }]);
-        let plain = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1)).unwrap().spore;
+        let plain = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1))
+            .unwrap()
+            .spore;
         assert!(plain.key_prereqs[0].acc.is_none());
         let ttl = materialize(
             &req,
@@ -264,7 +274,8 @@ mod tests {
             },
             origin(1),
         )
-        .unwrap().spore;
+        .unwrap()
+        .spore;
         assert!(ttl.key_prereqs[0].acc.is_some());
     }
 
@@ -276,7 +287,8 @@ mod tests {
             &|_| KeyFacts::default(),
             origin(1),
         )
-        .unwrap().spore;
+        .unwrap()
+        .spore;
         assert_eq!(s.db_prereqs.len(), 16);
         assert_eq!(validate(&s), Ok(()));
     }

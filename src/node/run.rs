@@ -36,7 +36,10 @@ pub const READY_LINE: &str = "sporedb ready: listening on ";
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error("cannot create data dir {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Key(#[from] keyfile::KeyFileError),
     #[error("cannot open the store: {0}")]
@@ -44,7 +47,10 @@ pub enum NodeError {
     #[error("invalid policy: {0}")]
     Policy(#[from] crate::consensus::PolicyError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -52,20 +58,34 @@ pub enum NodeError {
 /// Runs a node until SIGINT/SIGTERM.
 pub fn run(config: Config) -> Result<(), NodeError> {
     init_logging(&config.log_level);
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|source| NodeError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| NodeError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
     let (key, created) = keyfile::load_or_create(&config.data_dir)?;
     let node_id = hex::encode(key.id());
     if created {
         tracing::info!("generated node key {node_id}");
     }
-    let store = Arc::new(Store::open(&config.data_dir, &StoreOptions { map_size: config.lmdb_map_size })?);
+    let store = Arc::new(Store::open(
+        &config.data_dir,
+        &StoreOptions {
+            map_size: config.lmdb_map_size,
+        },
+    )?);
 
     // A single node is its own committee: n = 1, ω = 1, f = 0. The cluster configuration
     // replaces this with the global policy.
     let policy = Policy::new(vec![key.id()], 1, 0)?;
-    let (n, quorum, f) = (policy.n() as u32, policy.quorum as u32, policy.faulty as u32);
-    let engine = Engine::new(EngineConfig { max_horizon_ms: config.spore_deadline_ms.max(10_000), ..EngineConfig::new(key.clone(), policy) });
+    let (n, quorum, f) = (
+        policy.n() as u32,
+        policy.quorum as u32,
+        policy.faulty as u32,
+    );
+    let engine = Engine::new(EngineConfig {
+        max_horizon_ms: config.spore_deadline_ms.max(10_000),
+        ..EngineConfig::new(key.clone(), policy)
+    });
 
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
@@ -76,9 +96,18 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         .map_err(NodeError::Runtime)?;
     let writes = Arc::new(NodeWritePath::new(tx.clone(), config.spore_deadline_ms));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(NodeError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(NodeError::Runtime)?;
     let served = runtime.block_on(async {
-        let node_info = NodeStatusSource { node_key: node_id, n, quorum, f, stats };
+        let node_info = NodeStatusSource {
+            node_key: node_id,
+            n,
+            quorum,
+            f,
+            stats,
+        };
         let shared = Arc::new(Shared::new(
             store.clone(),
             writes.clone(),
@@ -91,14 +120,20 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         let server_config = ServerConfig {
             bind: addr,
             maxclients: config.maxclients,
-            limits: Limits { max_bulk_len: config.proto_max_bulk_len, ..Limits::default() },
+            limits: Limits {
+                max_bulk_len: config.proto_max_bulk_len,
+                ..Limits::default()
+            },
             ..ServerConfig::default()
         };
         let listener = Listener::bind(server_config, service)
             .await
             .map_err(|source| NodeError::Listen { addr, source })?;
         let local = listener.local_addr().map_err(NodeError::Runtime)?;
-        tracing::info!("node {} serving Redis clients on {local}", hex::encode(key.id()));
+        tracing::info!(
+            "node {} serving Redis clients on {local}",
+            hex::encode(key.id())
+        );
         println!("{READY_LINE}{local}");
         let _ = std::io::stdout().flush();
 
@@ -149,5 +184,8 @@ fn init_logging(level: &str) {
         _ => tracing::Level::INFO,
     };
     // Logs go to stderr; stdout carries only the ready line, which scripts parse.
-    let _ = tracing_subscriber::fmt().with_max_level(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

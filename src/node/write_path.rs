@@ -42,7 +42,11 @@ impl NodeWritePath {
 impl WritePath for NodeWritePath {
     fn submit(&self, request: WriteRequest) -> WriteFuture {
         let (reply, rx) = oneshot::channel();
-        let job = WriteJob { request, reply, deadline_ms: clock::now_ms() + self.deadline_ms };
+        let job = WriteJob {
+            request,
+            reply,
+            deadline_ms: clock::now_ms() + self.deadline_ms,
+        };
         if self.tx.send(DriverMsg::Write(job)).is_err() {
             return Box::pin(async { Err(WriteError::Unavailable) });
         }

@@ -18,8 +18,13 @@ pub enum StoreError {
     /// A stored record or index entry does not decode: the store is corrupt.
     #[error("corrupt store: {0}")]
     Corrupt(&'static str),
-    /// The store was written by a newer or unknown format version.
-    #[error("unsupported store format version {0}")]
+    /// The store was written in another format version (older or newer); there is no
+    /// migration between versions (see `layout`).
+    #[error(
+        "the store is in format version {0} but this build reads only version {expected}: \
+         move the data directory's db/ away and let the node resync from its peers",
+        expected = super::layout::FORMAT_VERSION
+    )]
     Format(u32),
     /// Any other LMDB failure.
     #[error("lmdb: {0}")]

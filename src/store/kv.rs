@@ -1,6 +1,6 @@
 //! The narrow key-value interface every backend implements, and all store logic is written on.
 //!
-//! A backend offers six ordered byte tables (`Table`), `get` / ordered `range` for reads and
+//! A backend offers seven ordered byte tables (`Table`), `get` / ordered `range` for reads and
 //! `put` / `delete` for writes. Records, lists, sets, versions and the executor live above this
 //! trait, once, so the LMDB store and the in-memory store (the consensus simulator's) hold
 //! byte-identical tables after the same spores. Reads borrow from the transaction (zero-copy
@@ -19,22 +19,28 @@ pub enum Table {
     Elems = 1,
     /// `db` → database state.
     Dbs = 2,
-    /// `at_ms u64 BE ‖ db ‖ name` → empty: the expiry index.
+    /// `db ‖ at_ms u64 BE ‖ name` → empty: the expiry index.
     Expires = 3,
-    /// spore id → empty.
+    /// `deadline_ms u64 BE ‖ spore id` → empty: the applied spores.
     Applied = 4,
     /// name → value: format version etc.
     Meta = 5,
+    /// `db ‖ h64(name) u64 BE ‖ name` → empty: the live keys in hash order (SCAN, RANDOMKEY).
+    Scan = 6,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    /// How many tables there are (the size of per-table arrays).
+    pub const COUNT: usize = 7;
+
+    pub const ALL: [Table; Table::COUNT] = [
         Table::Keys,
         Table::Elems,
         Table::Dbs,
         Table::Expires,
         Table::Applied,
         Table::Meta,
+        Table::Scan,
     ];
 
     /// The table's name (the LMDB database name).
@@ -46,6 +52,7 @@ impl Table {
             Table::Expires => "expires",
             Table::Applied => "applied",
             Table::Meta => "meta",
+            Table::Scan => "scan",
         }
     }
 }

@@ -7,28 +7,46 @@
 //! | `keys`    | `db u8 ‖ name`                                   | key record (below)             |
 //! | `elems`   | `db u8 ‖ name len u32 BE ‖ name ‖ sub`           | list element / empty (set)     |
 //! | `dbs`     | `db u8`                                          | `generation[32] ‖ sum[32] ‖ live keys u64 BE` |
-//! | `expires` | `at_ms u64 BE ‖ db u8 ‖ name`                    | empty                          |
-//! | `applied` | spore id `[32]`                                  | empty                          |
+//! | `expires` | `db u8 ‖ at_ms u64 BE ‖ name`                    | empty                          |
+//! | `applied` | `deadline_ms u64 BE ‖ spore id[32]`              | empty                          |
 //! | `meta`    | `"format"`                                       | `u32 BE` format version        |
+//! | `scan`    | `db u8 ‖ h64(name) u64 BE ‖ name`                | empty                          |
 //!
 //! Key record: `kind u8 ‖ expire_at_ms u64 BE (0 = none) ‖ order[32] ‖ acc[32] ‖ payload`, where
 //! kind 0 = tombstone (no payload), 1 = string (payload = the bytes), 2 = list (payload =
 //! `head ‖ tail`, each an order-preserving i64: elements live at indexes `head..tail`), 3 = set
 //! (payload = cardinality u64 BE; cardinality 0 marks an *emptied set that kept its TTL*, which
-//! is invisible like a tombstone: see `exec/sets.rs` for why). A list element's `sub` is its index as an order-preserving
-//! i64 (`i64 as u64 ^ 1<<63`, big-endian); a set member's `sub` is the member bytes, so sets
-//! iterate in member-byte order.
+//! is invisible like a tombstone: see `exec/sets.rs` for why). A list element's `sub` is its
+//! index as an order-preserving i64 (`i64 as u64 ^ 1<<63`, big-endian); a set member's `sub` is
+//! `h64(member) u64 BE ‖ member`, so a set iterates in hash order (SSCAN resumes at a hash).
+//!
+//! `h64(bytes)` is the first 8 bytes of sha3-256(bytes), read big-endian: a fixed function, not
+//! a seeded hash, because the tables it orders are replicated state. The `scan` table lists
+//! every key that has a *live* record (not a tombstone, not an emptied set; TTLs that passed
+//! still count until the key is deleted, as for DBSIZE) in hash order: SCAN cursors and
+//! RANDOMKEY positions are hashes, so a cursor is a u64 whatever the key length (see
+//! `cursor.rs`). `expires` starts with the db so FLUSHDB finds a db's entries by prefix.
+//! `applied` starts with the spore's deadline: ids are random, so keyed by id alone a group of
+//! spores dirtied one random page each at commit (most of a group commit's cost); deadlines
+//! grow with time, so the group's entries land on a few pages at the end of the table (and
+//! entries whose deadline is long past can one day be pruned by range).
+//!
+//! Format history: 1 = first release; 2 adds `scan`, puts the db first in `expires`, the
+//! deadline first in `applied`, and hashes set members. A store of another version is refused at open (`StoreError::Format`):
+//! there is no migration, a node rebuilds its data directory from its peers.
 //!
 //! LMDB keys are limited to 511 bytes (fixed at build time, the same on every node), which
 //! bounds names and members: see `name_fits` / `member_fits`. Command handlers refuse longer
 //! ones at admission; the executor answers `KeyTooLong` if one reaches it anyway.
 
-use crate::spore::{DbState, Key, KeyVersion};
+use sha3::{Digest as _, Sha3_256};
+
+use crate::spore::{DbState, Key, KeyVersion, SporeId};
 
 use super::error::StoreError;
 
 /// The format version stored in `meta`.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The `meta` key holding the format version.
 pub const META_FORMAT: &[u8] = b"format";
 
@@ -47,7 +65,41 @@ pub fn name_fits(name: &[u8]) -> bool {
 
 /// Whether a set member of key `name` fits the store's key-size limit.
 pub fn member_fits(name: &[u8], member: &[u8]) -> bool {
-    5 + name.len() + member.len() <= MAX_TABLE_KEY
+    5 + name.len() + 8 + member.len() <= MAX_TABLE_KEY
+}
+
+/// The fixed 64-bit hash ordering the `scan` table and set members: the first 8 bytes of
+/// sha3-256, big-endian.
+pub fn h64(bytes: &[u8]) -> u64 {
+    let d = Sha3_256::digest(bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// The `scan` table key of `key`.
+pub fn scan_key(key: &Key) -> Vec<u8> {
+    hashed_key(&[key.db], &key.name)
+}
+
+/// `prefix ‖ h64(item) BE ‖ item`: an entry of a hash-ordered index (`scan`, set members).
+pub fn hashed_key(prefix: &[u8], item: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 8 + item.len());
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&h64(item).to_be_bytes());
+    k.extend_from_slice(item);
+    k
+}
+
+/// Splits the rest of a hash-ordered index key (after its prefix) into (hash, item).
+pub fn split_hashed(rest: &[u8]) -> Result<(u64, &[u8]), StoreError> {
+    if rest.len() < 8 {
+        return Err(StoreError::Corrupt("short hash-ordered index key"));
+    }
+    let (h, item) = rest.split_at(8);
+    let mut arr = [0u8; 8];
+    arr.copy_from_slice(h);
+    Ok((u64::from_be_bytes(arr), item))
 }
 
 /// The kind of a key record.
@@ -147,19 +199,32 @@ pub fn list_elem_key(prefix: &[u8], index: i64) -> Vec<u8> {
     k
 }
 
-/// `elems` key of a set member.
+/// `elems` key of a set member (`prefix` is the set's `elems_prefix`).
 pub fn set_member_key(prefix: &[u8], member: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(prefix.len() + member.len());
-    k.extend_from_slice(prefix);
-    k.extend_from_slice(member);
+    hashed_key(prefix, member)
+}
+
+/// The member of a set's `elems` key (`prefix` is the set's `elems_prefix`).
+pub fn decode_set_member<'k>(prefix: &[u8], k: &'k [u8]) -> Result<&'k [u8], StoreError> {
+    match k.get(prefix.len()..) {
+        Some(rest) => Ok(split_hashed(rest)?.1),
+        None => Err(StoreError::Corrupt("short set member key")),
+    }
+}
+
+/// `applied` table key.
+pub fn applied_key(deadline_ms: u64, id: &SporeId) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&deadline_ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.0);
     k
 }
 
 /// `expires` table key.
 pub fn expires_key(at_ms: u64, key: &Key) -> Vec<u8> {
     let mut k = Vec::with_capacity(9 + key.name.len());
-    k.extend_from_slice(&at_ms.to_be_bytes());
     k.push(key.db);
+    k.extend_from_slice(&at_ms.to_be_bytes());
     k.extend_from_slice(&key.name);
     k
 }
@@ -170,8 +235,11 @@ pub fn decode_expires_key(k: &[u8]) -> Result<(u64, Key), StoreError> {
         return Err(StoreError::Corrupt("short expires key"));
     }
     let mut at = [0u8; 8];
-    at.copy_from_slice(&k[..8]);
-    Ok((u64::from_be_bytes(at), decode_key_key(&k[8..])?))
+    at.copy_from_slice(&k[1..9]);
+    Ok((
+        u64::from_be_bytes(at),
+        Key::new(k[0], bytes::Bytes::copy_from_slice(&k[9..])),
+    ))
 }
 
 /// Encodes a key record.
@@ -286,14 +354,26 @@ mod tests {
             hex::encode(list_elem_key(&elems_prefix(&key), 0)),
             "030000000261628000000000000000"
         );
+        // sha3-256("m") = 1b42f48a…, sha3-256("ab") = 5c828b33…
+        assert_eq!(h64(b"m"), 0x1b42_f48a_a437_1867);
+        assert_eq!(h64(b"ab"), 0x5c82_8b33_397f_4762);
         assert_eq!(
             hex::encode(set_member_key(&elems_prefix(&key), b"m")),
-            "030000000261626d"
+            "03000000026162_1b42f48aa4371867_6d".replace('_', "")
         );
         assert_eq!(
             hex::encode(expires_key(0x0102, &key)),
-            "0000000000000102036162"
+            "0300000000000001026162"
         );
+        assert_eq!(
+            hex::encode(scan_key(&key)),
+            "03_5c828b33397f4762_6162".replace('_', "")
+        );
+        assert_eq!(
+            hex::encode(applied_key(0x0a0b, &SporeId([0x33; 32]))),
+            format!("0000000000000a0b{}", "33".repeat(32))
+        );
+        assert_eq!(FORMAT_VERSION, 2);
         let v = KeyVersion {
             order: [0x11; 32],
             acc: [0x22; 32],
@@ -370,7 +450,8 @@ mod tests {
     fn limits() {
         assert!(name_fits(&[0; MAX_NAME]));
         assert!(!name_fits(&[0; MAX_NAME + 1]));
-        assert!(member_fits(&[0; 6], &[0; 500]));
-        assert!(!member_fits(&[0; 6], &[0; 501]));
+        assert!(member_fits(&[0; 6], &[0; 492]));
+        assert!(!member_fits(&[0; 6], &[0; 493]));
+        assert!(scan_key(&Key::new(0, vec![0; MAX_NAME])).len() <= MAX_TABLE_KEY);
     }
 }

@@ -1,4 +1,4 @@
-//! The LMDB backend (heed): the environment, its six databases, and the `KvRead`/`KvWrite`
+//! The LMDB backend (heed): the environment, its databases (one per table), and the `KvRead`/`KvWrite`
 //! implementations for read and write transactions.
 //!
 //! heed is pinned to 0.22.1: in 0.23 a `Database<'e, …>` borrows the `Env`, which makes a store
@@ -25,7 +25,7 @@ type Db = Database<Bytes, Bytes>;
 /// The environment and its table handles.
 pub(crate) struct Lmdb {
     env: Env<WithoutTls>,
-    dbs: [Db; 6],
+    dbs: [Db; Table::COUNT],
 }
 
 impl Lmdb {
@@ -42,6 +42,11 @@ impl Lmdb {
         #[allow(unsafe_code)]
         let env = unsafe { options.open(dir)? };
         let mut wtxn = env.write_txn()?;
+        // Refuse a store of another format before creating anything in it.
+        let meta = env.create_database::<Bytes, Bytes>(&mut wtxn, Some(Table::Meta.name()))?;
+        if let Some(v) = meta.get(&wtxn, super::layout::META_FORMAT)? {
+            super::check_format(v)?;
+        }
         let mut make = |t: Table| env.create_database::<Bytes, Bytes>(&mut wtxn, Some(t.name()));
         let dbs = [
             make(Table::Keys)?,
@@ -50,6 +55,7 @@ impl Lmdb {
             make(Table::Expires)?,
             make(Table::Applied)?,
             make(Table::Meta)?,
+            make(Table::Scan)?,
         ];
         wtxn.commit()?;
         Ok(Lmdb { env, dbs })
@@ -82,14 +88,14 @@ impl Lmdb {
 /// reader keeps old pages from being reused).
 pub struct ReadTxn<'s> {
     txn: RoTxn<'s, WithoutTls>,
-    dbs: &'s [Db; 6],
+    dbs: &'s [Db; Table::COUNT],
 }
 
 /// A write transaction. Only one exists at a time (others wait). Dropped without `commit`, it
 /// aborts and nothing of it is applied.
 pub struct WriteTxn<'s> {
     txn: RwTxn<'s>,
-    dbs: &'s [Db; 6],
+    dbs: &'s [Db; Table::COUNT],
 }
 
 impl WriteTxn<'_> {

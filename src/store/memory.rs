@@ -1,4 +1,4 @@
-//! The in-memory backend: six `BTreeMap`s with the same ordering as LMDB (plain byte order).
+//! The in-memory backend: one `BTreeMap` per table, with the same ordering as LMDB (plain byte order).
 //!
 //! The consensus simulator runs the exact executor over it; `state_digest` then shows whether
 //! replicas hold byte-identical state. A write transaction keeps an undo log and rolls back
@@ -15,7 +15,7 @@ type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 /// An in-memory store. `Clone` gives an independent copy (a replica snapshot).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemStore {
-    tables: [Map; 6],
+    tables: [Map; Table::COUNT],
 }
 
 impl Default for MemStore {
@@ -55,12 +55,12 @@ impl MemStore {
 
 /// A read view of a `MemStore`.
 pub struct MemRead<'s> {
-    tables: &'s [Map; 6],
+    tables: &'s [Map; Table::COUNT],
 }
 
 /// A write transaction on a `MemStore`.
 pub struct MemWrite<'s> {
-    tables: &'s mut [Map; 6],
+    tables: &'s mut [Map; Table::COUNT],
     /// (table, key, previous value) in write order.
     undo: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
 }

@@ -1,10 +1,11 @@
 //! The storage layer: LMDB (or memory) tables, the on-disk layout, and the typed read API.
 //!
-//! Layering: `kv` is the narrow backend interface (six ordered byte tables); `lmdb` and
+//! Layering: `kv` is the narrow backend interface (ordered byte tables); `lmdb` and
 //! `memory` implement it; `layout` is the frozen encoding of keys and records; `read` is the
 //! typed read API (`StoreRead`) that command handlers and the executor (`crate::exec`) use on
-//! any transaction; `glob` and `cursor` serve KEYS/SCAN; `digest` hashes the whole state;
-//! `overlay` layers uncommitted writes over a snapshot (reads after writes inside MULTI).
+//! any transaction; `glob`, `cursor` and `hashed` serve KEYS/SCAN/RANDOMKEY; `digest` hashes
+//! the whole state; `overlay` layers uncommitted writes over a snapshot (reads after writes
+//! inside MULTI).
 //!
 //! A `Store` is opened once per process on `<data-dir>/db/`. `read()` gives an MVCC snapshot;
 //! `write()` the single write transaction, into which the node applies many spores and then
@@ -15,6 +16,7 @@ pub mod cursor;
 pub mod digest;
 pub mod error;
 pub mod glob;
+pub mod hashed;
 pub mod kv;
 pub mod layout;
 pub mod lmdb;
@@ -60,7 +62,7 @@ pub struct StoreStats {
     /// Bytes of the map in use (last used page × page size).
     pub used_bytes: u64,
     /// Entries per table, in `Table::ALL` order.
-    pub entries: [u64; 6],
+    pub entries: [u64; Table::COUNT],
 }
 
 /// The durable store.
@@ -103,7 +105,7 @@ impl Store {
         let info = env.info();
         let stat = env.stat();
         let rtxn = env.read_txn()?;
-        let mut entries = [0u64; 6];
+        let mut entries = [0u64; Table::COUNT];
         for t in Table::ALL {
             entries[t as usize] = self.lmdb.db(t).len(&rtxn)?;
         }
@@ -137,17 +139,20 @@ fn init_meta<T: KvWrite + ?Sized>(w: &mut T) -> Result<(), StoreError> {
             layout::META_FORMAT,
             &layout::FORMAT_VERSION.to_be_bytes(),
         ),
-        Some(v) => {
-            let arr: [u8; 4] = v
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("bad format version"))?;
-            let version = u32::from_be_bytes(arr);
-            if version == layout::FORMAT_VERSION {
-                Ok(())
-            } else {
-                Err(StoreError::Format(version))
-            }
-        }
+        Some(v) => check_format(v),
+    }
+}
+
+/// Checks a stored format version against this build's.
+fn check_format(v: &[u8]) -> Result<(), StoreError> {
+    let arr: [u8; 4] = v
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("bad format version"))?;
+    let version = u32::from_be_bytes(arr);
+    if version == layout::FORMAT_VERSION {
+        Ok(())
+    } else {
+        Err(StoreError::Format(version))
     }
 }
 

@@ -22,7 +22,7 @@ type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 /// Writes made over a snapshot, per table.
 #[derive(Debug, Clone, Default)]
 pub struct Layer {
-    tables: [Writes; 6],
+    tables: [Writes; Table::COUNT],
 }
 
 impl Layer {

@@ -13,8 +13,14 @@ use crate::spore::{DbState, Key, KeyVersion, SporeId};
 use super::cursor::ScanCursor;
 use super::error::{ReadError, StoreError};
 use super::glob::{glob_match, literal_prefix};
+use super::hashed;
 use super::kv::{prefix_end, prefix_range, KvIter, KvRead, Table};
 use super::layout::{self, DbRecord, Payload, RawRecord};
+
+/// RANDOMKEY's random positions before it walks on (Redis tries up to 100 when keys expire).
+const RANDOM_TRIES: usize = 16;
+/// How many keys RANDOMKEY's final walk looks at.
+const RANDOM_WALK: usize = 1024;
 
 /// The type of a live key (what TYPE answers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,9 +124,11 @@ pub trait StoreRead: KvRead {
         Ok(self.db_record(db)?.state)
     }
 
-    /// Whether the spore with this id has been applied.
-    fn applied(&self, id: &SporeId) -> Result<bool, StoreError> {
-        Ok(self.get(Table::Applied, &id.0)?.is_some())
+    /// Whether the spore with this deadline and id has been applied.
+    fn applied(&self, deadline_ms: u64, id: &SporeId) -> Result<bool, StoreError> {
+        Ok(self
+            .get(Table::Applied, &layout::applied_key(deadline_ms, id))?
+            .is_some())
     }
 
     // ---- keys ----
@@ -203,8 +211,9 @@ pub trait StoreRead: KvRead {
         Ok(out)
     }
 
-    /// SCAN: visits up to `count` (at least 1) records of `db` from `cursor` and returns the
-    /// live ones matching `pattern` and `key_type`, with the cursor to continue from.
+    /// SCAN: visits up to `count` (at least 1) live keys of `db` in hash order from `cursor`,
+    /// plus any sharing the last one's hash (see `cursor.rs`), and returns those not expired
+    /// that match `pattern` and `key_type`, with the cursor to continue from.
     fn scan_keys(
         &self,
         db: u8,
@@ -214,85 +223,100 @@ pub trait StoreRead: KvRead {
         key_type: Option<KeyType>,
         now_ms: u64,
     ) -> Result<(ScanCursor, Vec<&[u8]>), StoreError> {
-        if !layout::name_fits(&cursor.0) {
-            // Not a cursor this store produced (positions are stored names): nothing is there.
-            return Ok((ScanCursor::start(), Vec::new()));
-        }
-        let mut from = vec![db];
-        from.extend_from_slice(&cursor.0);
-        let end = prefix_end(&[db]);
-        let hi = match &end {
-            Some(e) => Bound::Excluded(e.as_slice()),
-            None => Bound::Unbounded,
-        };
-        let iter = self.range(Table::Keys, Bound::Included(&from), hi, false)?;
-        let mut out = Vec::new();
-        for (visited, entry) in iter.enumerate() {
-            let (k, v) = entry?;
-            let name = &k[1..];
-            if visited as u64 >= count.max(1) {
-                return Ok((ScanCursor(name.to_vec()), out));
-            }
-            let rec = layout::decode_record(v)?;
-            if !rec.is_live() || is_expired(rec.expire_at_ms, now_ms) {
-                continue;
-            }
+        hashed::page(self, Table::Scan, &[db], *cursor, count, |name| {
             if pattern.is_some_and(|p| !glob_match(p, name)) {
-                continue;
+                return Ok(false);
             }
-            if key_type.is_some_and(|t| kind_type(&rec.payload) != Some(t)) {
-                continue;
-            }
-            out.push(name);
-        }
-        Ok((ScanCursor::start(), out))
+            let rec = self.indexed_record(db, name)?;
+            Ok(!is_expired(rec.expire_at_ms, now_ms)
+                && key_type.is_none_or(|t| kind_type(&rec.payload) == Some(t)))
+        })
     }
 
-    /// RANDOMKEY: a live key chosen from `seed` (the first live key at or after a position
-    /// derived from the seed, wrapping around), or `None` if the db has none. Not uniform.
+    /// The record of a key listed in the `scan` index (which must be live).
+    fn indexed_record(&self, db: u8, name: &[u8]) -> Result<RawRecord<'_>, StoreError> {
+        let mut k = Vec::with_capacity(1 + name.len());
+        k.push(db);
+        k.extend_from_slice(name);
+        match self.get(Table::Keys, &k)? {
+            Some(b) => {
+                let rec = layout::decode_record(b)?;
+                if rec.is_live() {
+                    Ok(rec)
+                } else {
+                    Err(StoreError::Corrupt("scan index lists a dead key"))
+                }
+            }
+            None => Err(StoreError::Corrupt("scan index lists a missing key")),
+        }
+    }
+
+    /// RANDOMKEY: a live, unexpired key of `db` chosen from `seed`, or `None` if there is none.
+    /// Each try takes a random hash position and picks one of the `hashed::WINDOW` keys from
+    /// there uniformly, which is close to uniform over the keys (a key's chance follows the
+    /// hash gaps before it, averaged over the window). Like Redis, expired keys not yet deleted
+    /// make it try again, a bounded number of times; then it walks on from the last position,
+    /// boundedly too, and answers `None` if every key it saw had expired.
     fn random_key(&self, db: u8, seed: u64, now_ms: u64) -> Result<Option<&[u8]>, StoreError> {
-        let mut from = vec![db];
-        from.extend_from_slice(&seed.to_be_bytes());
-        let end = prefix_end(&[db]);
-        let hi = match &end {
-            Some(e) => Bound::Excluded(e.as_slice()),
-            None => Bound::Unbounded,
-        };
-        let after = self.range(Table::Keys, Bound::Included(&from), hi, false)?;
-        let before = self.range(
-            Table::Keys,
-            Bound::Included(&[db][..]),
-            Bound::Excluded(&from),
-            false,
-        )?;
-        for entry in after.chain(before) {
-            let (k, v) = entry?;
-            let rec = layout::decode_record(v)?;
-            if rec.is_live() && !is_expired(rec.expire_at_ms, now_ms) {
-                return Ok(Some(&k[1..]));
+        let mut rng = SplitMix64(seed);
+        let mut pos = 0;
+        for _ in 0..RANDOM_TRIES {
+            pos = rng.next_u64();
+            let window = hashed::window(self, Table::Scan, &[db], pos, hashed::WINDOW)?;
+            if window.is_empty() {
+                return Ok(None);
+            }
+            let name = window[(rng.next_u64() % window.len() as u64) as usize];
+            if !is_expired(self.indexed_record(db, name)?.expire_at_ms, now_ms) {
+                return Ok(Some(name));
+            }
+        }
+        for name in hashed::window(self, Table::Scan, &[db], pos, RANDOM_WALK)? {
+            if !is_expired(self.indexed_record(db, name)?.expire_at_ms, now_ms) {
+                return Ok(Some(name));
             }
         }
         Ok(None)
     }
 
-    /// Keys whose TTL passed at `now_ms` (for the node's active expiry), oldest first, at most
-    /// `limit`.
+    /// Keys whose TTL passed at `now_ms` (for the node's active expiry), oldest first (ties by
+    /// key), at most `limit`.
     fn expired_keys(&self, now_ms: u64, limit: usize) -> Result<Vec<Key>, StoreError> {
-        let hi = now_ms.to_be_bytes();
-        let mut out = Vec::new();
-        for entry in self
-            .range(
-                Table::Expires,
-                Bound::Unbounded,
-                Bound::Excluded(&hi),
-                false,
-            )?
-            .take(limit)
-        {
-            let (k, _) = entry?;
-            out.push(layout::decode_expires_key(k)?.1);
+        // The index is per db: take the oldest `limit` of each db present, then merge.
+        let mut found: Vec<(u64, Key)> = Vec::new();
+        let mut next_db = Some(0u8);
+        while let Some(from) = next_db {
+            let first = self
+                .range(
+                    Table::Expires,
+                    Bound::Included(&[from]),
+                    Bound::Unbounded,
+                    false,
+                )?
+                .next();
+            let Some(first) = first else { break };
+            let db = *first?
+                .0
+                .first()
+                .ok_or(StoreError::Corrupt("empty expires key"))?;
+            let mut hi = vec![db];
+            hi.extend_from_slice(&now_ms.to_be_bytes());
+            for entry in self
+                .range(
+                    Table::Expires,
+                    Bound::Included(&[db]),
+                    Bound::Excluded(&hi),
+                    false,
+                )?
+                .take(limit)
+            {
+                found.push(layout::decode_expires_key(entry?.0)?);
+            }
+            next_db = db.checked_add(1);
         }
-        Ok(out)
+        found.sort();
+        found.truncate(limit);
+        Ok(found.into_iter().map(|(_, k)| k).collect())
     }
 
     // ---- strings ----
@@ -449,7 +473,7 @@ pub trait StoreRead: KvRead {
         Ok(self.get(Table::Elems, &k)?.is_some())
     }
 
-    /// SMEMBERS, in member-byte order.
+    /// SMEMBERS, in stored (hash) order.
     fn set_members(&self, key: &Key, now_ms: u64) -> Result<Vec<&[u8]>, ReadError> {
         if !self.set_exists(key, now_ms)? {
             return Ok(Vec::new());
@@ -457,12 +481,13 @@ pub trait StoreRead: KvRead {
         let prefix = layout::elems_prefix(key);
         let mut out = Vec::new();
         for entry in prefix_range(self, Table::Elems, &prefix)? {
-            out.push(&entry?.0[prefix.len()..]);
+            out.push(layout::decode_set_member(&prefix, entry?.0)?);
         }
         Ok(out)
     }
 
-    /// SSCAN: visits up to `count` members from `cursor`, returns those matching `pattern`.
+    /// SSCAN: visits up to `count` members in hash order from `cursor` (plus any sharing the
+    /// last one's hash; see `cursor.rs`), returns those matching `pattern`.
     fn set_scan(
         &self,
         key: &Key,
@@ -474,33 +499,21 @@ pub trait StoreRead: KvRead {
         if !self.set_exists(key, now_ms)? {
             return Ok((ScanCursor::start(), Vec::new()));
         }
-        if !layout::member_fits(&key.name, &cursor.0) {
-            // Not a cursor this store produced (positions are stored members).
-            return Ok((ScanCursor::start(), Vec::new()));
-        }
         let prefix = layout::elems_prefix(key);
-        let from = layout::set_member_key(&prefix, &cursor.0);
-        let end = prefix_end(&prefix);
-        let hi = match &end {
-            Some(e) => Bound::Excluded(e.as_slice()),
-            None => Bound::Unbounded,
-        };
-        let mut out = Vec::new();
-        let iter = self.range(Table::Elems, Bound::Included(&from), hi, false)?;
-        for (visited, entry) in iter.enumerate() {
-            let member = &entry?.0[prefix.len()..];
-            if visited as u64 >= count.max(1) {
-                return Ok((ScanCursor(member.to_vec()), out));
-            }
-            if pattern.is_none_or(|p| glob_match(p, member)) {
-                out.push(member);
-            }
-        }
-        Ok((ScanCursor::start(), out))
+        Ok(hashed::page(
+            self,
+            Table::Elems,
+            &prefix,
+            *cursor,
+            count,
+            |m| Ok(pattern.is_none_or(|p| glob_match(p, m))),
+        )?)
     }
 
     /// SRANDMEMBER: `count` > 0 gives up to `count` distinct members, `count` < 0 gives |count|
-    /// members possibly repeated; the choice is a pure function of `seed`. O(card).
+    /// members possibly repeated; the choice is a pure function of `seed` and the state.
+    /// Requests for a large share of the set read it whole and choose exactly uniformly;
+    /// smaller ones sample random hash positions (`hashed::window`), O(count) reads.
     fn set_random_members(
         &self,
         key: &Key,
@@ -508,19 +521,64 @@ pub trait StoreRead: KvRead {
         seed: u64,
         now_ms: u64,
     ) -> Result<Vec<&[u8]>, ReadError> {
-        let mut members = self.set_members(key, now_ms)?;
-        if members.is_empty() || count == 0 {
+        let card = self.set_len(key, now_ms)?;
+        if card == 0 || count == 0 {
             return Ok(Vec::new());
         }
+        let prefix = layout::elems_prefix(key);
         let mut rng = SplitMix64(seed);
-        let n = members.len();
+        let pick = |rng: &mut SplitMix64| -> Result<&[u8], StoreError> {
+            let w = hashed::window(self, Table::Elems, &prefix, rng.next_u64(), hashed::WINDOW)?;
+            if w.is_empty() {
+                return Err(StoreError::Corrupt("set record without members"));
+            }
+            Ok(w[(rng.next_u64() % w.len() as u64) as usize])
+        };
         if count < 0 {
-            let want = count.unsigned_abs().min(u32::MAX as u64) as usize;
+            let want = count.unsigned_abs().min(u32::MAX as u64);
+            if want < card {
+                return Ok((0..want)
+                    .map(|_| pick(&mut rng))
+                    .collect::<Result<_, _>>()?);
+            }
+            let members = self.set_members(key, now_ms)?;
+            let n = members.len() as u64;
+            if n == 0 {
+                return Err(StoreError::Corrupt("set record without members").into());
+            }
             return Ok((0..want)
-                .map(|_| members[(rng.next_u64() % n as u64) as usize])
+                .map(|_| members[(rng.next_u64() % n) as usize])
                 .collect());
         }
-        let want = (count as u64).min(n as u64) as usize;
+        let want = (count as u64).min(card);
+        if want.saturating_mul(3) < card {
+            // Few members of a big set: sample until `want` distinct ones (each draw is new
+            // with probability > 2/3, so this ends fast; bounded all the same).
+            let mut seen = std::collections::BTreeSet::new();
+            let mut out = Vec::with_capacity(want as usize);
+            for _ in 0..want.saturating_mul(16).saturating_add(64) {
+                let m = pick(&mut rng)?;
+                if seen.insert(m) {
+                    out.push(m);
+                    if out.len() as u64 == want {
+                        return Ok(out);
+                    }
+                }
+            }
+            // Unreachable in practice; stay correct by filling from the start.
+            for m in self.set_members(key, now_ms)? {
+                if out.len() as u64 == want {
+                    break;
+                }
+                if seen.insert(m) {
+                    out.push(m);
+                }
+            }
+            return Ok(out);
+        }
+        let mut members = self.set_members(key, now_ms)?;
+        let n = members.len();
+        let want = (want as usize).min(n);
         // Partial Fisher-Yates.
         for i in 0..want {
             let j = i + (rng.next_u64() % (n - i) as u64) as usize;

@@ -293,9 +293,13 @@ def test_incrby_past_i64(flushed, target, protocol):
                 c.incrby("big", I64_MAX)
             assert c.get("big") == str(I64_MAX)
         else:
-            # sporedb: arbitrary-precision integers; redis-py turns ':' and '(' into Python int.
-            assert c.incrby("big", I64_MAX) == 2 * I64_MAX
-            assert c.incr("big") == 2**64 - 1
+            # sporedb: arbitrary-precision integers. Beyond i64, RESP3 sends a big number, which
+            # redis-py turns into an int; RESP2 sends a bulk string with all the digits (as Redis 7
+            # does for big numbers; a ':' reply beyond i64 breaks hiredis/redis-cli), so redis-py
+            # hands the digits over as text. Inside i64 both protocols answer ':'.
+            exact = int if protocol == 3 else (lambda n: str(n))
+            assert c.incrby("big", I64_MAX) == exact(2 * I64_MAX)
+            assert c.incr("big") == exact(2**64 - 1)
             assert c.get("big") == str(2**64 - 1)
             assert c.decrby("big", 2**64) == -1
 

@@ -22,7 +22,8 @@ pub enum Reply {
     Error(RedisError),
     /// `:n`.
     Int(i64),
-    /// An integer outside i64: RESP3 big number (`(`), RESP2 integer reply (`:`) with all digits.
+    /// An integer outside i64: RESP3 big number (`(`); RESP2 has no big number, so, as Redis 7
+    /// does, it gets a bulk string of the digits (a `:` reply beyond i64 breaks hiredis clients).
     BigInt(BigInt),
     /// `$n` bulk string.
     Bulk(Bytes),

@@ -29,9 +29,16 @@ fn main() {
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
     let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone());
-    let thread = std::thread::Builder::new().name("driver".into()).spawn(move || driver.run()).unwrap();
+    let thread = std::thread::Builder::new()
+        .name("driver".into())
+        .spawn(move || driver.run())
+        .unwrap();
     let writes_path = Arc::new(NodeWritePath::new(tx.clone(), 5_000));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let start = Instant::now();
     rt.block_on(async {
         let mut tasks = Vec::new();
@@ -43,8 +50,17 @@ fn main() {
                 for i in 0..per {
                     let name = Bytes::from(format!("key:{c}:{i}"));
                     let o = match op.as_str() {
-                        "incr" => Op::IncrBy { key: Key::new(0, "counter"), delta: BigInt::from(1) },
-                        _ => Op::Set { key: Key::new(0, name), value: Bytes::from_static(b"xxx"), cond: SetCond::Always, ttl: Ttl::Clear, get: false },
+                        "incr" => Op::IncrBy {
+                            key: Key::new(0, "counter"),
+                            delta: BigInt::from(1),
+                        },
+                        _ => Op::Set {
+                            key: Key::new(0, name),
+                            value: Bytes::from_static(b"xxx"),
+                            cond: SetCond::Always,
+                            ttl: Ttl::Clear,
+                            get: false,
+                        },
                     };
                     w.submit(WriteRequest::blind(vec![o])).await.unwrap();
                 }

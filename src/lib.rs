@@ -19,5 +19,6 @@ pub mod crypto;
 pub mod error;
 pub mod node;
 pub mod reply;
+pub mod sim;
 pub mod spore;
 pub mod write;

@@ -38,6 +38,8 @@ pub struct Engine {
     pub(super) expiry: BTreeSet<(u64, SporeId)>,
     /// (deadline − fallback, id): endorsement fallback flood and origin addendum.
     pub(super) fallback: BTreeSet<(u64, SporeId)>,
+    /// (time, id): resend this node's endorsement to the origin if still pending.
+    pub(super) resend: BTreeSet<(u64, SporeId)>,
     /// (time, id): anti-entropy for spores still unresolved half-way through their grace.
     pub(super) want_timer: BTreeSet<(u64, SporeId)>,
     /// (time, id): forget the record (replay protection ends: Timeout and Expiration hold).
@@ -107,6 +109,7 @@ impl Engine {
             records: BTreeMap::new(),
             expiry: BTreeSet::new(),
             fallback: BTreeSet::new(),
+            resend: BTreeSet::new(),
             want_timer: BTreeSet::new(),
             forget: BTreeSet::new(),
             locks: Locks::default(),
@@ -148,6 +151,11 @@ impl Engine {
     /// The phase of a spore at this node, if it is remembered.
     pub fn phase(&self, id: &SporeId) -> Option<&Phase> {
         self.records.get(id).map(|r| &r.phase)
+    }
+
+    /// The content of a remembered spore.
+    pub fn spore(&self, id: &SporeId) -> Option<Arc<Spore>> {
+        self.records.get(id).and_then(|r| r.spore().cloned())
     }
 
     /// Number of remembered spores that are neither applied nor dropped.
@@ -245,6 +253,8 @@ impl Engine {
         self.stats.signatures_made += 1;
         let mut origins = BTreeSet::new();
         for id in &eb.ids {
+            self.resend
+                .insert((cx.now.saturating_add(self.cfg.resend_ms), *id));
             if let Some(r) = self.records.get_mut(id) {
                 r.endorsements.insert(self.me, eb.clone());
                 if let Some(s) = r.spore() {
@@ -276,12 +286,25 @@ impl Engine {
                 r.rejected_by_me = true;
             }
         }
-        let bundle = Bundle {
+        let mut origins = BTreeSet::new();
+        for (id, _) in &rb.entries {
+            if let Some(s) = self.records.get(id).and_then(|r| r.spore()) {
+                origins.insert(s.origin);
+            }
+        }
+        origins.remove(&self.me);
+        // Sent to the origins, whose engines relay (flood) what is new to them: a Byzantine
+        // origin's junk costs honest nodes one direct message, not a flood each.
+        let msg = Arc::new(Message::Bundle(Bundle {
             rejections: vec![rb],
             ..Bundle::default()
-        };
-        cx.net
-            .push(Effect::Broadcast(Arc::new(Message::Bundle(bundle))));
+        }));
+        for to in origins {
+            cx.net.push(Effect::Send {
+                to,
+                msg: msg.clone(),
+            });
+        }
     }
 
     /// Floods, per spore batch, the batch with every endorsement held for its spores (a
@@ -582,7 +605,7 @@ impl Engine {
             return true;
         }
         self.stats.signatures_verified += 1;
-        if crate::crypto::verify(signer, domain, payload, signature).is_err() {
+        if !(self.cfg.verifier.0)(signer, domain, payload, signature) {
             return false;
         }
         self.verified.insert(key);

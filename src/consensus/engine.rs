@@ -88,9 +88,11 @@ pub(super) struct Cx<'v> {
     /// Spores whose batch must be flooded with every endorsement held for it.
     pub to_flood: BTreeSet<SporeId>,
     /// Spores whose tallies changed (commit / rejection-quorum check).
-    pub check: BTreeSet<SporeId>,
+    /// In the order they changed (a submitted batch commits in submission order).
+    pub check: Vec<SporeId>,
     /// Newly committed spores to try to apply.
-    pub to_apply: BTreeSet<SporeId>,
+    /// In commit order: spores that become applicable together apply in this order.
+    pub to_apply: Vec<SporeId>,
     /// Keys whose version or locks changed: re-try waiting and deferred spores on them.
     pub changed: BTreeSet<Key>,
 }
@@ -196,8 +198,8 @@ impl Engine {
             to_endorse: Vec::new(),
             to_reject: Vec::new(),
             to_flood: BTreeSet::new(),
-            check: BTreeSet::new(),
-            to_apply: BTreeSet::new(),
+            check: Vec::new(),
+            to_apply: Vec::new(),
             changed: BTreeSet::new(),
         };
         match input {
@@ -249,10 +251,11 @@ impl Engine {
             return;
         }
         let ids = std::mem::take(&mut cx.to_endorse);
-        let eb = Arc::new(EndorseBatch::sign(&self.cfg.me, ids));
+        let eb = Arc::new(EndorseBatch::sign(&self.cfg.me, ids.clone()));
         self.stats.signatures_made += 1;
         let mut origins = BTreeSet::new();
-        for id in &eb.ids {
+        // In endorsement (for a submission: submission) order, not the batch's sorted order.
+        for id in &ids {
             self.resend
                 .insert((cx.now.saturating_add(self.cfg.resend_ms), *id));
             if let Some(r) = self.records.get_mut(id) {
@@ -261,7 +264,7 @@ impl Engine {
                     origins.insert(s.origin);
                 }
             }
-            cx.check.insert(*id);
+            cx.check.push(*id);
         }
         origins.remove(&self.me);
         let msg = Arc::new(Message::Endorse(eb));
@@ -395,7 +398,7 @@ impl Engine {
                 self.waiting_db.insert(id);
             }
         }
-        cx.to_apply.insert(id);
+        cx.to_apply.push(id);
         cx.local.push(Effect::Committed { id });
     }
 
@@ -404,7 +407,7 @@ impl Engine {
     fn apply_ready(&mut self, cx: &mut Cx<'_>) {
         let mut candidates = std::mem::take(&mut cx.to_apply);
         while !candidates.is_empty() {
-            let mut next = BTreeSet::new();
+            let mut next: BTreeSet<SporeId> = BTreeSet::new();
             for id in candidates {
                 if !self.waiting.contains(&id) {
                     continue;
@@ -430,7 +433,7 @@ impl Engine {
                     next.extend(self.waiting_db.iter().copied());
                 }
             }
-            candidates = next;
+            candidates = next.into_iter().collect();
         }
     }
 

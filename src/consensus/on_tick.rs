@@ -42,7 +42,7 @@ impl Engine {
                 cx.to_flood.insert(id);
             }
         }
-        // Resend (§6.2): the origin may have lost our endorsement.
+        // Resend (§6.2): the origin may have lost our endorsement; the origin re-floods.
         let mut resends: BTreeMap<[u8; 64], (Arc<EndorseBatch>, BTreeSet<NodeId>)> =
             BTreeMap::new();
         for (_, id) in take_due(&mut self.resend, now) {
@@ -61,6 +61,11 @@ impl Engine {
                     .or_insert_with(|| (eb.clone(), BTreeSet::new()))
                     .1
                     .insert(s.origin);
+            } else {
+                // The origin re-floods a spore still pending (with the endorsements it holds):
+                // an endorser that missed the first flood cannot endorse, and with ω = n − f
+                // every live endorser is needed.
+                cx.to_flood.insert(id);
             }
             self.resend
                 .insert((now.saturating_add(self.cfg.resend_ms), id));

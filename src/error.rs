@@ -78,8 +78,22 @@ pub enum RedisError {
     WatchInMulti,
     /// `EXECABORT Transaction discarded because of previous errors.`
     ExecAbort,
+    /// `TRYAGAIN ...`: a transaction with reads was not applied because a key it read changed
+    /// before its spore applied (sporedb pins what a transaction read; nothing was applied).
+    ExecConflict,
     /// `ERR Command not allowed inside a transaction` (e.g. HELLO inside MULTI is allowed; this is for the rest)
     NotAllowedInMulti { cmd: String },
+
+    /// `NOAUTH HELLO must be called with the client already authenticated, ...` (full Redis text)
+    HelloNoAuth,
+    /// `ERR Protocol version is not an integer or out of range`
+    ProtoVersion,
+    /// `ERR Syntax error in HELLO option '<opt>'`
+    HelloSyntax { opt: String },
+    /// `ERR Client names cannot contain spaces, newlines or special characters.`
+    BadClientName,
+    /// `ERR No such client`
+    NoSuchClient,
 
     // --- config ---
     /// `ERR Unknown option or number of arguments for CONFIG SET - 'x'`
@@ -94,6 +108,9 @@ pub enum RedisError {
     Unsupported(String),
     /// `ERR internal error` (details are logged on the server, never sent).
     Internal,
+    /// `ERR sporedb: key name or set member too long for the store`: LMDB keys are limited to
+    /// 511 bytes, which bounds key names (498 bytes) and key name + set member (506 bytes).
+    KeyTooLong,
 }
 
 impl fmt::Display for RedisError {
@@ -153,6 +170,20 @@ impl fmt::Display for RedisError {
             DiscardWithoutMulti => f.write_str("ERR DISCARD without MULTI"),
             WatchInMulti => f.write_str("ERR WATCH inside MULTI is not allowed"),
             ExecAbort => f.write_str("EXECABORT Transaction discarded because of previous errors."),
+            ExecConflict => f.write_str(
+                "TRYAGAIN a key read by the transaction changed before it applied; nothing was applied",
+            ),
+            HelloNoAuth => f.write_str(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+                 HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+                 select the RESP protocol version at the same time",
+            ),
+            ProtoVersion => f.write_str("ERR Protocol version is not an integer or out of range"),
+            HelloSyntax { opt } => write!(f, "ERR Syntax error in HELLO option '{}'", clip(opt)),
+            BadClientName => f.write_str(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ),
+            NoSuchClient => f.write_str("ERR No such client"),
             NotAllowedInMulti { cmd } => {
                 write!(f, "ERR Command not allowed inside a transaction ({})", cmd)
             }
@@ -170,6 +201,7 @@ impl fmt::Display for RedisError {
             SporeDropped { id, reason } => write!(f, "TRYAGAIN spore {} dropped: {}", id, reason),
             Unsupported(what) => write!(f, "ERR sporedb: {} is not supported", what),
             Internal => f.write_str("ERR internal error"),
+            KeyTooLong => f.write_str("ERR sporedb: key name or set member too long for the store"),
         }
     }
 }

@@ -3,22 +3,35 @@
 //!
 //! Module map (the README's Architecture section has the request flow and invariants):
 //! - `reply`, `error`: protocol-free command replies and the one catalogue of Redis error texts.
+//! - `resp`: the RESP wire format: request decoder (multibulk and inline, with Redis's limits)
+//!   and reply encoder (RESP2/RESP3). Knows nothing about commands.
+//! - `server`: the TCP front end: listener, per-connection pipelining loop, client registry, and
+//!   the `Service` trait the command layer implements.
 //! - `crypto`: node keys and domain-separated ed25519 signing.
 //! - `spore`: the replicated transaction model: ops, canonical encoding, versions, conflicts.
 //! - `write`: the contract between command handlers and the node's write path.
+//! - `commands`: the Redis command layer: command table, dispatch, sessions, handlers (reads
+//!   from a store snapshot, writes as ops for the write path).
 //! - `consensus`: the endorsement protocol as a pure state machine (docs/PROTOCOL.md).
-//! - `sim`: the seeded Byzantine network simulator that drives N consensus engines.
+//! - `sim`: the seeded Byzantine network simulator that drives N consensus engines (S1–S5).
 //! - `config`: command line and TOML configuration.
+//! - `store`: LMDB / in-memory tables, the frozen on-disk layout, the typed read API.
+//! - `exec`: the deterministic executor applying a committed spore's ops to the store.
 //! - `node`: tasks, files and sockets: store + engine driver + front end wiring.
 
 #![deny(unsafe_code)]
 
+pub mod commands;
 pub mod config;
 pub mod consensus;
 pub mod crypto;
 pub mod error;
+pub mod exec;
 pub mod node;
 pub mod reply;
+pub mod resp;
+pub mod server;
 pub mod sim;
 pub mod spore;
+pub mod store;
 pub mod write;

@@ -1,1 +1,47 @@
-fn main() {}
+//! The `sporedb` binary: parses the command line and hands over to the library.
+
+use clap::{Parser, Subcommand};
+use sporedb::config::{Config, ServerArgs};
+
+/// sporedb: a Redis-protocol server whose every write is a signed spore that a
+/// Byzantine-fault-tolerant quorum of nodes endorses before any node applies it.
+///
+/// With no subcommand, `sporedb` runs `sporedb server` with its defaults: one node on
+/// 127.0.0.1:6379 with its data in ./sporedb-data.
+#[derive(Debug, Parser)]
+#[command(name = "sporedb", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node: Redis clients connect to it; writes become spores.
+    Server(ServerArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli
+        .command
+        .unwrap_or(Command::Server(ServerArgs::default()))
+    {
+        Command::Server(args) => {
+            let config = match Config::load(&args) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("sporedb: {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            match sporedb::node::run(config) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sporedb: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -5,4 +5,13 @@
 //! cleanly on SIGINT/SIGTERM.
 
 pub mod clock;
+pub mod driver;
+pub mod expiry;
+pub mod info;
 pub mod keyfile;
+pub mod materialize;
+mod run;
+pub mod stats;
+pub mod write_path;
+
+pub use run::{run, NodeError, READY_LINE};

@@ -196,6 +196,14 @@ pub fn check(w: &World) -> RunReport {
         }
     }
 
+    if w.apply_errors > 0 {
+        r.violations.s2 += w.apply_errors;
+        r.notes.push(format!(
+            "S2: the executor refused {} applies",
+            w.apply_errors
+        ));
+    }
+
     // S3: nothing pending past deadline + grace, nothing committed left unapplied.
     for &i in &steady {
         let e = &w.nodes[i].engine;

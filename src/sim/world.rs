@@ -114,6 +114,8 @@ pub struct World {
     pub start: u64,
     /// Every spore content seen applied or submitted (the engines forget old records).
     pub contents: BTreeMap<SporeId, Arc<Spore>>,
+    /// Applies the executor refused (a bug: counted under S2).
+    pub apply_errors: u64,
 }
 
 /// A verifier shared by every simulated node: each distinct signature is verified once per run
@@ -216,6 +218,7 @@ impl World {
             end: 0,
             start,
             contents: BTreeMap::new(),
+            apply_errors: 0,
         };
         w.schedule_all();
         w
@@ -357,7 +360,9 @@ impl World {
                 Effect::Apply { id, spore } => {
                     self.contents.entry(id).or_insert_with(|| spore.clone());
                     let n = &mut self.nodes[i];
-                    n.store.apply(&spore, &id);
+                    if !n.store.apply(&spore, &id) {
+                        self.apply_errors += 1;
+                    }
                     n.log.applied.push(id);
                     n.inflight.retain(|(x, _)| *x != id);
                     applied.push(id);

@@ -1,0 +1,217 @@
+//! What a handler runs with (`Ctx`) and what it returns (`Action`).
+//!
+//! `Shared` is built once by the node and holds the long-lived services: the store (read side),
+//! the write path, the clock, the runtime configuration, the node's status for INFO and
+//! statistics. (Connected clients are the front end's registry, reached through each session's
+//! `ClientHandle`.) A `Ctx` is built per dispatched command (or per EXEC) around it, with
+//! the caller's session, the time of the call, and a lazily opened store snapshot that every
+//! read of the command shares. Handlers never touch the store's write side: a write returns
+//! `Action::Write` (ops + how to shape the per-op replies), and the dispatcher submits it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::RedisError;
+use crate::reply::Reply;
+use crate::spore::{Key, Op};
+use crate::write::{WriteError, WritePath};
+
+use super::session::Session;
+use super::settings::Settings;
+use super::stats::Stats;
+use super::view::{Keyspace, Snapshot};
+
+/// A reply that will be ready later (after a spore commits).
+pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+/// Turns the per-op replies of a write into the command's reply.
+pub type Shape = Box<dyn FnOnce(Vec<Reply>) -> Reply + Send>;
+
+/// A write as a handler describes it: ops (one spore) and how to shape their replies.
+pub struct Write {
+    pub ops: Vec<Op>,
+    pub shape: Shape,
+}
+
+impl Write {
+    /// A write whose reply is the reply of its single op (or of its last op).
+    pub fn single(op: Op) -> Write {
+        Write::shaped(vec![op], |r| r.into_iter().last().unwrap_or(Reply::Nil))
+    }
+
+    pub fn shaped(ops: Vec<Op>, shape: impl FnOnce(Vec<Reply>) -> Reply + Send + 'static) -> Write {
+        Write {
+            ops,
+            shape: Box::new(shape),
+        }
+    }
+
+    /// The first error among the replies, if any (a WRONGTYPE from one op fails the command).
+    pub fn first_error(replies: &[Reply]) -> Option<Reply> {
+        replies.iter().find(|r| r.is_error()).cloned()
+    }
+}
+
+/// What a handler returns.
+pub enum Action {
+    /// Answer now.
+    Reply(Reply),
+    /// Submit these ops as one spore and answer with the shaped replies.
+    Write(Write),
+    /// Answer when this future resolves (EXEC builds its own).
+    Later(ReplyFuture),
+    /// Answer, then close the connection (QUIT).
+    Close(Reply),
+}
+
+impl From<Reply> for Action {
+    fn from(r: Reply) -> Action {
+        Action::Reply(r)
+    }
+}
+
+/// The node's consensus status, for INFO's `sporedb` section.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeStatus {
+    /// The node's public key (hex).
+    pub node_key: String,
+    /// Committee size.
+    pub n: u32,
+    /// Endorsements (weight) a spore needs to commit (the quorum ω).
+    pub quorum: u32,
+    /// Byzantine nodes tolerated.
+    pub f: u32,
+    pub spores_committed: u64,
+    pub spores_dropped: u64,
+    pub spores_pending: u64,
+}
+
+/// Implemented by the node: a cheap snapshot of its consensus status.
+pub trait NodeInfo: Send + Sync {
+    fn status(&self) -> NodeStatus;
+}
+
+/// A fixed status, for tests and single-node tools.
+impl NodeInfo for NodeStatus {
+    fn status(&self) -> NodeStatus {
+        self.clone()
+    }
+}
+
+/// The wall clock, injected so tests control time (the node passes `node::clock::now_ms`).
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Long-lived services shared by every connection.
+pub struct Shared {
+    pub store: Arc<dyn Keyspace>,
+    pub writes: Arc<dyn WritePath>,
+    pub clock: Clock,
+    pub settings: Settings,
+    pub node: Arc<dyn NodeInfo>,
+    pub stats: Stats,
+    /// When the server started (ms), for INFO uptime.
+    pub started_ms: u64,
+}
+
+impl Shared {
+    pub fn new(
+        store: Arc<dyn Keyspace>,
+        writes: Arc<dyn WritePath>,
+        clock: Clock,
+        settings: Settings,
+        node: Arc<dyn NodeInfo>,
+    ) -> Shared {
+        let started_ms = clock();
+        Shared {
+            store,
+            writes,
+            clock,
+            settings,
+            node,
+            stats: Stats::default(),
+            started_ms,
+        }
+    }
+
+    /// Submits ops as one blind spore and shapes the replies.
+    pub fn submit(&self, write: Write) -> ReplyFuture {
+        let fut = self
+            .writes
+            .submit(crate::write::WriteRequest::blind(write.ops));
+        let shape = write.shape;
+        Box::pin(async move {
+            match fut.await {
+                Ok(replies) => shape(replies),
+                Err(e) => Reply::Error(write_error(e)),
+            }
+        })
+    }
+}
+
+/// The client-visible error for a failed write outside EXEC.
+pub fn write_error(e: WriteError) -> RedisError {
+    match e {
+        WriteError::Dropped { id, reason } => RedisError::SporeDropped { id, reason },
+        // A blind write never carries WATCH prerequisites; treat it like an unavailable path.
+        WriteError::WatchFailed | WriteError::Unavailable => {
+            tracing::warn!("write failed: {e}");
+            RedisError::Internal
+        }
+    }
+}
+
+/// One command's (or one EXEC's) execution context.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub session: &'a mut Session,
+    /// The time of the call, used for TTL hiding and to turn relative TTLs into absolute ones.
+    pub now_ms: u64,
+    snapshot: Option<Box<dyn Snapshot + 'a>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(shared: &'a Shared, session: &'a mut Session) -> Ctx<'a> {
+        let now_ms = (shared.clock)();
+        Ctx {
+            shared,
+            session,
+            now_ms,
+            snapshot: None,
+        }
+    }
+
+    /// The snapshot every read of this command (or EXEC) shares, opened on first use.
+    pub fn view(&mut self) -> Result<&dyn Snapshot, RedisError> {
+        if self.snapshot.is_none() {
+            self.snapshot = Some(self.shared.store.snapshot(self.now_ms)?);
+        }
+        match &self.snapshot {
+            Some(s) => Ok(s.as_ref()),
+            None => Err(RedisError::Internal),
+        }
+    }
+
+    /// The snapshot, mutably (EXEC layers the transaction's own writes over it).
+    pub fn view_mut(&mut self) -> Result<&mut (dyn Snapshot + 'a), RedisError> {
+        if self.snapshot.is_none() {
+            self.snapshot = Some(self.shared.store.snapshot(self.now_ms)?);
+        }
+        match &mut self.snapshot {
+            Some(s) => Ok(s.as_mut()),
+            None => Err(RedisError::Internal),
+        }
+    }
+
+    /// Drops the snapshot so the next read sees the store's latest state.
+    pub fn refresh(&mut self) {
+        self.snapshot = None;
+    }
+
+    /// `name` in the session's selected database.
+    pub fn key(&self, name: Bytes) -> Key {
+        Key::new(self.session.db, name)
+    }
+}

@@ -1,0 +1,263 @@
+//! The deterministic executor: applies a committed spore's ops to the store.
+//!
+//! `apply_spore` runs inside a write transaction the caller owns (the node groups many spores
+//! into one transaction and commits once). It
+//! 1. returns `AlreadyApplied` if the spore's id is in the `applied` table (idempotence);
+//! 2. computes the spore's version effects (`spore::effects::version_effects`, the one
+//!    implementation shared with the consensus engine) from the state before it;
+//! 3. executes the ops in order with Redis 7 semantics, one `Reply` per op; an op's error
+//!    (WRONGTYPE, ...) is its reply and does not stop the others, as in a Redis MULTI;
+//! 4. writes the new versions of every key the spore writes (a tombstone if the key has no
+//!    value), the new database states, and the spore id into `applied`, in the same txn.
+//!
+//! Execution reads no clock and no randomness: TTLs are stored and returned but never make a
+//! key invisible here, and every choice (SPOP members, expiry deletes) is in the op. The
+//! executor does not check prerequisites: the apply gate does, through the txn's
+//! `VersionView` (`Spore::prereqs_hold(&txn)`). A `StoreError` means the caller must abort the
+//! whole transaction.
+//!
+//! Op families: `strings` (SET.., APPEND, SETRANGE, INCRBY, INCRBYFLOAT via `decimal`), `keys`
+//! (DEL, EXPIRE, PERSIST, RENAME, FLUSH), `lists`, `sets`.
+
+mod ctx;
+pub mod decimal;
+pub mod integer;
+mod keys;
+mod lists;
+mod sets;
+mod strings;
+
+use std::cell::RefCell;
+
+use crate::error::RedisError;
+use crate::reply::Reply;
+use crate::spore::effects::version_effects;
+use crate::spore::{DbState, Key, KeyVersion, Op, Spore, SporeId, VersionView};
+use crate::store::kv::{KvWrite, Table};
+use crate::store::layout::{self, Payload, RawRecord};
+use crate::store::read::StoreRead;
+use crate::store::StoreError;
+
+use ctx::Ctx;
+
+/// The outcome of `apply_spore`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The id was already recorded: nothing changed.
+    AlreadyApplied,
+    /// Applied: one reply per op, in op order.
+    Done(Vec<Reply>),
+}
+
+/// Applies `spore` (whose id is `id`) in the write transaction `txn`.
+pub fn apply_spore<T: KvWrite + ?Sized>(
+    txn: &mut T,
+    spore: &Spore,
+    id: &SporeId,
+) -> Result<Applied, StoreError> {
+    if txn.applied(id)? {
+        return Ok(Applied::AlreadyApplied);
+    }
+    let effects = {
+        let view = Checked {
+            kv: &*txn,
+            error: RefCell::new(None),
+        };
+        let effects = version_effects(spore, id, &view);
+        if let Some(e) = view.error.into_inner() {
+            return Err(e);
+        }
+        effects
+    };
+
+    let (replies, live_delta) = exec_ops(txn, &spore.ops)?;
+
+    // Versions of every written key.
+    for (key, version) in &effects.keys {
+        set_version(txn, key, version)?;
+    }
+    // Database states and live counts.
+    let mut dbs: std::collections::BTreeMap<u8, Option<DbState>> =
+        live_delta.keys().map(|db| (*db, None)).collect();
+    for (db, state) in &effects.dbs {
+        dbs.insert(*db, Some(*state));
+    }
+    for (db, state) in dbs {
+        let mut rec = txn.db_record(db)?;
+        if let Some(state) = state {
+            rec.state = state;
+        }
+        let delta = live_delta.get(&db).copied().unwrap_or(0);
+        rec.live = rec
+            .live
+            .checked_add_signed(delta)
+            .ok_or(StoreError::Corrupt("negative live key count"))?;
+        txn.put(Table::Dbs, &[db], &layout::encode_db(&rec))?;
+    }
+    txn.put(Table::Applied, &id.0, &[])?;
+    Ok(Applied::Done(replies))
+}
+
+/// Runs `ops` with the executor's semantics outside any spore: no version effects, nothing in
+/// `applied`; live-key counts are kept. For MULTI's private overlay (`crate::store::overlay`),
+/// where a read queued after a write must see what the write will do, computed by the same code
+/// that will apply it. Never call it on the store's real write transaction: versions would go
+/// stale.
+pub fn preview_ops<T: KvWrite + ?Sized>(txn: &mut T, ops: &[Op]) -> Result<Vec<Reply>, StoreError> {
+    let (replies, live_delta) = exec_ops(txn, ops)?;
+    for (db, delta) in live_delta {
+        let mut rec = txn.db_record(db)?;
+        rec.live = rec
+            .live
+            .checked_add_signed(delta)
+            .ok_or(StoreError::Corrupt("negative live key count"))?;
+        txn.put(Table::Dbs, &[db], &layout::encode_db(&rec))?;
+    }
+    Ok(replies)
+}
+
+/// Executes `ops` in order; their replies and the change of each database's live-key count.
+fn exec_ops<T: KvWrite + ?Sized>(
+    txn: &mut T,
+    ops: &[Op],
+) -> Result<(Vec<Reply>, std::collections::BTreeMap<u8, i64>), StoreError> {
+    let mut cx = Ctx::new(txn);
+    let mut replies = Vec::with_capacity(ops.len());
+    for op in ops {
+        replies.push(exec_op(&mut cx, op)?);
+    }
+    Ok((replies, std::mem::take(&mut cx.live_delta)))
+}
+
+/// Overwrites the version in `key`'s record, creating a tombstone if it has none.
+fn set_version<T: KvWrite + ?Sized>(
+    txn: &mut T,
+    key: &Key,
+    version: &KeyVersion,
+) -> Result<(), StoreError> {
+    let kk = layout::key_key(key);
+    let bytes = match txn.get(Table::Keys, &kk)? {
+        Some(b) => {
+            let rec = layout::decode_record(b)?;
+            layout::encode_record(&RawRecord {
+                version: *version,
+                ..rec
+            })
+        }
+        None => layout::encode_record(&RawRecord {
+            expire_at_ms: 0,
+            version: *version,
+            payload: Payload::Tombstone,
+        }),
+    };
+    txn.put(Table::Keys, &kk, &bytes)
+}
+
+/// A `VersionView` over a fallible store that remembers the first failure.
+struct Checked<'a, T: ?Sized> {
+    kv: &'a T,
+    error: RefCell<Option<StoreError>>,
+}
+
+impl<T: KvWrite + ?Sized> VersionView for Checked<'_, T> {
+    fn key_version(&self, key: &Key) -> KeyVersion {
+        self.kv.key_version_checked(key).unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            KeyVersion {
+                order: [0; 32],
+                acc: [0; 32],
+            }
+        })
+    }
+
+    fn db_state(&self, db: u8) -> DbState {
+        self.kv.db_state_checked(db).unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            DbState::default()
+        })
+    }
+}
+
+/// Whether every key and set member the op would store fits the store's key-size limit (the
+/// command layer refuses such ops at admission; this keeps the executor safe regardless).
+pub fn fits(op: &Op) -> bool {
+    let mut ok = true;
+    op.access(&mut |k, _| ok &= layout::name_fits(&k.name));
+    if !ok {
+        return false;
+    }
+    match op {
+        Op::SAdd { key, members } | Op::SRem { key, members } | Op::SPop { key, members } => {
+            members.iter().all(|m| layout::member_fits(&key.name, m))
+        }
+        Op::SMove { src, dst, member } => {
+            layout::member_fits(&src.name, member) && layout::member_fits(&dst.name, member)
+        }
+        _ => true,
+    }
+}
+
+/// Executes one op.
+fn exec_op<T: KvWrite + ?Sized>(cx: &mut Ctx<'_, T>, op: &Op) -> Result<Reply, StoreError> {
+    if !fits(op) {
+        return Ok(Reply::Error(RedisError::KeyTooLong));
+    }
+    match op {
+        Op::Set {
+            key,
+            value,
+            cond,
+            ttl,
+            get,
+        } => strings::set(cx, key, value, *cond, *ttl, *get),
+        Op::GetDel { key } => strings::getdel(cx, key),
+        Op::GetEx { key, ttl } => strings::getex(cx, key, *ttl),
+        Op::MSetNx { pairs } => strings::msetnx(cx, pairs),
+        Op::Append { key, data } => strings::append(cx, key, data),
+        Op::SetRange { key, offset, data } => strings::setrange(cx, key, *offset, data),
+        Op::IncrBy { key, delta } => strings::incrby(cx, key, delta),
+        Op::IncrByFloat { key, delta } => strings::incrbyfloat(cx, key, delta),
+        Op::Del { key } => keys::del(cx, key),
+        Op::Expire {
+            key,
+            at_ms,
+            cond,
+            delete,
+        } => keys::expire(cx, key, *at_ms, *cond, *delete),
+        Op::Persist { key } => keys::persist(cx, key),
+        Op::Rename { src, dst, nx } => keys::rename(cx, src, dst, *nx),
+        Op::FlushDb { db } => keys::flushdb(cx, *db),
+        Op::FlushAll => keys::flushall(cx),
+        Op::Push {
+            key,
+            end,
+            elems,
+            only_if_exists,
+        } => lists::push(cx, key, *end, elems, *only_if_exists),
+        Op::Pop { key, end, count } => lists::pop(cx, key, *end, *count),
+        Op::LSet { key, index, elem } => lists::lset(cx, key, *index, elem),
+        Op::LInsert {
+            key,
+            before,
+            pivot,
+            elem,
+        } => lists::linsert(cx, key, *before, pivot, elem),
+        Op::LRem { key, count, elem } => lists::lrem(cx, key, *count, elem),
+        Op::LTrim { key, start, stop } => lists::ltrim(cx, key, *start, *stop),
+        Op::LMove { src, dst, from, to } => lists::lmove(cx, src, dst, *from, *to),
+        Op::SAdd { key, members } => sets::sadd(cx, key, members),
+        Op::SRem { key, members } => sets::srem(cx, key, members),
+        Op::SPop { key, members } => sets::spop(cx, key, members),
+        Op::SMove { src, dst, member } => sets::smove(cx, src, dst, member),
+        Op::SetStore {
+            dst,
+            algebra,
+            sources,
+        } => sets::setstore(cx, dst, *algebra, sources),
+    }
+}
+
+/// `Reply::Error(WrongType)`, the most common op error.
+pub(crate) fn wrongtype() -> Result<Reply, StoreError> {
+    Ok(Reply::Error(RedisError::WrongType))
+}

@@ -1,0 +1,191 @@
+//! Starting and stopping a node.
+//!
+//! Order matters: the store and the key are opened before anything listens (a node that cannot
+//! open its data refuses to start); the driver thread starts before the front end so the first
+//! client write has somewhere to go; the ready line is printed only once the listener is bound
+//! (tests and scripts wait for it, and with `--port 0` it carries the chosen port). On
+//! SIGINT/SIGTERM the front end stops accepting and drains, then the driver finishes the
+//! spores it holds and exits, then the store is closed.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::ctx::Shared;
+use crate::commands::service::CommandService;
+use crate::commands::settings::Settings;
+use crate::config::Config;
+use crate::consensus::{Engine, EngineConfig, Policy};
+use crate::resp::Limits;
+use crate::server::{Listener, ServerConfig};
+use crate::store::{Store, StoreOptions};
+
+use super::driver::Driver;
+use super::info::NodeStatusSource;
+use super::keyfile;
+use super::stats::SporeStats;
+use super::write_path::{DriverMsg, NodeWritePath};
+use super::{clock, expiry};
+
+/// The line printed on stdout once the node accepts clients (followed by `ADDR:PORT`).
+pub const READY_LINE: &str = "sporedb ready: listening on ";
+
+/// Why the node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot create data dir {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("invalid policy: {0}")]
+    Policy(#[from] crate::consensus::PolicyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Runs a node until SIGINT/SIGTERM.
+pub fn run(config: Config) -> Result<(), NodeError> {
+    init_logging(&config.log_level);
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| NodeError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let (key, created) = keyfile::load_or_create(&config.data_dir)?;
+    let node_id = hex::encode(key.id());
+    if created {
+        tracing::info!("generated node key {node_id}");
+    }
+    let store = Arc::new(Store::open(
+        &config.data_dir,
+        &StoreOptions {
+            map_size: config.lmdb_map_size,
+        },
+    )?);
+
+    // A single node is its own committee: n = 1, ω = 1, f = 0. The cluster configuration
+    // replaces this with the global policy.
+    let policy = Policy::new(vec![key.id()], 1, 0)?;
+    let (n, quorum, f) = (
+        policy.n() as u32,
+        policy.quorum as u32,
+        policy.faulty as u32,
+    );
+    let engine = Engine::new(EngineConfig {
+        max_horizon_ms: config.spore_deadline_ms.max(10_000),
+        ..EngineConfig::new(key.clone(), policy)
+    });
+
+    let stats = Arc::new(SporeStats::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone());
+    let driver_thread = std::thread::Builder::new()
+        .name("sporedb-driver".into())
+        .spawn(move || driver.run())
+        .map_err(NodeError::Runtime)?;
+    let writes = Arc::new(NodeWritePath::new(tx.clone(), config.spore_deadline_ms));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(NodeError::Runtime)?;
+    let served = runtime.block_on(async {
+        let node_info = NodeStatusSource {
+            node_key: node_id,
+            n,
+            quorum,
+            f,
+            stats,
+        };
+        let shared = Arc::new(Shared::new(
+            store.clone(),
+            writes.clone(),
+            Arc::new(clock::now_ms),
+            Settings::from_config(&config),
+            Arc::new(node_info),
+        ));
+        let service = Arc::new(CommandService::new(shared));
+        let addr = SocketAddr::new(config.bind, config.port);
+        let server_config = ServerConfig {
+            bind: addr,
+            maxclients: config.maxclients,
+            limits: Limits {
+                max_bulk_len: config.proto_max_bulk_len,
+                ..Limits::default()
+            },
+            ..ServerConfig::default()
+        };
+        let listener = Listener::bind(server_config, service)
+            .await
+            .map_err(|source| NodeError::Listen { addr, source })?;
+        let local = listener.local_addr().map_err(NodeError::Runtime)?;
+        tracing::info!(
+            "node {} serving Redis clients on {local}",
+            hex::encode(key.id())
+        );
+        println!("{READY_LINE}{local}");
+        let _ = std::io::stdout().flush();
+
+        let shutdown = CancellationToken::new();
+        let expirer = tokio::spawn(expiry::run(store.clone(), writes.clone(), shutdown.clone()));
+        let server = tokio::spawn(listener.run(shutdown.clone()));
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+        let _ = server.await;
+        let _ = expirer.await;
+        Ok::<(), NodeError>(())
+    });
+    let _ = tx.send(DriverMsg::Shutdown);
+    let _ = driver_thread.join();
+    served
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = match level {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::INFO,
+    };
+    // Logs go to stderr; stdout carries only the ready line, which scripts parse.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

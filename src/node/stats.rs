@@ -1,0 +1,30 @@
+//! Counters the node keeps for INFO's `sporedb` section and CONFIG RESETSTAT.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Spore outcomes since start (or the last reset).
+#[derive(Debug, Default)]
+pub struct SporeStats {
+    pub committed: AtomicU64,
+    pub dropped: AtomicU64,
+    pub pending: AtomicU64,
+    pub retried: AtomicU64,
+    pub batches: AtomicU64,
+}
+
+impl SporeStats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Zeroes the cumulative counters (pending is a level, not a count, and is kept).
+    pub fn reset(&self) {
+        for c in [&self.committed, &self.dropped, &self.retried, &self.batches] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The node's `WritePath`: hands client writes to the driver thread and awaits the outcome.
+//!
+//! The channel is unbounded on purpose: the sender runs on tokio worker threads and must never
+//! block them. Load is bounded upstream: every write holds a client connection waiting for its
+//! reply, and the front end caps connections and per-connection buffered input.
+
+use std::sync::mpsc::Sender;
+
+use tokio::sync::oneshot;
+
+use crate::reply::Reply;
+use crate::write::{WriteError, WriteFuture, WritePath, WriteRequest};
+
+use super::clock;
+
+/// A client write waiting for the driver.
+pub struct WriteJob {
+    pub request: WriteRequest,
+    pub reply: oneshot::Sender<Result<Vec<Reply>, WriteError>>,
+    /// After this time the write is no longer retried; the client gets a drop error.
+    pub deadline_ms: u64,
+}
+
+/// What the driver thread receives.
+pub enum DriverMsg {
+    Write(WriteJob),
+    Shutdown,
+}
+
+/// Submits writes to the driver thread.
+pub struct NodeWritePath {
+    tx: Sender<DriverMsg>,
+    deadline_ms: u64,
+}
+
+impl NodeWritePath {
+    pub fn new(tx: Sender<DriverMsg>, deadline_ms: u64) -> NodeWritePath {
+        NodeWritePath { tx, deadline_ms }
+    }
+}
+
+impl WritePath for NodeWritePath {
+    fn submit(&self, request: WriteRequest) -> WriteFuture {
+        let (reply, rx) = oneshot::channel();
+        let job = WriteJob {
+            request,
+            reply,
+            deadline_ms: clock::now_ms() + self.deadline_ms,
+        };
+        if self.tx.send(DriverMsg::Write(job)).is_err() {
+            return Box::pin(async { Err(WriteError::Unavailable) });
+        }
+        Box::pin(async move { rx.await.unwrap_or(Err(WriteError::Unavailable)) })
+    }
+}

@@ -1,0 +1,69 @@
+//! Store errors: what can go wrong below the command layer.
+//!
+//! `StoreError` is for failures of the storage itself (I/O, a full map, a record that does not
+//! decode). They never depend on the data a client sent, so they are not replies: the caller
+//! aborts the write transaction (nothing of it is applied) and answers `ERR internal error`.
+//! `ReadError` is what the typed read API returns: a Redis-visible WRONGTYPE / invalid cursor,
+//! or a store failure. Both convert into `RedisError` at the command boundary.
+
+use crate::error::RedisError;
+
+/// A failure of the storage layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The LMDB map is full (`MDB_MAP_FULL`): raise `lmdb_map_size` and restart.
+    #[error("the LMDB map is full; raise lmdb_map_size")]
+    MapFull,
+    /// A stored record or index entry does not decode: the store is corrupt.
+    #[error("corrupt store: {0}")]
+    Corrupt(&'static str),
+    /// The store was written by a newer or unknown format version.
+    #[error("unsupported store format version {0}")]
+    Format(u32),
+    /// Any other LMDB failure.
+    #[error("lmdb: {0}")]
+    Lmdb(heed::Error),
+    /// Filesystem failure while opening the store.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<heed::Error> for StoreError {
+    fn from(e: heed::Error) -> StoreError {
+        match e {
+            heed::Error::Mdb(heed::MdbError::MapFull) => StoreError::MapFull,
+            other => StoreError::Lmdb(other),
+        }
+    }
+}
+
+/// An error from the typed read API.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The key holds another type than the read expects.
+    #[error("wrong type")]
+    WrongType,
+    /// A SCAN/SSCAN cursor that this store never produced.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ReadError> for RedisError {
+    fn from(e: ReadError) -> RedisError {
+        match e {
+            ReadError::WrongType => RedisError::WrongType,
+            ReadError::InvalidCursor => RedisError::InvalidCursor,
+            ReadError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for RedisError {
+    fn from(e: StoreError) -> RedisError {
+        tracing::error!(error = %e, "store failure");
+        RedisError::Internal
+    }
+}

@@ -1,0 +1,137 @@
+//! The narrow key-value interface every backend implements, and all store logic is written on.
+//!
+//! A backend offers six ordered byte tables (`Table`), `get` / ordered `range` for reads and
+//! `put` / `delete` for writes. Records, lists, sets, versions and the executor live above this
+//! trait, once, so the LMDB store and the in-memory store (the consensus simulator's) hold
+//! byte-identical tables after the same spores. Reads borrow from the transaction (zero-copy
+//! on LMDB).
+
+use std::ops::Bound;
+
+use super::error::StoreError;
+
+/// The tables. The discriminant is part of `state_digest` (frozen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// `db ‖ name` → key record.
+    Keys = 0,
+    /// `db ‖ u32 BE name len ‖ name ‖ sub` → list element / empty (set member).
+    Elems = 1,
+    /// `db` → database state.
+    Dbs = 2,
+    /// `at_ms u64 BE ‖ db ‖ name` → empty: the expiry index.
+    Expires = 3,
+    /// spore id → empty.
+    Applied = 4,
+    /// name → value: format version etc.
+    Meta = 5,
+}
+
+impl Table {
+    pub const ALL: [Table; 6] = [
+        Table::Keys,
+        Table::Elems,
+        Table::Dbs,
+        Table::Expires,
+        Table::Applied,
+        Table::Meta,
+    ];
+
+    /// The table's name (the LMDB database name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Keys => "keys",
+            Table::Elems => "elems",
+            Table::Dbs => "dbs",
+            Table::Expires => "expires",
+            Table::Applied => "applied",
+            Table::Meta => "meta",
+        }
+    }
+}
+
+/// An ordered iterator over `(key, value)` entries borrowed from a transaction.
+pub type KvIter<'a> = Box<dyn Iterator<Item = Result<(&'a [u8], &'a [u8]), StoreError>> + 'a>;
+
+/// Read access to a consistent snapshot of the tables.
+pub trait KvRead {
+    /// The value stored under `key`.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>, StoreError>;
+
+    /// The entries with keys within `(lo, hi)`, ascending, or descending with `rev`.
+    fn range<'a>(
+        &'a self,
+        table: Table,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        rev: bool,
+    ) -> Result<KvIter<'a>, StoreError>;
+}
+
+/// Write access. A write transaction sees its own writes.
+pub trait KvWrite: KvRead {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    /// Removes `key`; whether it was present.
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError>;
+}
+
+/// The entries whose key starts with `prefix`, ascending.
+pub fn prefix_range<'a, T: KvRead + ?Sized>(
+    kv: &'a T,
+    table: Table,
+    prefix: &[u8],
+) -> Result<KvIter<'a>, StoreError> {
+    match prefix_end(prefix) {
+        Some(end) => kv.range(table, Bound::Included(prefix), Bound::Excluded(&end), false),
+        None => kv.range(table, Bound::Included(prefix), Bound::Unbounded, false),
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix` (None if the
+/// prefix is all 0xff, i.e. unbounded).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Deletes every entry whose key starts with `prefix`; how many. Collects keys in chunks so the
+/// iteration never overlaps a mutation.
+pub fn delete_prefix<T: KvWrite + ?Sized>(
+    kv: &mut T,
+    table: Table,
+    prefix: &[u8],
+) -> Result<u64, StoreError> {
+    let mut removed = 0u64;
+    loop {
+        let chunk: Vec<Vec<u8>> = prefix_range(kv, table, prefix)?
+            .take(1024)
+            .map(|r| r.map(|(k, _)| k.to_vec()))
+            .collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            return Ok(removed);
+        }
+        for k in &chunk {
+            kv.delete(table, k)?;
+        }
+        removed += chunk.len() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_carries() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+}

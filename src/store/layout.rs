@@ -1,0 +1,376 @@
+//! The on-disk format: table key layouts and record encodings. **Frozen**: replicas compare
+//! `state_digest`s over these bytes and stores outlive binaries, so a change needs a new
+//! `FORMAT_VERSION` and a migration, never an edit. The golden test below pins every layout.
+//!
+//! | table     | key                                              | value                          |
+//! |-----------|--------------------------------------------------|--------------------------------|
+//! | `keys`    | `db u8 ‖ name`                                   | key record (below)             |
+//! | `elems`   | `db u8 ‖ name len u32 BE ‖ name ‖ sub`           | list element / empty (set)     |
+//! | `dbs`     | `db u8`                                          | `generation[32] ‖ sum[32] ‖ live keys u64 BE` |
+//! | `expires` | `at_ms u64 BE ‖ db u8 ‖ name`                    | empty                          |
+//! | `applied` | spore id `[32]`                                  | empty                          |
+//! | `meta`    | `"format"`                                       | `u32 BE` format version        |
+//!
+//! Key record: `kind u8 ‖ expire_at_ms u64 BE (0 = none) ‖ order[32] ‖ acc[32] ‖ payload`, where
+//! kind 0 = tombstone (no payload), 1 = string (payload = the bytes), 2 = list (payload =
+//! `head ‖ tail`, each an order-preserving i64: elements live at indexes `head..tail`), 3 = set
+//! (payload = cardinality u64 BE; cardinality 0 marks an *emptied set that kept its TTL*, which
+//! is invisible like a tombstone: see `exec/sets.rs` for why). A list element's `sub` is its index as an order-preserving
+//! i64 (`i64 as u64 ^ 1<<63`, big-endian); a set member's `sub` is the member bytes, so sets
+//! iterate in member-byte order.
+//!
+//! LMDB keys are limited to 511 bytes (fixed at build time, the same on every node), which
+//! bounds names and members: see `name_fits` / `member_fits`. Command handlers refuse longer
+//! ones at admission; the executor answers `KeyTooLong` if one reaches it anyway.
+
+use crate::spore::{DbState, Key, KeyVersion};
+
+use super::error::StoreError;
+
+/// The format version stored in `meta`.
+pub const FORMAT_VERSION: u32 = 1;
+/// The `meta` key holding the format version.
+pub const META_FORMAT: &[u8] = b"format";
+
+/// LMDB's compiled-in maximum key size.
+pub const MAX_TABLE_KEY: usize = 511;
+/// The longest key name the store accepts (an `expires` or list `elems` key must fit).
+pub const MAX_NAME: usize = MAX_TABLE_KEY - 13;
+
+/// Bytes of a record before its payload.
+pub const RECORD_HEADER: usize = 1 + 8 + 32 + 32;
+
+/// Whether a key name fits the store's key-size limit.
+pub fn name_fits(name: &[u8]) -> bool {
+    name.len() <= MAX_NAME
+}
+
+/// Whether a set member of key `name` fits the store's key-size limit.
+pub fn member_fits(name: &[u8], member: &[u8]) -> bool {
+    5 + name.len() + member.len() <= MAX_TABLE_KEY
+}
+
+/// The kind of a key record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tombstone = 0,
+    String = 1,
+    List = 2,
+    Set = 3,
+}
+
+/// A decoded key record's payload, borrowing string bytes from the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    Tombstone,
+    String(&'a [u8]),
+    /// Elements at indexes `head..tail`.
+    List {
+        head: i64,
+        tail: i64,
+    },
+    Set {
+        card: u64,
+    },
+}
+
+impl Payload<'_> {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Payload::Tombstone => Kind::Tombstone,
+            Payload::String(_) => Kind::String,
+            Payload::List { .. } => Kind::List,
+            Payload::Set { .. } => Kind::Set,
+        }
+    }
+}
+
+/// A decoded key record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    /// Absolute unix ms; 0 = no TTL.
+    pub expire_at_ms: u64,
+    pub version: KeyVersion,
+    pub payload: Payload<'a>,
+}
+
+impl RawRecord<'_> {
+    /// Whether the record holds a visible value (not a tombstone, not an emptied set).
+    pub fn is_live(&self) -> bool {
+        !matches!(self.payload, Payload::Tombstone | Payload::Set { card: 0 })
+    }
+}
+
+/// `keys` table key.
+pub fn key_key(key: &Key) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.name.len());
+    k.push(key.db);
+    k.extend_from_slice(&key.name);
+    k
+}
+
+/// The `keys` table key back to a `Key`.
+pub fn decode_key_key(k: &[u8]) -> Result<Key, StoreError> {
+    match k.split_first() {
+        Some((db, name)) => Ok(Key::new(*db, bytes::Bytes::copy_from_slice(name))),
+        None => Err(StoreError::Corrupt("empty key in keys table")),
+    }
+}
+
+/// The `elems` prefix of one key: every element / member key starts with it.
+pub fn elems_prefix(key: &Key) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + key.name.len() + 8);
+    k.push(key.db);
+    k.extend_from_slice(&(key.name.len() as u32).to_be_bytes());
+    k.extend_from_slice(&key.name);
+    k
+}
+
+/// An order-preserving encoding of an i64.
+pub fn ordered_i64(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Inverse of `ordered_i64`.
+pub fn decode_ordered_i64(b: &[u8]) -> Result<i64, StoreError> {
+    let arr: [u8; 8] = b
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("bad ordered i64"))?;
+    Ok((u64::from_be_bytes(arr) ^ (1 << 63)) as i64)
+}
+
+/// `elems` key of a list element.
+pub fn list_elem_key(prefix: &[u8], index: i64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 8);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&ordered_i64(index));
+    k
+}
+
+/// `elems` key of a set member.
+pub fn set_member_key(prefix: &[u8], member: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + member.len());
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(member);
+    k
+}
+
+/// `expires` table key.
+pub fn expires_key(at_ms: u64, key: &Key) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + key.name.len());
+    k.extend_from_slice(&at_ms.to_be_bytes());
+    k.push(key.db);
+    k.extend_from_slice(&key.name);
+    k
+}
+
+/// An `expires` table key back to (at_ms, key).
+pub fn decode_expires_key(k: &[u8]) -> Result<(u64, Key), StoreError> {
+    if k.len() < 9 {
+        return Err(StoreError::Corrupt("short expires key"));
+    }
+    let mut at = [0u8; 8];
+    at.copy_from_slice(&k[..8]);
+    Ok((u64::from_be_bytes(at), decode_key_key(&k[8..])?))
+}
+
+/// Encodes a key record.
+pub fn encode_record(rec: &RawRecord<'_>) -> Vec<u8> {
+    let extra = match rec.payload {
+        Payload::String(s) => s.len(),
+        Payload::List { .. } => 16,
+        Payload::Set { .. } => 8,
+        Payload::Tombstone => 0,
+    };
+    let mut v = Vec::with_capacity(RECORD_HEADER + extra);
+    v.push(rec.payload.kind() as u8);
+    v.extend_from_slice(&rec.expire_at_ms.to_be_bytes());
+    v.extend_from_slice(&rec.version.order);
+    v.extend_from_slice(&rec.version.acc);
+    match rec.payload {
+        Payload::Tombstone => {}
+        Payload::String(s) => v.extend_from_slice(s),
+        Payload::List { head, tail } => {
+            v.extend_from_slice(&ordered_i64(head));
+            v.extend_from_slice(&ordered_i64(tail));
+        }
+        Payload::Set { card } => v.extend_from_slice(&card.to_be_bytes()),
+    }
+    v
+}
+
+/// Decodes a key record.
+pub fn decode_record(b: &[u8]) -> Result<RawRecord<'_>, StoreError> {
+    if b.len() < RECORD_HEADER {
+        return Err(StoreError::Corrupt("short key record"));
+    }
+    let mut at = [0u8; 8];
+    at.copy_from_slice(&b[1..9]);
+    let mut order = [0u8; 32];
+    order.copy_from_slice(&b[9..41]);
+    let mut acc = [0u8; 32];
+    acc.copy_from_slice(&b[41..73]);
+    let rest = &b[RECORD_HEADER..];
+    let payload = match b[0] {
+        0 if rest.is_empty() => Payload::Tombstone,
+        1 => Payload::String(rest),
+        2 if rest.len() == 16 => {
+            let head = decode_ordered_i64(&rest[..8])?;
+            let tail = decode_ordered_i64(&rest[8..])?;
+            if head > tail {
+                return Err(StoreError::Corrupt("list head after tail"));
+            }
+            Payload::List { head, tail }
+        }
+        3 if rest.len() == 8 => {
+            let mut c = [0u8; 8];
+            c.copy_from_slice(rest);
+            Payload::Set {
+                card: u64::from_be_bytes(c),
+            }
+        }
+        _ => return Err(StoreError::Corrupt("bad key record kind")),
+    };
+    Ok(RawRecord {
+        expire_at_ms: u64::from_be_bytes(at),
+        version: KeyVersion { order, acc },
+        payload,
+    })
+}
+
+/// A database's stored state: versions plus the number of live (non-tombstone) keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DbRecord {
+    pub state: DbState,
+    pub live: u64,
+}
+
+/// Encodes a `dbs` value.
+pub fn encode_db(rec: &DbRecord) -> Vec<u8> {
+    let mut v = Vec::with_capacity(72);
+    v.extend_from_slice(&rec.state.generation);
+    v.extend_from_slice(&rec.state.sum);
+    v.extend_from_slice(&rec.live.to_be_bytes());
+    v
+}
+
+/// Decodes a `dbs` value.
+pub fn decode_db(b: &[u8]) -> Result<DbRecord, StoreError> {
+    if b.len() != 72 {
+        return Err(StoreError::Corrupt("bad db record"));
+    }
+    let mut rec = DbRecord::default();
+    rec.state.generation.copy_from_slice(&b[..32]);
+    rec.state.sum.copy_from_slice(&b[32..64]);
+    let mut live = [0u8; 8];
+    live.copy_from_slice(&b[64..]);
+    rec.live = u64::from_be_bytes(live);
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Golden bytes: if this fails you changed the on-disk format (see the module doc).
+    #[test]
+    fn layout_is_frozen() {
+        let key = Key::new(3, "ab");
+        assert_eq!(hex::encode(key_key(&key)), "036162");
+        assert_eq!(hex::encode(elems_prefix(&key)), "03000000026162");
+        assert_eq!(
+            hex::encode(list_elem_key(&elems_prefix(&key), -1)),
+            "030000000261627fffffffffffffff"
+        );
+        assert_eq!(
+            hex::encode(list_elem_key(&elems_prefix(&key), 0)),
+            "030000000261628000000000000000"
+        );
+        assert_eq!(
+            hex::encode(set_member_key(&elems_prefix(&key), b"m")),
+            "030000000261626d"
+        );
+        assert_eq!(
+            hex::encode(expires_key(0x0102, &key)),
+            "0000000000000102036162"
+        );
+        let v = KeyVersion {
+            order: [0x11; 32],
+            acc: [0x22; 32],
+        };
+        let o = "11".repeat(32);
+        let a = "22".repeat(32);
+        let rec = |payload| RawRecord {
+            expire_at_ms: 5,
+            version: v,
+            payload,
+        };
+        let cases = [
+            (rec(Payload::Tombstone), format!("000000000000000005{o}{a}")),
+            (
+                rec(Payload::String(b"hi")),
+                format!("010000000000000005{o}{a}6869"),
+            ),
+            (
+                rec(Payload::List { head: -2, tail: 1 }),
+                format!("020000000000000005{o}{a}7ffffffffffffffe8000000000000001"),
+            ),
+            (
+                rec(Payload::Set { card: 7 }),
+                format!("030000000000000005{o}{a}0000000000000007"),
+            ),
+        ];
+        for (r, hex_) in cases {
+            let bytes = encode_record(&r);
+            assert_eq!(hex::encode(&bytes), hex_);
+            assert_eq!(decode_record(&bytes).unwrap(), r);
+        }
+        let db = DbRecord {
+            state: DbState {
+                generation: [1; 32],
+                sum: [2; 32],
+            },
+            live: 9,
+        };
+        assert_eq!(
+            hex::encode(encode_db(&db)),
+            format!("{}{}0000000000000009", "01".repeat(32), "02".repeat(32))
+        );
+        assert_eq!(decode_db(&encode_db(&db)).unwrap(), db);
+    }
+
+    #[test]
+    fn ordered_i64_preserves_order() {
+        let vals = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        for w in vals.windows(2) {
+            assert!(ordered_i64(w[0]) < ordered_i64(w[1]));
+        }
+        for v in vals {
+            assert_eq!(decode_ordered_i64(&ordered_i64(v)).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn corrupt_records_are_errors() {
+        assert!(decode_record(b"").is_err());
+        let mut b = encode_record(&RawRecord {
+            expire_at_ms: 0,
+            version: KeyVersion {
+                order: [0; 32],
+                acc: [0; 32],
+            },
+            payload: Payload::List { head: 3, tail: 1 },
+        });
+        assert!(decode_record(&b).is_err());
+        b[0] = 9;
+        assert!(decode_record(&b).is_err());
+    }
+
+    #[test]
+    fn limits() {
+        assert!(name_fits(&[0; MAX_NAME]));
+        assert!(!name_fits(&[0; MAX_NAME + 1]));
+        assert!(member_fits(&[0; 6], &[0; 500]));
+        assert!(!member_fits(&[0; 6], &[0; 501]));
+    }
+}

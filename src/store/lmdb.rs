@@ -1,0 +1,171 @@
+//! The LMDB backend (heed): the environment, its six databases, and the `KvRead`/`KvWrite`
+//! implementations for read and write transactions.
+//!
+//! heed is pinned to 0.22.1: in 0.23 a `Database<'e, …>` borrows the `Env`, which makes a store
+//! that owns both self-referential; the safe ways around it are leaking the `Env` (then a store
+//! can never be closed and reopened in one process, which tests and clean shutdown need) or
+//! reopening every database in every transaction. 0.22's handle-safety issue (heed#144: handles
+//! used with another env or created by an aborted txn) cannot arise here: handles are created
+//! once, in a committed txn, by `open`, and never leave this module.
+//!
+//! Durability: no `NO_SYNC`/`NO_META_SYNC`; every write commit is fsync'd. Read transactions
+//! are `WithoutTls` so they may move between threads (tokio tasks).
+
+use std::ops::Bound;
+use std::path::Path;
+
+use heed::types::Bytes;
+use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+
+use super::error::StoreError;
+use super::kv::{KvIter, KvRead, KvWrite, Table};
+
+type Db = Database<Bytes, Bytes>;
+
+/// The environment and its table handles.
+pub(crate) struct Lmdb {
+    env: Env<WithoutTls>,
+    dbs: [Db; 6],
+}
+
+impl Lmdb {
+    /// Opens (creating if needed) the environment in `dir`.
+    pub(crate) fn open(dir: &Path, map_size: usize) -> Result<Lmdb, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        options.map_size(map_size).max_dbs(Table::ALL.len() as u32);
+        // SAFETY: heed's open is unsafe because LMDB's memory map must not be opened twice in one
+        // process and the files must not be modified or truncated by anything else while open.
+        // This is the only place sporedb opens an environment; the node opens its store once,
+        // heed itself refuses a second open of the same path in this process
+        // (`EnvAlreadyOpened`), and the data directory belongs to this process alone.
+        #[allow(unsafe_code)]
+        let env = unsafe { options.open(dir)? };
+        let mut wtxn = env.write_txn()?;
+        let mut make = |t: Table| env.create_database::<Bytes, Bytes>(&mut wtxn, Some(t.name()));
+        let dbs = [
+            make(Table::Keys)?,
+            make(Table::Elems)?,
+            make(Table::Dbs)?,
+            make(Table::Expires)?,
+            make(Table::Applied)?,
+            make(Table::Meta)?,
+        ];
+        wtxn.commit()?;
+        Ok(Lmdb { env, dbs })
+    }
+
+    pub(crate) fn read(&self) -> Result<ReadTxn<'_>, StoreError> {
+        Ok(ReadTxn {
+            txn: self.env.read_txn()?,
+            dbs: &self.dbs,
+        })
+    }
+
+    pub(crate) fn write(&self) -> Result<WriteTxn<'_>, StoreError> {
+        Ok(WriteTxn {
+            txn: self.env.write_txn()?,
+            dbs: &self.dbs,
+        })
+    }
+
+    pub(crate) fn env(&self) -> &Env<WithoutTls> {
+        &self.env
+    }
+
+    pub(crate) fn db(&self, t: Table) -> Db {
+        self.dbs[t as usize]
+    }
+}
+
+/// A read transaction: an MVCC snapshot of the store. Cheap; hold it only briefly (a long-lived
+/// reader keeps old pages from being reused).
+pub struct ReadTxn<'s> {
+    txn: RoTxn<'s, WithoutTls>,
+    dbs: &'s [Db; 6],
+}
+
+/// A write transaction. Only one exists at a time (others wait). Dropped without `commit`, it
+/// aborts and nothing of it is applied.
+pub struct WriteTxn<'s> {
+    txn: RwTxn<'s>,
+    dbs: &'s [Db; 6],
+}
+
+impl WriteTxn<'_> {
+    /// Commits durably (fsync) everything written in this transaction.
+    pub fn commit(self) -> Result<(), StoreError> {
+        Ok(self.txn.commit()?)
+    }
+
+    /// Discards everything written in this transaction.
+    pub fn abort(self) {
+        self.txn.abort()
+    }
+}
+
+fn get<'t>(db: &Db, txn: &'t RoTxn<'_>, key: &[u8]) -> Result<Option<&'t [u8]>, StoreError> {
+    Ok(db.get(txn, key)?)
+}
+
+fn range<'t>(
+    db: &Db,
+    txn: &'t RoTxn<'_>,
+    lo: Bound<&[u8]>,
+    hi: Bound<&[u8]>,
+    rev: bool,
+) -> Result<KvIter<'t>, StoreError> {
+    let bounds = (lo, hi);
+    if rev {
+        Ok(Box::new(
+            db.rev_range(txn, &bounds)?
+                .map(|r| r.map_err(StoreError::from)),
+        ))
+    } else {
+        Ok(Box::new(
+            db.range(txn, &bounds)?.map(|r| r.map_err(StoreError::from)),
+        ))
+    }
+}
+
+impl KvRead for ReadTxn<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>, StoreError> {
+        get(&self.dbs[table as usize], &self.txn, key)
+    }
+
+    fn range<'a>(
+        &'a self,
+        table: Table,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        rev: bool,
+    ) -> Result<KvIter<'a>, StoreError> {
+        range(&self.dbs[table as usize], &self.txn, lo, hi, rev)
+    }
+}
+
+impl KvRead for WriteTxn<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>, StoreError> {
+        get(&self.dbs[table as usize], &self.txn, key)
+    }
+
+    fn range<'a>(
+        &'a self,
+        table: Table,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        rev: bool,
+    ) -> Result<KvIter<'a>, StoreError> {
+        range(&self.dbs[table as usize], &self.txn, lo, hi, rev)
+    }
+}
+
+impl KvWrite for WriteTxn<'_> {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        Ok(self.dbs[table as usize].put(&mut self.txn, key, value)?)
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.dbs[table as usize].delete(&mut self.txn, key)?)
+    }
+}

@@ -1,0 +1,192 @@
+//! The in-memory backend: six `BTreeMap`s with the same ordering as LMDB (plain byte order).
+//!
+//! The consensus simulator runs the exact executor over it; `state_digest` then shows whether
+//! replicas hold byte-identical state. A write transaction keeps an undo log and rolls back
+//! unless committed, so an aborted group leaves nothing behind, as with LMDB.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use super::error::StoreError;
+use super::kv::{KvIter, KvRead, KvWrite, Table};
+
+type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// An in-memory store. `Clone` gives an independent copy (a replica snapshot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemStore {
+    tables: [Map; 6],
+}
+
+impl Default for MemStore {
+    fn default() -> MemStore {
+        MemStore::new()
+    }
+}
+
+impl MemStore {
+    /// An empty store, holding the same `meta` entries as a freshly opened LMDB store.
+    pub fn new() -> MemStore {
+        let mut s = MemStore {
+            tables: Default::default(),
+        };
+        s.tables[Table::Meta as usize].insert(
+            super::layout::META_FORMAT.to_vec(),
+            super::layout::FORMAT_VERSION.to_be_bytes().to_vec(),
+        );
+        s
+    }
+
+    /// A read view (a snapshot: nothing can write while it is borrowed).
+    pub fn read(&self) -> MemRead<'_> {
+        MemRead {
+            tables: &self.tables,
+        }
+    }
+
+    /// A write transaction: rolled back on drop unless committed.
+    pub fn write(&mut self) -> MemWrite<'_> {
+        MemWrite {
+            tables: &mut self.tables,
+            undo: Vec::new(),
+        }
+    }
+}
+
+/// A read view of a `MemStore`.
+pub struct MemRead<'s> {
+    tables: &'s [Map; 6],
+}
+
+/// A write transaction on a `MemStore`.
+pub struct MemWrite<'s> {
+    tables: &'s mut [Map; 6],
+    /// (table, key, previous value) in write order.
+    undo: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl MemWrite<'_> {
+    /// Keeps everything written.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        self.undo.clear();
+        Ok(())
+    }
+
+    /// Discards everything written.
+    pub fn abort(self) {}
+}
+
+impl Drop for MemWrite<'_> {
+    fn drop(&mut self) {
+        while let Some((t, k, old)) = self.undo.pop() {
+            let map = &mut self.tables[t as usize];
+            match old {
+                Some(v) => map.insert(k, v),
+                None => map.remove(&k),
+            };
+        }
+    }
+}
+
+fn range<'a>(map: &'a Map, lo: Bound<&[u8]>, hi: Bound<&[u8]>, rev: bool) -> KvIter<'a> {
+    // BTreeMap::range panics on inverted bounds; LMDB yields nothing.
+    let empty = match (lo, hi) {
+        (Bound::Included(a), Bound::Included(b)) => a > b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+        | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+        _ => false,
+    };
+    if empty {
+        return Box::new(std::iter::empty());
+    }
+    let r = map.range::<[u8], _>((lo, hi));
+    if rev {
+        Box::new(r.rev().map(|(k, v)| Ok((k.as_slice(), v.as_slice()))))
+    } else {
+        Box::new(r.map(|(k, v)| Ok((k.as_slice(), v.as_slice()))))
+    }
+}
+
+impl KvRead for MemRead<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>, StoreError> {
+        Ok(self.tables[table as usize].get(key).map(Vec::as_slice))
+    }
+
+    fn range<'a>(
+        &'a self,
+        table: Table,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        rev: bool,
+    ) -> Result<KvIter<'a>, StoreError> {
+        Ok(range(&self.tables[table as usize], lo, hi, rev))
+    }
+}
+
+impl KvRead for MemWrite<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>, StoreError> {
+        Ok(self.tables[table as usize].get(key).map(Vec::as_slice))
+    }
+
+    fn range<'a>(
+        &'a self,
+        table: Table,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        rev: bool,
+    ) -> Result<KvIter<'a>, StoreError> {
+        Ok(range(&self.tables[table as usize], lo, hi, rev))
+    }
+}
+
+impl KvWrite for MemWrite<'_> {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let old = self.tables[table as usize].insert(key.to_vec(), value.to_vec());
+        self.undo.push((table, key.to_vec(), old));
+        Ok(())
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        let old = self.tables[table as usize].remove(key);
+        let existed = old.is_some();
+        if existed {
+            self.undo.push((table, key.to_vec(), old));
+        }
+        Ok(existed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_writes_roll_back() {
+        let mut s = MemStore::new();
+        {
+            let mut w = s.write();
+            w.put(Table::Keys, b"a", b"1").unwrap();
+            w.commit().unwrap();
+        }
+        {
+            let mut w = s.write();
+            w.put(Table::Keys, b"a", b"2").unwrap();
+            w.put(Table::Keys, b"b", b"3").unwrap();
+            w.delete(Table::Keys, b"a").unwrap();
+            w.abort();
+        }
+        let r = s.read();
+        assert_eq!(r.get(Table::Keys, b"a").unwrap(), Some(&b"1"[..]));
+        assert_eq!(r.get(Table::Keys, b"b").unwrap(), None);
+        let all: Vec<_> = r
+            .range(
+                Table::Keys,
+                Bound::Excluded(b"b"),
+                Bound::Included(b"a"),
+                false,
+            )
+            .unwrap()
+            .collect();
+        assert!(all.is_empty());
+    }
+}

@@ -13,6 +13,7 @@
 //! - `commands`: the Redis command layer: command table, dispatch, sessions, handlers (reads
 //!   from a store snapshot, writes as ops for the write path).
 //! - `consensus`: the endorsement protocol as a pure state machine (docs/PROTOCOL.md).
+//! - `sim`: the seeded Byzantine network simulator that drives N consensus engines (S1–S5).
 //! - `config`: command line and TOML configuration.
 //! - `store`: LMDB / in-memory tables, the frozen on-disk layout, the typed read API.
 //! - `exec`: the deterministic executor applying a committed spore's ops to the store.
@@ -30,6 +31,7 @@ pub mod node;
 pub mod reply;
 pub mod resp;
 pub mod server;
+pub mod sim;
 pub mod spore;
 pub mod store;
 pub mod write;

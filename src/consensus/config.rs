@@ -1,7 +1,34 @@
 //! The engine's configuration: who may endorse, how many endorsements commit, and the clock
 //! bounds the drop rules rely on (PROTOCOL.md §2 "Policy" and §7 "Clocks").
 
+use std::sync::Arc;
+
 use crate::crypto::{NodeId, NodeKey};
+
+/// Signature validity: `verify(signer, domain, payload, signature)`. The default is
+/// `crypto::verify` (ed25519 `verify_strict`), which *defines* validity; an alternative may only
+/// be a faster way to compute the same function (a shared cache, batch verification with
+/// fallback). The simulator shares one cache across its nodes so that 1000-node runs do not
+/// verify each signature 1000 times.
+#[derive(Clone)]
+pub struct Verifier(pub Arc<VerifyFn>);
+
+/// `(signer, domain, payload, signature) -> valid`.
+pub type VerifyFn = dyn Fn(&NodeId, &str, &[u8], &[u8; 64]) -> bool + Send + Sync;
+
+impl Verifier {
+    pub fn strict() -> Verifier {
+        Verifier(Arc::new(|signer, domain, payload, sig| {
+            crate::crypto::verify(signer, domain, payload, sig).is_ok()
+        }))
+    }
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verifier")
+    }
+}
 
 /// The global policy every honest node holds identically (whitepaper §4.1, Lemma 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +124,10 @@ pub struct EngineConfig {
     pub fallback_before_deadline_ms: u64,
     /// Rate limit for anti-entropy requests (PROTOCOL.md §6.3).
     pub want_interval_ms: u64,
+    /// An endorsement whose spore is still pending this long after it was sent is sent to the
+    /// origin again (the same signed batch: a lost message costs one resend, not a deadline).
+    pub resend_ms: u64,
+    pub verifier: Verifier,
 }
 
 impl EngineConfig {
@@ -110,6 +141,8 @@ impl EngineConfig {
             max_skew_ms: 100,
             fallback_before_deadline_ms: 0,
             want_interval_ms: 500,
+            resend_ms: 200,
+            verifier: Verifier::strict(),
         }
     }
 

@@ -142,6 +142,11 @@ impl Engine {
         }
         self.lock(id);
         self.add_produced(id);
+        // Successors deferred on the versions it will produce can now pass the chain rule.
+        if let Some(s) = self.records.get(&id).and_then(|r| r.spore()) {
+            cx.changed
+                .extend(s.key_prereqs.iter().map(|p| p.key.clone()));
+        }
         cx.to_endorse.push(id);
     }
 
@@ -149,9 +154,21 @@ impl Engine {
     pub(super) fn consider(&mut self, cx: &mut Cx<'_>, id: SporeId) {
         match self.verdict(cx, &id) {
             Verdict::Endorse => self.endorse_now(cx, id),
-            Verdict::Reject(reason) => cx.to_reject.push((id, reason)),
+            Verdict::Reject(reason) => self.refuse(cx, id, reason),
             Verdict::DeferPrereqs | Verdict::DeferConflict => self.defer(id),
             Verdict::Skip => {}
+        }
+    }
+
+    /// Refuses a spore for good. Only a veto and a class mix are signed and sent (to the
+    /// origin, which floods them): an expired or far-future spore is simply never endorsed,
+    /// so a Byzantine origin cannot make every honest node sign and send for each junk spore.
+    pub(super) fn refuse(&mut self, cx: &mut Cx<'_>, id: SporeId, reason: RejectReason) {
+        if let Some(r) = self.records.get_mut(&id) {
+            r.rejected_by_me = true;
+        }
+        if matches!(reason, RejectReason::Veto | RejectReason::ClassMix) {
+            cx.to_reject.push((id, reason));
         }
     }
 
@@ -194,7 +211,7 @@ impl Engine {
                 Verdict::Endorse => self.endorse_now(cx, id),
                 Verdict::Reject(reason) => {
                     self.forget_deferred(id);
-                    cx.to_reject.push((id, reason));
+                    self.refuse(cx, id, reason);
                 }
                 _ => {}
             }

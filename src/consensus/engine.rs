@@ -38,6 +38,8 @@ pub struct Engine {
     pub(super) expiry: BTreeSet<(u64, SporeId)>,
     /// (deadline − fallback, id): endorsement fallback flood and origin addendum.
     pub(super) fallback: BTreeSet<(u64, SporeId)>,
+    /// (time, id): resend this node's endorsement to the origin if still pending.
+    pub(super) resend: BTreeSet<(u64, SporeId)>,
     /// (time, id): anti-entropy for spores still unresolved half-way through their grace.
     pub(super) want_timer: BTreeSet<(u64, SporeId)>,
     /// (time, id): forget the record (replay protection ends: Timeout and Expiration hold).
@@ -86,9 +88,11 @@ pub(super) struct Cx<'v> {
     /// Spores whose batch must be flooded with every endorsement held for it.
     pub to_flood: BTreeSet<SporeId>,
     /// Spores whose tallies changed (commit / rejection-quorum check).
-    pub check: BTreeSet<SporeId>,
+    /// In the order they changed (a submitted batch commits in submission order).
+    pub check: Vec<SporeId>,
     /// Newly committed spores to try to apply.
-    pub to_apply: BTreeSet<SporeId>,
+    /// In commit order: spores that become applicable together apply in this order.
+    pub to_apply: Vec<SporeId>,
     /// Keys whose version or locks changed: re-try waiting and deferred spores on them.
     pub changed: BTreeSet<Key>,
 }
@@ -107,6 +111,7 @@ impl Engine {
             records: BTreeMap::new(),
             expiry: BTreeSet::new(),
             fallback: BTreeSet::new(),
+            resend: BTreeSet::new(),
             want_timer: BTreeSet::new(),
             forget: BTreeSet::new(),
             locks: Locks::default(),
@@ -150,6 +155,11 @@ impl Engine {
         self.records.get(id).map(|r| &r.phase)
     }
 
+    /// The content of a remembered spore.
+    pub fn spore(&self, id: &SporeId) -> Option<Arc<Spore>> {
+        self.records.get(id).and_then(|r| r.spore().cloned())
+    }
+
     /// Number of remembered spores that are neither applied nor dropped.
     pub fn live_count(&self) -> usize {
         self.records
@@ -188,8 +198,8 @@ impl Engine {
             to_endorse: Vec::new(),
             to_reject: Vec::new(),
             to_flood: BTreeSet::new(),
-            check: BTreeSet::new(),
-            to_apply: BTreeSet::new(),
+            check: Vec::new(),
+            to_apply: Vec::new(),
             changed: BTreeSet::new(),
         };
         match input {
@@ -241,17 +251,20 @@ impl Engine {
             return;
         }
         let ids = std::mem::take(&mut cx.to_endorse);
-        let eb = Arc::new(EndorseBatch::sign(&self.cfg.me, ids));
+        let eb = Arc::new(EndorseBatch::sign(&self.cfg.me, ids.clone()));
         self.stats.signatures_made += 1;
         let mut origins = BTreeSet::new();
-        for id in &eb.ids {
+        // In endorsement (for a submission: submission) order, not the batch's sorted order.
+        for id in &ids {
+            self.resend
+                .insert((cx.now.saturating_add(self.cfg.resend_ms), *id));
             if let Some(r) = self.records.get_mut(id) {
                 r.endorsements.insert(self.me, eb.clone());
                 if let Some(s) = r.spore() {
                     origins.insert(s.origin);
                 }
             }
-            cx.check.insert(*id);
+            cx.check.push(*id);
         }
         origins.remove(&self.me);
         let msg = Arc::new(Message::Endorse(eb));
@@ -276,12 +289,25 @@ impl Engine {
                 r.rejected_by_me = true;
             }
         }
-        let bundle = Bundle {
+        let mut origins = BTreeSet::new();
+        for (id, _) in &rb.entries {
+            if let Some(s) = self.records.get(id).and_then(|r| r.spore()) {
+                origins.insert(s.origin);
+            }
+        }
+        origins.remove(&self.me);
+        // Sent to the origins, whose engines relay (flood) what is new to them: a Byzantine
+        // origin's junk costs honest nodes one direct message, not a flood each.
+        let msg = Arc::new(Message::Bundle(Bundle {
             rejections: vec![rb],
             ..Bundle::default()
-        };
-        cx.net
-            .push(Effect::Broadcast(Arc::new(Message::Bundle(bundle))));
+        }));
+        for to in origins {
+            cx.net.push(Effect::Send {
+                to,
+                msg: msg.clone(),
+            });
+        }
     }
 
     /// Floods, per spore batch, the batch with every endorsement held for its spores (a
@@ -372,7 +398,7 @@ impl Engine {
                 self.waiting_db.insert(id);
             }
         }
-        cx.to_apply.insert(id);
+        cx.to_apply.push(id);
         cx.local.push(Effect::Committed { id });
     }
 
@@ -381,20 +407,14 @@ impl Engine {
     fn apply_ready(&mut self, cx: &mut Cx<'_>) {
         let mut candidates = std::mem::take(&mut cx.to_apply);
         while !candidates.is_empty() {
-            let mut next = BTreeSet::new();
-            // Apply in (origin, nonce) order rather than id order: an origin numbers its spores
-            // in submission order, so one client's pipelined commutative writes (INCR; INCR)
-            // apply, and reply, in the order it sent them. Deterministic for every node.
-            let mut ready: Vec<(crate::crypto::NodeId, u64, SporeId, Arc<Spore>)> = candidates
-                .into_iter()
-                .filter(|id| self.waiting.contains(id))
-                .filter_map(|id| {
-                    let s = self.records.get(&id).and_then(|r| r.spore().cloned())?;
-                    Some((s.origin, s.nonce, id, s))
-                })
-                .collect();
-            ready.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-            for (_, _, id, s) in ready {
+            let mut next: BTreeSet<SporeId> = BTreeSet::new();
+            for id in candidates {
+                if !self.waiting.contains(&id) {
+                    continue;
+                }
+                let Some(s) = self.records.get(&id).and_then(|r| r.spore().cloned()) else {
+                    continue;
+                };
                 if !s.prereqs_hold(&cx.proj) {
                     continue;
                 }
@@ -413,7 +433,7 @@ impl Engine {
                     next.extend(self.waiting_db.iter().copied());
                 }
             }
-            candidates = next;
+            candidates = next.into_iter().collect();
         }
     }
 
@@ -588,7 +608,7 @@ impl Engine {
             return true;
         }
         self.stats.signatures_verified += 1;
-        if crate::crypto::verify(signer, domain, payload, signature).is_err() {
+        if !(self.cfg.verifier.0)(signer, domain, payload, signature) {
             return false;
         }
         self.verified.insert(key);

@@ -34,7 +34,7 @@ mod on_tick;
 pub mod record;
 pub mod wire;
 
-pub use config::{EngineConfig, Policy, PolicyError};
+pub use config::{EngineConfig, Policy, PolicyError, Verifier};
 pub use effect::{DropReason, Effect};
 pub use engine::{Engine, Stats};
 pub use evidence::Evidence;

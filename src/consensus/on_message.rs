@@ -118,7 +118,7 @@ impl Engine {
             for eb in earlier {
                 self.check_exclusive(cx, &eb, id);
             }
-            cx.check.insert(id);
+            cx.check.push(id);
             self.consider(cx, id);
         }
         new
@@ -192,7 +192,7 @@ impl Engine {
                 );
             }
             self.check_exclusive(cx, eb, id);
-            cx.check.insert(id);
+            cx.check.push(id);
         }
         new
     }
@@ -243,7 +243,7 @@ impl Engine {
                     id,
                 );
             }
-            cx.check.insert(id);
+            cx.check.push(id);
         }
         true
     }

@@ -2,14 +2,15 @@
 //! the endorsement fallback and origin addendum at the deadline, anti-entropy requests for
 //! spores still unresolved half-way through their grace, and forgetting resolved spores.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::crypto::NodeId;
 use crate::spore::{Key, SporeId, VersionView};
 
 use super::effect::{DropReason, Effect};
 use super::engine::{remove_from, Cx, Engine};
-use super::message::{Message, Want};
+use super::message::{EndorseBatch, Message, Want};
 use super::record::Phase;
 
 impl Engine {
@@ -39,6 +40,43 @@ impl Engine {
             };
             if flood {
                 cx.to_flood.insert(id);
+            }
+        }
+        // Resend (§6.2): the origin may have lost our endorsement; the origin re-floods.
+        let mut resends: BTreeMap<[u8; 64], (Arc<EndorseBatch>, BTreeSet<NodeId>)> =
+            BTreeMap::new();
+        for (_, id) in take_due(&mut self.resend, now) {
+            let Some(r) = self.records.get(&id) else {
+                continue;
+            };
+            if r.phase != Phase::Pending || cx.now >= r.deadline().unwrap_or(0) {
+                continue;
+            }
+            let (Some(eb), Some(s)) = (r.endorsements.get(&self.me), r.spore()) else {
+                continue;
+            };
+            if s.origin != self.me {
+                resends
+                    .entry(eb.signature)
+                    .or_insert_with(|| (eb.clone(), BTreeSet::new()))
+                    .1
+                    .insert(s.origin);
+            } else {
+                // The origin re-floods a spore still pending (with the endorsements it holds):
+                // an endorser that missed the first flood cannot endorse, and with ω = n − f
+                // every live endorser is needed.
+                cx.to_flood.insert(id);
+            }
+            self.resend
+                .insert((now.saturating_add(self.cfg.resend_ms), id));
+        }
+        for (_, (eb, origins)) in resends {
+            let msg = Arc::new(Message::Endorse(eb));
+            for to in origins {
+                cx.net.push(Effect::Send {
+                    to,
+                    msg: msg.clone(),
+                });
             }
         }
         self.anti_entropy(cx);

@@ -19,6 +19,10 @@ struct Cli {
 enum Command {
     /// Run a node: Redis clients connect to it; writes become spores.
     Server(ServerArgs),
+    /// Run the seeded consensus simulator (N engines, simulated network, faulty and Byzantine
+    /// nodes) and print a JSON summary: commits, drops, safety/liveness violations S1..S5,
+    /// commit latency in simulated time, messages and bytes per commit.
+    Simulate(sporedb::sim::SimulateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -27,6 +31,7 @@ fn main() -> std::process::ExitCode {
         .command
         .unwrap_or(Command::Server(ServerArgs::default()))
     {
+        Command::Simulate(args) => simulate(&args),
         Command::Server(args) => {
             let config = match Config::load(&args) {
                 Ok(c) => c,
@@ -43,5 +48,23 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Runs the simulator, prints its JSON summary, and fails if any run violated S1..S5.
+fn simulate(args: &sporedb::sim::SimulateArgs) -> std::process::ExitCode {
+    let summary = sporedb::sim::run_simulate(args);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
+    let violations: u64 = summary["violations"]
+        .as_object()
+        .map(|v| v.values().filter_map(|n| n.as_u64()).sum())
+        .unwrap_or(0);
+    if violations > 0 {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
     }
 }

@@ -4,7 +4,7 @@
 //! `cargo test` runs 240 seeds at n = 4, f = 1 (40 per faulty behaviour, with partitions and a
 //! crash mixed in), 40 commutative-only seeds (S5) and 3 seeds at n = 31, f = 10.
 //! The long run (docs/PROTOCOL.md §12), per behaviour:
-//!   cargo run --release --example simulate -- --nodes 4 --faulty 1 --byzantine equivocate --seeds 10000
+//!   sporedb simulate --nodes 4 --faulty 1 --byzantine equivocate --seeds 10000
 //! The named ordering-note scenarios (and their mirror image) are step tables in
 //! `tests/consensus_rules.rs` (`rule_apply_gate_ordering_note_scenario`, `…_mirror_image`),
 //! where the delivery order is forced exactly.

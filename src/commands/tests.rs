@@ -441,7 +441,10 @@ fn set_algebra_and_random_picks() {
     k.run(&mut s, &["set", "str", "x"]);
     let set =
         |items: &[&str]| Reply::Set(items.iter().map(|i| Reply::bulk(i.to_string())).collect());
-    assert_eq!(sorted(k.run(&mut s, &["sinter", "a", "b"])), set(&["2", "3"]));
+    assert_eq!(
+        sorted(k.run(&mut s, &["sinter", "a", "b"])),
+        set(&["2", "3"])
+    );
     assert_eq!(
         sorted(k.run(&mut s, &["sunion", "a", "b"])),
         set(&["1", "2", "3", "4"])

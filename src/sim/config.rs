@@ -124,7 +124,7 @@ impl SimConfig {
     /// The command line that replays this run.
     pub fn replay_command(&self) -> String {
         format!(
-            "cargo run --release --example simulate -- --nodes {} --faulty {} --byzantine {} --latency {} --spores {} --conflict-rate {} --loss {} --workload-ms {} --seed {} --seeds 1{}{}",
+            "sporedb simulate --nodes {} --faulty {} --byzantine {} --latency {} --spores {} --conflict-rate {} --loss {} --workload-ms {} --seed {} --seeds 1{}{}",
             self.nodes,
             self.faulty,
             self.byzantine.name(),

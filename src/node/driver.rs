@@ -18,6 +18,7 @@ use crate::consensus::{Effect, Engine, Input};
 use crate::exec::{apply_spore, Applied};
 use crate::reply::Reply;
 use crate::spore::effects::Projection;
+use crate::spore::footprint::merged_accesses;
 use crate::spore::{Key, Spore, SporeId, VersionView};
 use crate::store::{Store, StoreRead};
 use crate::write::WriteError;
@@ -128,7 +129,8 @@ impl Driver {
         let mut spores: Vec<Spore> = Vec::with_capacity(batch.len());
         {
             let mut projection = Projection::new(&read);
-            // Keys an earlier spore of this batch wrote: their TTL state is not in the store yet.
+            // Keys an earlier spore of this batch wrote non-commutatively: their TTL state is not
+            // in the store yet.
             let mut rewritten: BTreeSet<Key> = BTreeSet::new();
             for job in batch {
                 if now >= job.deadline_ms {
@@ -166,11 +168,13 @@ impl Driver {
                     Ok(m) => {
                         let id = m.spore.id();
                         projection.push(&m.spore, &id);
-                        m.spore.ops.iter().for_each(|op| {
-                            op.access(&mut |k, _| {
-                                rewritten.insert(k.clone());
-                            })
-                        });
+                        // Only a non-commutative write can change a key's TTL; increments and
+                        // set additions leave the store's TTL facts valid.
+                        for (k, access) in merged_accesses(&m.spore) {
+                            if !access.is_commutative() {
+                                rewritten.insert(k);
+                            }
+                        }
                         self.waiting.insert(
                             id,
                             Waiting {

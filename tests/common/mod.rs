@@ -127,4 +127,5 @@ pub fn roundtrip(stream: &mut TcpStream, request: &[u8], expected_len: usize) ->
 }
 
 pub mod spores;
+#[allow(unused_imports)]
 pub use spores::*;

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use super::footprint::MergedAccess;
-use super::{Access, DbScope, DbState, Key, KeyVersion, Spore, SporeId, VersionView, DATABASES};
+use super::{DbScope, DbState, Key, KeyVersion, Spore, SporeId, VersionView, DATABASES};
 
 /// New versions after a spore.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -51,9 +51,9 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
             if last_flush.get(&key.db).is_some_and(|&f| i < f) {
                 return;
             }
-            let new = merged(&access);
+            let new = MergedAccess::from_access(&access);
             let m = match accesses.remove(key) {
-                Some(old) => combine(old, new),
+                Some(old) => old.merge(new),
                 None => new,
             };
             accesses.insert(key.clone(), m);
@@ -108,45 +108,6 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
             .filter(|(db, s)| *s != view.db_state(*db))
             .collect(),
         flushed,
-    }
-}
-
-fn merged(a: &Access<'_>) -> MergedAccess {
-    match a {
-        Access::Read => MergedAccess::Read,
-        Access::Write => MergedAccess::Write,
-        Access::Counter => MergedAccess::Counter,
-        Access::AddMembers(m) => MergedAccess::Members {
-            added: m.iter().cloned().collect(),
-            removed: Default::default(),
-        },
-        Access::RemoveMembers(m) => MergedAccess::Members {
-            added: Default::default(),
-            removed: m.iter().cloned().collect(),
-        },
-    }
-}
-
-fn combine(a: MergedAccess, b: MergedAccess) -> MergedAccess {
-    use MergedAccess::*;
-    match (a, b) {
-        (Read, Read) => Read,
-        (Counter, Counter) => Counter,
-        (
-            Members {
-                mut added,
-                mut removed,
-            },
-            Members {
-                added: a2,
-                removed: r2,
-            },
-        ) => {
-            added.extend(a2);
-            removed.extend(r2);
-            Members { added, removed }
-        }
-        _ => Write,
     }
 }
 

@@ -60,7 +60,8 @@ pub enum MergedAccess {
 }
 
 impl MergedAccess {
-    fn from_access(a: &Access<'_>) -> MergedAccess {
+    /// The merged form of one op's access.
+    pub fn from_access(a: &Access<'_>) -> MergedAccess {
         match a {
             Access::Read => MergedAccess::Read,
             Access::Write => MergedAccess::Write,
@@ -76,7 +77,9 @@ impl MergedAccess {
         }
     }
 
-    fn merge(self, other: MergedAccess) -> MergedAccess {
+    /// Combines two accesses to one key: same commutative class stays commutative, anything
+    /// else is a write.
+    pub fn merge(self, other: MergedAccess) -> MergedAccess {
         use MergedAccess::*;
         match (self, other) {
             (Read, Read) => Read,

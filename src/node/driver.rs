@@ -48,6 +48,8 @@ pub struct Driver {
     nonce: u64,
     waiting: BTreeMap<SporeId, Waiting>,
     retry: VecDeque<WriteJob>,
+    /// When the engine is next due a timer tick.
+    next_tick_ms: u64,
 }
 
 impl Driver {
@@ -70,6 +72,7 @@ impl Driver {
             nonce,
             waiting: BTreeMap::new(),
             retry: VecDeque::new(),
+            next_tick_ms: 0,
         }
     }
 
@@ -94,6 +97,11 @@ impl Driver {
                     self.submit(batch);
                     if shutdown {
                         break;
+                    }
+                    // Timers must run under sustained load too (drops at deadline + grace,
+                    // retries): a steady stream of writes never lets `recv_timeout` time out.
+                    if clock::now_ms() >= self.next_tick_ms {
+                        self.step(Input::Tick);
                     }
                 }
                 Ok(DriverMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
@@ -198,6 +206,9 @@ impl Driver {
     /// Runs one engine step and carries out its effects.
     fn step(&mut self, input: Input) {
         let now = clock::now_ms();
+        if matches!(input, Input::Tick) {
+            self.next_tick_ms = now + TICK.as_millis() as u64;
+        }
         let effects = match self.store.read() {
             Ok(read) => self.engine.step(now, input, &read as &dyn VersionView),
             Err(e) => {

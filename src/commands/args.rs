@@ -25,6 +25,17 @@ impl Args {
         Args { argv, pos }
     }
 
+    /// The arguments of command `name` given as text, positioned after the name (unit tests of
+    /// the option parsers build their input this way).
+    #[cfg(test)]
+    pub fn from_strs(name: &str, parts: &[&str]) -> Args {
+        let argv = std::iter::once(name)
+            .chain(parts.iter().copied())
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        Args::new(argv, 1)
+    }
+
     /// All arguments, including the name.
     pub fn argv(&self) -> &[Bytes] {
         &self.argv
@@ -179,11 +190,9 @@ pub fn is_decimal_text(text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// `parts[0]` is the command name.
     fn args(parts: &[&str]) -> Args {
-        Args::new(
-            parts.iter().map(|s| Bytes::from(s.to_string())).collect(),
-            1,
-        )
+        Args::from_strs(parts[0], &parts[1..])
     }
 
     #[test]

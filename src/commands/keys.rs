@@ -305,18 +305,11 @@ pub fn valid_db(db: i64) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
 
     use super::*;
 
     fn args(parts: &[&str]) -> Args {
-        Args::new(
-            std::iter::once("expire")
-                .chain(parts.iter().copied())
-                .map(|s| Bytes::from(s.to_string()))
-                .collect(),
-            1,
-        )
+        Args::from_strs("expire", parts)
     }
 
     #[test]

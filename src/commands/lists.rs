@@ -244,18 +244,11 @@ fn rpoplpush(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
 
     use super::*;
 
     fn args(parts: &[&str]) -> Args {
-        Args::new(
-            std::iter::once("lpos")
-                .chain(parts.iter().copied())
-                .map(|s| Bytes::from(s.to_string()))
-                .collect(),
-            1,
-        )
+        Args::from_strs("lpos", parts)
     }
 
     #[test]

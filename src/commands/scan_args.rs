@@ -72,11 +72,9 @@ pub fn parse_options(a: &mut Args, allow_type: bool) -> Result<ScanOptions, Redi
 mod tests {
     use super::*;
 
+    /// `parts[0]` is the command name.
     fn args(parts: &[&str]) -> Args {
-        Args::new(
-            parts.iter().map(|s| Bytes::from(s.to_string())).collect(),
-            1,
-        )
+        Args::from_strs(parts[0], &parts[1..])
     }
 
     #[test]

@@ -309,13 +309,7 @@ mod tests {
     use super::*;
 
     fn args(parts: &[&str]) -> Args {
-        Args::new(
-            std::iter::once("x")
-                .chain(parts.iter().copied())
-                .map(|s| Bytes::from(s.to_string()))
-                .collect(),
-            1,
-        )
+        Args::from_strs("x", parts)
     }
 
     #[test]

@@ -416,13 +416,7 @@ mod tests {
     use super::*;
 
     fn args(parts: &[&str]) -> Args {
-        Args::new(
-            std::iter::once("set")
-                .chain(parts.iter().copied())
-                .map(|s| Bytes::from(s.to_string()))
-                .collect(),
-            1,
-        )
+        Args::from_strs("set", parts)
     }
 
     #[test]

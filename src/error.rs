@@ -103,6 +103,8 @@ pub enum RedisError {
 
     // --- sporedb's own outcomes (listed in the README) ---
     /// `TRYAGAIN spore <id> dropped: <reason>`: the write was not committed; nothing was applied.
+    /// With an empty id (the write expired before a spore was built for it):
+    /// `TRYAGAIN write not committed: <reason>`.
     SporeDropped { id: String, reason: String },
     /// `ERR sporedb: <what> is not supported` for Redis features that are deliberately absent.
     Unsupported(String),
@@ -198,6 +200,9 @@ impl fmt::Display for RedisError {
                 clip(name),
                 reason
             ),
+            SporeDropped { id, reason } if id.is_empty() => {
+                write!(f, "TRYAGAIN write not committed: {}", reason)
+            }
             SporeDropped { id, reason } => write!(f, "TRYAGAIN spore {} dropped: {}", id, reason),
             Unsupported(what) => write!(f, "ERR sporedb: {} is not supported", what),
             Internal => f.write_str("ERR internal error"),
@@ -264,6 +269,18 @@ mod tests {
             "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
         );
         assert_eq!(RedisError::WrongType.prefix(), "WRONGTYPE");
+        let dropped = |id: &str| RedisError::SporeDropped {
+            id: id.into(),
+            reason: "expired".into(),
+        };
+        assert_eq!(
+            dropped("ab").to_string(),
+            "TRYAGAIN spore ab dropped: expired"
+        );
+        assert_eq!(
+            dropped("").to_string(),
+            "TRYAGAIN write not committed: expired"
+        );
     }
 
     #[test]

@@ -142,7 +142,11 @@ impl Driver {
             let mut rewritten: BTreeSet<Key> = BTreeSet::new();
             for job in batch {
                 if now >= job.deadline_ms {
-                    self.drop_job(job, "deadline passed before the spore was built".into());
+                    self.drop_job(
+                        job,
+                        None,
+                        "deadline passed before the spore was built".into(),
+                    );
                     continue;
                 }
                 let facts = |key: &Key| -> KeyFacts {
@@ -227,7 +231,7 @@ impl Driver {
                 Effect::Dropped { id, reason } => {
                     if let Some(w) = self.waiting.remove(&id) {
                         self.stats_pending_done(1);
-                        self.retry_or_drop(w.job, reason.to_string());
+                        self.retry_or_drop(w.job, id, reason.to_string());
                     }
                 }
                 Effect::Evidence(evidence) => {
@@ -289,26 +293,23 @@ impl Driver {
         }
     }
 
-    fn retry_or_drop(&mut self, job: WriteJob, reason: String) {
+    fn retry_or_drop(&mut self, job: WriteJob, id: SporeId, reason: String) {
         if job.request.watched.is_empty() && clock::now_ms() < job.deadline_ms {
             SporeStats::add(&self.stats.retried, 1);
             self.retry.push_back(job);
         } else if !job.request.watched.is_empty() {
             fail(job, WriteError::WatchFailed);
         } else {
-            self.drop_job(job, reason);
+            self.drop_job(job, Some(id), reason);
         }
     }
 
-    fn drop_job(&mut self, job: WriteJob, reason: String) {
+    /// Fails a write that will not be retried. `id` is the last spore built for it, if any
+    /// (a write whose deadline passed while queued never became a spore).
+    fn drop_job(&mut self, job: WriteJob, id: Option<SporeId>, reason: String) {
         SporeStats::add(&self.stats.dropped, 1);
-        fail(
-            job,
-            WriteError::Dropped {
-                id: String::new(),
-                reason,
-            },
-        );
+        let id = id.map(|id| id.to_string()).unwrap_or_default();
+        fail(job, WriteError::Dropped { id, reason });
     }
 
     fn stats_pending_done(&self, n: u64) {

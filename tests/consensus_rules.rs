@@ -785,3 +785,119 @@ fn rule_fallback_floods_an_endorsement_without_commit() {
     ];
     h.run("fallback", steps);
 }
+
+fn rejected_by_me(id: SporeId) -> Check {
+    Box::new(move |e: &[Effect]| {
+        let sent = e.iter().any(|f| matches!(f, Effect::Send { msg, .. } if matches!(&**msg, Message::Bundle(b) if b.rejections.iter().any(|r| r.contains(&id)))));
+        if sent {
+            Ok(())
+        } else {
+            Err("expected a REJECT".into())
+        }
+    })
+}
+
+#[test]
+fn rule_local_hold_waits_for_a_human() {
+    let mut h = Harness::new();
+    h.engine.set_local_policy(LocalPolicy(Arc::new(|s: &Spore| {
+        if s.ops.iter().any(|op| matches!(op, Op::Set { .. })) {
+            LocalDecision::Hold
+        } else {
+            LocalDecision::Endorse
+        }
+    })));
+    let a = set(h.id(1), 1, "x", absent("x"), 3_000);
+    let ai = a.id();
+    let b = set(h.id(2), 2, "y", absent("y"), 3_000);
+    let bi = b.id();
+    let ba = h.batch(1, vec![a]);
+    let bb = h.batch(2, vec![b]);
+    let steps = vec![
+        Step {
+            desc: "held: neither endorsed nor rejected",
+            at: 1_000,
+            input: h.from(1, bundle(vec![ba], vec![])),
+            expect: all(vec![
+                not_endorsed(ai),
+                Box::new(move |e: &[Effect]| match rejected_by_me(ai)(e) {
+                    Ok(()) => Err("a held spore must not be rejected".into()),
+                    Err(_) => Ok(()),
+                }),
+            ]),
+        },
+        Step {
+            desc: "a tick does not release it",
+            at: 1_100,
+            input: Input::Tick,
+            expect: not_endorsed(ai),
+        },
+        Step {
+            desc: "approved: endorsed now",
+            at: 1_200,
+            input: Input::Approve(ai),
+            expect: endorsed(ai),
+        },
+        Step {
+            desc: "approving twice does nothing",
+            at: 1_210,
+            input: Input::Approve(ai),
+            expect: nothing(),
+        },
+        Step {
+            desc: "another held spore",
+            at: 1_300,
+            input: h.from(2, bundle(vec![bb], vec![])),
+            expect: not_endorsed(bi),
+        },
+        Step {
+            desc: "declined: a signed veto goes out",
+            at: 1_400,
+            input: Input::Decline(bi),
+            expect: all(vec![not_endorsed(bi), rejected_by_me(bi)]),
+        },
+    ];
+    h.run("local hold", steps);
+    assert_eq!(h.engine.held().count(), 0);
+}
+
+#[test]
+fn rule_amnesia_guard_endorses_nothing_until_it_ends() {
+    let keys: Vec<NodeKey> = (0..4).map(node_key).collect();
+    let policy = Policy::new(keys.iter().map(|k| k.id()).collect(), 3, 1).expect("policy");
+    let mut cfg = EngineConfig::new(keys[0].clone(), policy);
+    cfg.grace_ms = GRACE;
+    cfg.max_horizon_ms = 5_000;
+    cfg.max_skew_ms = 10;
+    cfg.endorse_after_ms = 2_000;
+    let mut h = Harness {
+        engine: Engine::new(cfg),
+        store: SimStore::default(),
+        keys,
+    };
+    let a = set(h.id(1), 1, "x", absent("x"), 4_000);
+    let ai = a.id();
+    let ba = h.batch(1, vec![a]);
+    let steps = vec![
+        Step {
+            desc: "restarted node: quiet, not endorsed",
+            at: 1_000,
+            input: h.from(1, bundle(vec![ba], vec![])),
+            expect: not_endorsed(ai),
+        },
+        Step {
+            desc: "still quiet",
+            at: 1_990,
+            input: Input::Tick,
+            expect: not_endorsed(ai),
+        },
+        Step {
+            desc: "guard over: the deferred spore is endorsed",
+            at: 2_000,
+            input: Input::Tick,
+            expect: endorsed(ai),
+        },
+    ];
+    h.run("amnesia guard", steps);
+    assert_eq!(h.engine.quiet_until(), None);
+}

@@ -128,6 +128,11 @@ pub struct EngineConfig {
     /// origin again (the same signed batch: a lost message costs one resend, not a deadline).
     pub resend_ms: u64,
     pub verifier: Verifier,
+    /// Amnesia guard: endorse nothing before this local time. A node restarted without a
+    /// durable record of its own endorsements sets it to `start + amnesia_quiet_ms()`: every
+    /// spore it may have endorsed before the restart is then resolved everywhere, so it cannot
+    /// equivocate by forgetting (PROTOCOL.md §9.3). 0 = no guard (fresh node, simulator).
+    pub endorse_after_ms: u64,
 }
 
 impl EngineConfig {
@@ -143,7 +148,15 @@ impl EngineConfig {
             want_interval_ms: 500,
             resend_ms: 200,
             verifier: Verifier::strict(),
+            endorse_after_ms: 0,
         }
+    }
+
+    /// How long a restarted node without its endorsement memory stays quiet.
+    pub fn amnesia_quiet_ms(&self) -> u64 {
+        // Any spore endorsed before a crash at time c has deadline ≤ c + horizon + skew and is
+        // committed or dropped everywhere by deadline + grace + skew.
+        self.max_horizon_ms + self.grace_ms + 2 * self.max_skew_ms
     }
 
     /// How long records of resolved spores are kept (replay protection): past D + G + δ, a

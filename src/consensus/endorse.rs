@@ -7,6 +7,7 @@ use crate::spore::footprint::KeyClass;
 use crate::spore::{Key, SporeId, VersionView};
 
 use super::engine::{remove_from, Cx, Engine};
+use super::local::LocalDecision;
 use super::message::RejectReason;
 use super::record::Phase;
 
@@ -19,6 +20,10 @@ pub enum Verdict {
     DeferPrereqs,
     /// Promise: conflicts with a spore this node endorsed or committed, still unresolved.
     DeferConflict,
+    /// The local policy holds it for a human decision.
+    Hold,
+    /// Amnesia guard: this node endorses nothing yet (re-evaluated when the guard ends).
+    Quiet,
     /// Nothing to do (not an endorser, already decided, resolved, no content).
     Skip,
 }
@@ -51,9 +56,13 @@ impl Engine {
         {
             return Verdict::Reject(RejectReason::TooFarInFuture);
         }
-        // Reluctant node (§4.2 local policies).
-        if self.local_veto.is_some_and(|veto| veto(s)) {
-            return Verdict::Reject(RejectReason::Veto);
+        // Reluctant node (§4.2 local policies). A spore a human approved is not asked again.
+        if !r.approved {
+            match self.local_policy.as_ref().map(|p| p.decide(s)) {
+                Some(LocalDecision::Veto) => return Verdict::Reject(RejectReason::Veto),
+                Some(LocalDecision::Hold) => return Verdict::Hold,
+                Some(LocalDecision::Endorse) | None => {}
+            }
         }
         // Class guard (§5.3): counters and set members at one order version do not commute
         // once one of them is applied.
@@ -76,6 +85,11 @@ impl Engine {
         // Promise (§5.2).
         if r.locked || self.locks.conflicts(&c.footprint) {
             return Verdict::DeferConflict;
+        }
+        // Amnesia guard (PROTOCOL.md §9.3): checked last so that everything else about the
+        // spore is settled; it is deferred and re-evaluated when the guard ends.
+        if self.quiet_until.is_some_and(|t| cx.now < t) {
+            return Verdict::Quiet;
         }
         Verdict::Endorse
     }
@@ -155,8 +169,27 @@ impl Engine {
         match self.verdict(cx, &id) {
             Verdict::Endorse => self.endorse_now(cx, id),
             Verdict::Reject(reason) => self.refuse(cx, id, reason),
-            Verdict::DeferPrereqs | Verdict::DeferConflict => self.defer(id),
+            Verdict::DeferPrereqs | Verdict::DeferConflict | Verdict::Quiet => self.defer(id),
+            Verdict::Hold => self.hold(id),
             Verdict::Skip => {}
+        }
+    }
+
+    /// Keeps a spore for a human decision: no lock, no signature; it is dropped at its
+    /// deadline like any spore that does not commit.
+    pub(super) fn hold(&mut self, id: SporeId) {
+        self.forget_deferred(id);
+        if let Some(r) = self.records.get_mut(&id) {
+            r.held = true;
+        }
+    }
+
+    /// Ends the amnesia guard once its time has come: every deferred spore is looked at again.
+    pub(super) fn end_quiet(&mut self, cx: &mut Cx<'_>) {
+        if self.quiet_until.is_some_and(|t| cx.now >= t) {
+            self.quiet_until = None;
+            let keys: BTreeSet<Key> = self.deferred_by_key.keys().cloned().collect();
+            self.reevaluate(cx, &keys);
         }
     }
 
@@ -213,6 +246,7 @@ impl Engine {
                     self.forget_deferred(id);
                     self.refuse(cx, id, reason);
                 }
+                Verdict::Hold => self.hold(id),
                 _ => {}
             }
         }

@@ -14,6 +14,7 @@ use super::config::EngineConfig;
 use super::effect::{DropReason, Effect};
 use super::evidence::Evidence;
 use super::input::Input;
+use super::local::{LocalDecision, LocalPolicy};
 use super::locks::Locks;
 use super::message::{Bundle, EndorseBatch, Message, RejectBatch, RejectReason};
 use super::record::{Phase, Record};
@@ -73,7 +74,10 @@ pub struct Engine {
     pub(super) unknown_per_endorser: BTreeMap<NodeId, u32>,
     pub(super) peer_cursor: usize,
     pub(super) last_want_ms: u64,
-    pub(super) local_veto: Option<fn(&Spore) -> bool>,
+    pub(super) local_policy: Option<LocalPolicy>,
+    /// Amnesia guard: a node started without its endorsement memory endorses nothing before
+    /// this time (see `EngineConfig::endorse_after_ms`); cleared once it has passed.
+    pub(super) quiet_until: Option<u64>,
     pub stats: Stats,
 }
 
@@ -105,6 +109,7 @@ impl Engine {
     /// instead (PROTOCOL.md §9.3 lists what must be durable).
     pub fn new(config: EngineConfig) -> Engine {
         let me = config.me.id();
+        let config_endorse_after = config.endorse_after_ms;
         Engine {
             cfg: config,
             me,
@@ -131,7 +136,8 @@ impl Engine {
             unknown_per_endorser: BTreeMap::new(),
             peer_cursor: 0,
             last_want_ms: 0,
-            local_veto: None,
+            local_policy: None,
+            quiet_until: (config_endorse_after > 0).then_some(config_endorse_after),
             stats: Stats::default(),
         }
     }
@@ -139,7 +145,41 @@ impl Engine {
     /// Installs this node's local policy: spores it returns `true` for are vetoed (REJECT),
     /// whitepaper §4.2 "Local policies". The veto never stops a committed spore (Yield).
     pub fn set_local_veto(&mut self, veto: fn(&Spore) -> bool) {
-        self.local_veto = Some(veto);
+        self.local_policy = Some(LocalPolicy(Arc::new(move |s: &Spore| {
+            if veto(s) {
+                LocalDecision::Veto
+            } else {
+                LocalDecision::Endorse
+            }
+        })));
+    }
+
+    /// Installs this node's local policy (endorse, veto, or hold for a human decision).
+    pub fn set_local_policy(&mut self, policy: LocalPolicy) {
+        self.local_policy = Some(policy);
+    }
+
+    /// Pending spores held by the local policy for a human decision, with their deadlines.
+    pub fn held(&self) -> impl Iterator<Item = (&SporeId, &Arc<Spore>)> {
+        self.records
+            .iter()
+            .filter(|(_, r)| r.held && r.phase == Phase::Pending)
+            .filter_map(|(id, r)| r.spore().map(|s| (id, s)))
+    }
+
+    /// Whether this node currently withholds endorsements (amnesia guard after a restart).
+    pub fn quiet_until(&self) -> Option<u64> {
+        self.quiet_until
+    }
+
+    /// The endorsements and rejections known for a spore: (endorsers, rejecters).
+    pub fn votes(&self, id: &SporeId) -> Option<(Vec<NodeId>, Vec<NodeId>)> {
+        self.records.get(id).map(|r| {
+            (
+                r.endorsements.keys().copied().collect(),
+                r.rejections.keys().copied().collect(),
+            )
+        })
     }
 
     pub fn id(&self) -> NodeId {
@@ -207,11 +247,31 @@ impl Engine {
             Input::Message { from, msg } => self.on_message(&mut cx, from, msg),
             Input::Tick => self.on_tick(&mut cx),
             Input::Applied(ids) => self.on_applied(&ids),
+            Input::Approve(id) => self.on_decision(&mut cx, id, true),
+            Input::Decline(id) => self.on_decision(&mut cx, id, false),
         }
         self.settle(&mut cx);
         let mut out = cx.net;
         out.append(&mut cx.local);
         out
+    }
+
+    /// A human decided about a held spore: approve (endorse it if the other rules allow) or
+    /// decline (veto it). Unknown or no longer pending spores are ignored.
+    fn on_decision(&mut self, cx: &mut Cx<'_>, id: SporeId, approve: bool) {
+        let Some(r) = self.records.get_mut(&id) else {
+            return;
+        };
+        if r.phase != Phase::Pending || r.endorsed_by_me || r.rejected_by_me {
+            return;
+        }
+        r.held = false;
+        if approve {
+            r.approved = true;
+            self.consider(cx, id);
+        } else {
+            self.refuse(cx, id, RejectReason::Veto);
+        }
     }
 
     /// The driver confirmed these applies: the view now reflects them.

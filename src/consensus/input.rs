@@ -18,4 +18,8 @@ pub enum Input {
     /// The driver durably applied these spores (in the order the engine emitted `Apply`); the
     /// `view` passed from now on reflects them.
     Applied(Vec<SporeId>),
+    /// An operator approved a spore held by the local policy (`SPORE.APPROVE`).
+    Approve(SporeId),
+    /// An operator declined a held spore (`SPORE.REJECT`): this node vetoes it.
+    Decline(SporeId),
 }

@@ -7,9 +7,10 @@
 //!
 //! Public API:
 //! - [`Engine::new`]`(EngineConfig) -> Engine`; [`Engine::step`]`(&mut self, u64, Input,
-//!   &dyn VersionView) -> Vec<Effect>`; [`Engine::set_local_veto`] for a reluctant node;
+//!   &dyn VersionView) -> Vec<Effect>`; [`Engine::set_local_policy`] for a reluctant node;
 //!   read-only accessors (`phase`, `pending`, `waiting`, `stats`).
-//! - [`Input`]: `Submit(Vec<Spore>)`, `Message { from, msg }`, `Tick`, `Applied(Vec<SporeId>)`.
+//! - [`Input`]: `Submit(Vec<Spore>)`, `Message { from, msg }`, `Tick`, `Applied(Vec<SporeId>)`,
+//!   `Approve(id)` / `Decline(id)` (a human decision on a spore the local policy held).
 //! - [`Effect`]: `Broadcast`, `Send`, `Committed`, `Apply`, `Dropped`, `Evidence`.
 //! - [`message`]: the signed statements, [`wire`]: their canonical bytes.
 //!
@@ -26,6 +27,7 @@ mod endorse;
 pub mod engine;
 pub mod evidence;
 pub mod input;
+pub mod local;
 pub mod locks;
 pub mod message;
 mod on_message;
@@ -39,5 +41,6 @@ pub use effect::{DropReason, Effect};
 pub use engine::{Engine, Stats};
 pub use evidence::Evidence;
 pub use input::Input;
+pub use local::{LocalDecision, LocalPolicy};
 pub use message::{Bundle, EndorseBatch, Message, RejectBatch, RejectReason, SporeBatch, Want};
 pub use record::Phase;

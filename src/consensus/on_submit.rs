@@ -61,6 +61,16 @@ impl Engine {
                     None
                 }
                 Verdict::Skip => None,
+                // Sent without this node's endorsement: it follows when a human approves, or
+                // when the amnesia guard ends.
+                Verdict::Hold => {
+                    self.hold(id);
+                    None
+                }
+                Verdict::Quiet => {
+                    self.defer(id);
+                    None
+                }
                 Verdict::DeferPrereqs => Some(DropReason::PrereqsDoNotHold),
                 Verdict::DeferConflict => Some(DropReason::Conflict),
                 Verdict::Reject(RejectReason::ClassMix) => Some(DropReason::ClassMix),

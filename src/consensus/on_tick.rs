@@ -16,6 +16,7 @@ use super::record::Phase;
 impl Engine {
     pub(super) fn on_tick(&mut self, cx: &mut Cx<'_>) {
         let now = cx.now;
+        self.end_quiet(cx);
         // Expiration (§5.2): not committed by deadline + grace → dropped; the Promise lock of
         // a spore dropped early is released now.
         for (_, id) in take_due(&mut self.expiry, now) {

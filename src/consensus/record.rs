@@ -49,6 +49,10 @@ pub struct Record {
     pub locked: bool,
     /// Waiting to be endorsed (prerequisites not yet reachable, or Promise conflict).
     pub deferred: bool,
+    /// Held by the local policy for a human decision.
+    pub held: bool,
+    /// A human approved it (the local policy is not asked again).
+    pub approved: bool,
     /// A bundle with ≥ ω endorsements for it was received (so no re-flood on commit).
     pub certified_by_bundle: bool,
     /// Endorsement count when this node last flooded it (origin addendum, PROTOCOL.md §6.2).
@@ -70,6 +74,8 @@ impl Record {
             rejected_by_me: false,
             locked: false,
             deferred: false,
+            held: false,
+            approved: false,
             certified_by_bundle: false,
             flooded_with: 0,
             committed_at_ms: None,

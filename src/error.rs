@@ -113,6 +113,16 @@ pub enum RedisError {
     /// `ERR sporedb: key name or set member too long for the store`: LMDB keys are limited to
     /// 511 bytes, which bounds key names (498 bytes) and key name + set member (506 bytes).
     KeyTooLong,
+    /// `ERR invalid spore id: expected 64 hex digits`.
+    BadSporeId,
+    /// `ERR no such spore <id>` (never seen here, or forgotten after its retention).
+    NoSuchSpore { id: String },
+    /// `ERR spore <id> is not waiting for approval`.
+    NotHeld { id: String },
+    /// `ERR sporedb: write vetoed by this node's local policy: <rule>`.
+    LocalVeto { rule: String },
+    /// `ERR sporedb: this node is not running the consensus driver` (tools without a node).
+    NoDriver,
 }
 
 impl fmt::Display for RedisError {
@@ -207,6 +217,15 @@ impl fmt::Display for RedisError {
             Unsupported(what) => write!(f, "ERR sporedb: {} is not supported", what),
             Internal => f.write_str("ERR internal error"),
             KeyTooLong => f.write_str("ERR sporedb: key name or set member too long for the store"),
+            BadSporeId => f.write_str("ERR invalid spore id: expected 64 hex digits"),
+            NoSuchSpore { id } => write!(f, "ERR no such spore {}", clip(id)),
+            NotHeld { id } => write!(f, "ERR spore {} is not waiting for approval", id),
+            LocalVeto { rule } => write!(
+                f,
+                "ERR sporedb: write vetoed by this node's local policy: {}",
+                clip(rule)
+            ),
+            NoDriver => f.write_str("ERR sporedb: this node is not running the consensus driver"),
         }
     }
 }

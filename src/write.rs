@@ -43,6 +43,9 @@ pub enum WriteError {
     /// The spore was dropped (rejected, or not committed by its deadline and retries exhausted).
     #[error("spore {id} dropped: {reason}")]
     Dropped { id: String, reason: String },
+    /// This node's local policy refuses to endorse it (its own veto; not retried).
+    #[error("vetoed by the local policy: {rule}")]
+    Vetoed { rule: String },
     /// The node is shutting down or its store failed; details are in the server log.
     #[error("write path unavailable")]
     Unavailable,

@@ -111,6 +111,8 @@ pub struct Shared {
     pub clock: Clock,
     pub settings: Settings,
     pub node: Arc<dyn NodeInfo>,
+    /// The consensus driver, for the `SPORE.*` commands (absent in tools without a node).
+    pub admin: Option<Arc<dyn super::spore_admin::SporeAdmin>>,
     pub stats: Stats,
     /// When the server started (ms), for INFO uptime.
     pub started_ms: u64,
@@ -131,9 +133,16 @@ impl Shared {
             clock,
             settings,
             node,
+            admin: None,
             stats: Stats::default(),
             started_ms,
         }
+    }
+
+    /// Connects the `SPORE.*` commands to the node's driver.
+    pub fn with_admin(mut self, admin: Arc<dyn super::spore_admin::SporeAdmin>) -> Shared {
+        self.admin = Some(admin);
+        self
     }
 
     /// Submits ops as one blind spore and shapes the replies.
@@ -155,6 +164,7 @@ impl Shared {
 pub fn write_error(e: WriteError) -> RedisError {
     match e {
         WriteError::Dropped { id, reason } => RedisError::SporeDropped { id, reason },
+        WriteError::Vetoed { rule } => RedisError::LocalVeto { rule },
         // A blind write never carries WATCH prerequisites; treat it like an unavailable path.
         WriteError::WatchFailed | WriteError::Unavailable => {
             tracing::warn!("write failed: {e}");

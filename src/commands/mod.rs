@@ -29,6 +29,8 @@ pub mod session;
 pub mod sets;
 pub mod settings;
 pub mod spec;
+pub mod spore_admin;
+pub mod spore_cmds;
 pub mod stats;
 pub mod strings;
 pub mod syntax;

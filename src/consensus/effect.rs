@@ -44,6 +44,9 @@ pub enum DropReason {
     /// Submitted but conflicts with a spore this node has endorsed and not yet resolved.
     #[error("conflicts with a pending spore")]
     Conflict,
+    /// Submitted but this node's local policy vetoes it.
+    #[error("vetoed by this node's local policy")]
+    Vetoed,
     /// Commutative class mix at one order version (PROTOCOL.md §5.3).
     #[error("mixes commutative classes on a key")]
     ClassMix,

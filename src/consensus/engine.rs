@@ -200,6 +200,14 @@ impl Engine {
         self.records.get(id).and_then(|r| r.spore().cloned())
     }
 
+    /// The signed batch a remembered spore arrived in (to gossip evidence with its context).
+    pub fn batch(&self, id: &SporeId) -> Option<Arc<super::message::SporeBatch>> {
+        self.records
+            .get(id)
+            .and_then(|r| r.content.as_ref())
+            .map(|c| c.batch.clone())
+    }
+
     /// Number of remembered spores that are neither applied nor dropped.
     pub fn live_count(&self) -> usize {
         self.records

@@ -74,6 +74,7 @@ impl Engine {
                 Verdict::DeferPrereqs => Some(DropReason::PrereqsDoNotHold),
                 Verdict::DeferConflict => Some(DropReason::Conflict),
                 Verdict::Reject(RejectReason::ClassMix) => Some(DropReason::ClassMix),
+                Verdict::Reject(RejectReason::Veto) => Some(DropReason::Vetoed),
                 Verdict::Reject(_) => Some(DropReason::BadDeadline),
             };
             match reason {

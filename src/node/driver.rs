@@ -8,13 +8,19 @@
 //!
 //! Blind writes whose spore is dropped for a conflict are rebuilt on fresh versions and
 //! resubmitted until their deadline; WATCHed writes fail instead (EXEC answers a null array).
+//!
+//! In a cluster the same loop also feeds the engine the peers' messages (already checked by
+//! the network task), sends the engine's messages through the [`PeerLink`], applies spores
+//! committed by others (no client waits for those), records evidence and bans its culprit,
+//! and answers the `SPORE.*` commands.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::consensus::{Effect, Engine, Input};
+use crate::consensus::wire::encode_message;
+use crate::consensus::{Bundle, DropReason, Effect, Engine, Evidence, Input, Message};
 use crate::exec::{apply_spore, Applied};
 use crate::reply::Reply;
 use crate::spore::effects::Projection;
@@ -23,8 +29,11 @@ use crate::spore::{Key, Spore, SporeId, VersionView};
 use crate::store::{Store, StoreRead};
 use crate::write::WriteError;
 
+use super::admin::EvidenceRecord;
 use super::clock;
 use super::materialize::{materialize, KeyFacts, MaterializeError, Origin};
+use super::outcomes::{Outcome, RecentOutcomes};
+use super::peer_link::PeerLink;
 use super::stats::SporeStats;
 use super::write_path::{DriverMsg, WriteJob};
 
@@ -39,9 +48,14 @@ struct Waiting {
     client_ops: Vec<usize>,
 }
 
+/// Outcomes remembered for `SPORE.STATUS` after the engine forgets a record.
+const OUTCOMES_KEPT: usize = 100_000;
+/// Evidence records kept (the oldest go first; each is also logged).
+const EVIDENCE_KEPT: usize = 1_000;
+
 pub struct Driver {
     store: Arc<Store>,
-    engine: Engine,
+    pub(super) engine: Engine,
     origin: crate::crypto::NodeId,
     rx: Receiver<DriverMsg>,
     stats: Arc<SporeStats>,
@@ -50,6 +64,9 @@ pub struct Driver {
     retry: VecDeque<WriteJob>,
     /// When the engine is next due a timer tick.
     next_tick_ms: u64,
+    pub(super) link: Box<dyn PeerLink>,
+    pub(super) outcomes: RecentOutcomes,
+    pub(super) evidence: VecDeque<EvidenceRecord>,
 }
 
 impl Driver {
@@ -59,6 +76,7 @@ impl Driver {
         origin: crate::crypto::NodeId,
         rx: Receiver<DriverMsg>,
         stats: Arc<SporeStats>,
+        link: Box<dyn PeerLink>,
     ) -> Driver {
         // Nonces only need to be unique per origin; starting from the clock keeps them unique
         // across restarts without persisting a counter.
@@ -73,51 +91,66 @@ impl Driver {
             waiting: BTreeMap::new(),
             retry: VecDeque::new(),
             next_tick_ms: 0,
+            link,
+            outcomes: RecentOutcomes::new(OUTCOMES_KEPT),
+            evidence: VecDeque::new(),
         }
     }
 
     /// Runs until shutdown; every write still waiting then gets `Unavailable`.
     pub fn run(mut self) {
         loop {
-            match self.rx.recv_timeout(TICK) {
-                Ok(DriverMsg::Write(job)) => {
-                    let mut batch: Vec<WriteJob> = self.retry.drain(..).collect();
-                    batch.push(job);
-                    let mut shutdown = false;
-                    while batch.len() < MAX_BATCH {
-                        match self.rx.try_recv() {
-                            Ok(DriverMsg::Write(job)) => batch.push(job),
-                            Ok(DriverMsg::Shutdown) => {
-                                shutdown = true;
-                                break;
-                            }
-                            Err(_) => break,
+            let first = match self.rx.recv_timeout(TICK) {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut writes: Vec<WriteJob> = self.retry.drain(..).collect();
+            let mut shutdown = false;
+            if let Some(msg) = first {
+                shutdown = self.handle(msg, &mut writes);
+                // Drain what else is queued: writes become one batch (one signature, one
+                // group commit); peer messages are stepped as they come.
+                let mut taken = 1;
+                while !shutdown && taken < MAX_BATCH {
+                    match self.rx.try_recv() {
+                        Ok(msg) => {
+                            shutdown = self.handle(msg, &mut writes);
+                            taken += 1;
                         }
-                    }
-                    self.submit(batch);
-                    if shutdown {
-                        break;
-                    }
-                    // Timers must run under sustained load too (drops at deadline + grace,
-                    // retries): a steady stream of writes never lets `recv_timeout` time out.
-                    if clock::now_ms() >= self.next_tick_ms {
-                        self.step(Input::Tick);
+                        Err(_) => break,
                     }
                 }
-                Ok(DriverMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    let batch: Vec<WriteJob> = self.retry.drain(..).collect();
-                    if batch.is_empty() {
-                        self.step(Input::Tick);
-                    } else {
-                        self.submit(batch);
-                    }
-                }
+            }
+            if !writes.is_empty() {
+                self.submit(writes);
+            }
+            if shutdown {
+                break;
+            }
+            // Timers must run under sustained load too (drops at deadline + grace, retries):
+            // a steady stream of messages never lets `recv_timeout` time out.
+            if clock::now_ms() >= self.next_tick_ms {
+                self.step(Input::Tick);
             }
         }
         for (_, w) in std::mem::take(&mut self.waiting) {
             let _ = w.job.reply.send(Err(WriteError::Unavailable));
         }
+    }
+
+    /// Handles one message; returns whether it asks to shut down.
+    fn handle(&mut self, msg: DriverMsg, writes: &mut Vec<WriteJob>) -> bool {
+        match msg {
+            DriverMsg::Write(job) => writes.push(job),
+            DriverMsg::Net { from, msg } => self.step(Input::Message { from, msg }),
+            DriverMsg::Admin { request, reply } => {
+                let answer = self.answer(request);
+                let _ = reply.send(answer);
+            }
+            DriverMsg::Shutdown => return true,
+        }
+        false
     }
 
     /// Materialises a batch of writes on projected versions and submits the spores.
@@ -208,7 +241,7 @@ impl Driver {
     }
 
     /// Runs one engine step and carries out its effects.
-    fn step(&mut self, input: Input) {
+    pub(super) fn step(&mut self, input: Input) {
         let now = clock::now_ms();
         if matches!(input, Input::Tick) {
             self.next_tick_ms = now + TICK.as_millis() as u64;
@@ -227,18 +260,32 @@ impl Driver {
         let mut to_apply: Vec<(SporeId, Arc<Spore>)> = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Apply { id, spore } => to_apply.push((id, spore)),
-                Effect::Dropped { id, reason } => {
-                    if let Some(w) = self.waiting.remove(&id) {
-                        self.stats_pending_done(1);
-                        self.retry_or_drop(w.job, id, reason.to_string());
+                Effect::Broadcast(msg) => self.link.broadcast(encode_message(&msg)),
+                Effect::Send { to, msg } => {
+                    if to != self.origin {
+                        self.link.send(to, encode_message(&msg));
                     }
                 }
-                Effect::Evidence(evidence) => {
-                    tracing::warn!("evidence of equivocation: {evidence:?}")
+                Effect::Committed { id } => self.outcomes.set(id, Outcome::Committed),
+                Effect::Apply { id, spore } => to_apply.push((id, spore)),
+                Effect::Dropped { id, reason } => {
+                    self.outcomes.set(id, Outcome::Dropped(reason.to_string()));
+                    if let Some(w) = self.waiting.remove(&id) {
+                        self.stats_pending_done(1);
+                        if reason == DropReason::Vetoed {
+                            SporeStats::add(&self.stats.dropped, 1);
+                            fail(
+                                w.job,
+                                WriteError::Vetoed {
+                                    rule: "this node does not endorse it".into(),
+                                },
+                            );
+                        } else {
+                            self.retry_or_drop(w.job, id, reason.to_string());
+                        }
+                    }
                 }
-                // A single node has no peers; the cluster wiring sends these over gossip.
-                _ => {}
+                Effect::Evidence(evidence) => self.record_evidence(evidence),
             }
         }
         if !to_apply.is_empty() {
@@ -264,6 +311,9 @@ impl Driver {
         match outcome {
             Ok(replies) => {
                 SporeStats::add(&self.stats.committed, ids.len() as u64);
+                for id in &ids {
+                    self.outcomes.set(*id, Outcome::Applied);
+                }
                 SporeStats::add(&self.stats.batches, 1);
                 for (id, replies) in ids.iter().zip(replies) {
                     if let Some(w) = self.waiting.remove(id) {
@@ -290,6 +340,44 @@ impl Driver {
                     }
                 }
             }
+        }
+    }
+
+    /// Logs and keeps evidence, bans its culprit, and floods the statements that prove it so
+    /// every honest node can check it and act on its own.
+    fn record_evidence(&mut self, evidence: Arc<Evidence>) {
+        let culprit = evidence.culprit();
+        tracing::warn!(
+            culprit = %hex::encode(culprit),
+            "evidence of protocol violation: {evidence:?}"
+        );
+        let bundle = match &*evidence {
+            Evidence::ConflictingEndorsements { a, b, ea, eb } => Bundle {
+                spores: [a.id(), b.id()]
+                    .iter()
+                    .filter_map(|id| self.engine.batch(id))
+                    .collect(),
+                endorsements: vec![ea.clone(), eb.clone()],
+                rejections: vec![],
+            },
+            Evidence::EndorsedAndRejected {
+                endorsed, rejected, ..
+            } => Bundle {
+                spores: vec![],
+                endorsements: vec![endorsed.clone()],
+                rejections: vec![rejected.clone()],
+            },
+        };
+        self.link
+            .broadcast(encode_message(&Message::Bundle(bundle)));
+        self.link
+            .ban(culprit, "signed evidence of equivocation".into());
+        self.evidence.push_back(EvidenceRecord {
+            detected_ms: clock::now_ms(),
+            evidence,
+        });
+        while self.evidence.len() > EVIDENCE_KEPT {
+            self.evidence.pop_front();
         }
     }
 

@@ -4,12 +4,15 @@
 //! and is the only writer of the store), starts the Redis front end, and shuts everything down
 //! cleanly on SIGINT/SIGTERM.
 
+pub mod admin;
 pub mod clock;
 pub mod driver;
 pub mod expiry;
 pub mod info;
 pub mod keyfile;
 pub mod materialize;
+pub mod outcomes;
+pub mod peer_link;
 mod run;
 pub mod stats;
 pub mod write_path;

@@ -22,9 +22,11 @@ use crate::resp::Limits;
 use crate::server::{Listener, ServerConfig};
 use crate::store::{Store, StoreOptions};
 
+use super::admin::DriverAdmin;
 use super::driver::Driver;
 use super::info::NodeStatusSource;
 use super::keyfile;
+use super::peer_link::NoPeers;
 use super::stats::SporeStats;
 use super::write_path::{DriverMsg, NodeWritePath};
 use super::{clock, expiry};
@@ -89,7 +91,14 @@ pub fn run(config: Config) -> Result<(), NodeError> {
 
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
-    let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone());
+    let driver = Driver::new(
+        store.clone(),
+        engine,
+        key.id(),
+        rx,
+        stats.clone(),
+        Box::new(NoPeers),
+    );
     let driver_thread = std::thread::Builder::new()
         .name("sporedb-driver".into())
         .spawn(move || driver.run())
@@ -108,13 +117,16 @@ pub fn run(config: Config) -> Result<(), NodeError> {
             f,
             stats,
         };
-        let shared = Arc::new(Shared::new(
-            store.clone(),
-            writes.clone(),
-            Arc::new(clock::now_ms),
-            Settings::from_config(&config),
-            Arc::new(node_info),
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                store.clone(),
+                writes.clone(),
+                Arc::new(clock::now_ms),
+                Settings::from_config(&config),
+                Arc::new(node_info),
+            )
+            .with_admin(Arc::new(DriverAdmin::new(tx.clone()))),
+        );
         let service = Arc::new(CommandService::new(shared));
         let addr = SocketAddr::new(config.bind, config.port);
         let server_config = ServerConfig {

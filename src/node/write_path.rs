@@ -24,6 +24,16 @@ pub struct WriteJob {
 /// What the driver thread receives.
 pub enum DriverMsg {
     Write(WriteJob),
+    /// A protocol message from a peer, already checked (`consensus::gossip_check`).
+    Net {
+        from: crate::crypto::NodeId,
+        msg: crate::consensus::Message,
+    },
+    /// A `SPORE.*` command.
+    Admin {
+        request: crate::commands::spore_admin::AdminRequest,
+        reply: oneshot::Sender<Result<Reply, crate::error::RedisError>>,
+    },
     Shutdown,
 }
 

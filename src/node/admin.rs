@@ -1,0 +1,177 @@
+//! The `SPORE.*` commands, node side: [`DriverAdmin`] carries a request to the driver thread,
+//! and [`Driver::answer`] builds the reply from the engine's state there (the engine is never
+//! shared across threads).
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::commands::spore_admin::{AdminFuture, AdminRequest, SporeAdmin};
+use crate::consensus::{Evidence, Phase};
+use crate::error::RedisError;
+use crate::reply::Reply;
+use crate::spore::SporeId;
+
+use super::driver::Driver;
+use super::outcomes::Outcome;
+use super::write_path::DriverMsg;
+
+/// Sends `SPORE.*` requests to the driver.
+pub struct DriverAdmin {
+    tx: Sender<DriverMsg>,
+}
+
+impl DriverAdmin {
+    pub fn new(tx: Sender<DriverMsg>) -> DriverAdmin {
+        DriverAdmin { tx }
+    }
+}
+
+impl SporeAdmin for DriverAdmin {
+    fn request(&self, request: AdminRequest) -> AdminFuture {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(DriverMsg::Admin { request, reply }).is_err() {
+            return Box::pin(async { Err(RedisError::NoDriver) });
+        }
+        Box::pin(async move { rx.await.unwrap_or(Err(RedisError::NoDriver)) })
+    }
+}
+
+/// One piece of evidence as this node recorded it.
+pub struct EvidenceRecord {
+    pub detected_ms: u64,
+    pub evidence: Arc<Evidence>,
+}
+
+fn field(name: &'static str, value: Reply) -> (Reply, Reply) {
+    (Reply::Bulk(Bytes::from_static(name.as_bytes())), value)
+}
+
+fn text(s: impl Into<String>) -> Reply {
+    Reply::Bulk(Bytes::from(s.into()))
+}
+
+impl Driver {
+    /// Answers one `SPORE.*` request from the engine's state.
+    pub(super) fn answer(&mut self, request: AdminRequest) -> Result<Reply, RedisError> {
+        match request {
+            AdminRequest::Status(id) => self.status(&id),
+            AdminRequest::Pending => Ok(Reply::Array(
+                self.engine
+                    .held()
+                    .map(|(id, s)| {
+                        Reply::Map(vec![
+                            field("id", text(id.to_string())),
+                            field("origin", text(hex::encode(s.origin))),
+                            field("deadline_ms", Reply::Int(s.deadline_ms as i64)),
+                            field(
+                                "ops",
+                                Reply::Array(
+                                    s.ops
+                                        .iter()
+                                        .map(|op| {
+                                            let mut d = format!("{op:?}");
+                                            d.truncate(200);
+                                            text(d)
+                                        })
+                                        .collect(),
+                                ),
+                            ),
+                        ])
+                    })
+                    .collect(),
+            )),
+            AdminRequest::Approve(id) | AdminRequest::Reject(id) => {
+                if !self.engine.held().any(|(h, _)| *h == id) {
+                    return Err(RedisError::NotHeld { id: id.to_string() });
+                }
+                let input = match request {
+                    AdminRequest::Approve(_) => crate::consensus::Input::Approve(id),
+                    _ => crate::consensus::Input::Decline(id),
+                };
+                self.step(input);
+                Ok(Reply::Simple("OK"))
+            }
+            AdminRequest::Evidence => Ok(Reply::Array(
+                self.evidence
+                    .iter()
+                    .map(|r| {
+                        let (kind, spores) = match &*r.evidence {
+                            Evidence::ConflictingEndorsements { a, b, .. } => {
+                                ("conflicting-endorsements", vec![a.id(), b.id()])
+                            }
+                            Evidence::EndorsedAndRejected { id, .. } => {
+                                ("endorsed-and-rejected", vec![*id])
+                            }
+                        };
+                        Reply::Map(vec![
+                            field("culprit", text(hex::encode(r.evidence.culprit()))),
+                            field("kind", text(kind)),
+                            field(
+                                "spores",
+                                Reply::Array(spores.iter().map(|i| text(i.to_string())).collect()),
+                            ),
+                            field("detected_ms", Reply::Int(r.detected_ms as i64)),
+                        ])
+                    })
+                    .collect(),
+            )),
+            AdminRequest::Peers => {
+                let connected = self.link.peers();
+                let policy = &self.engine.config().policy;
+                Ok(Reply::Array(
+                    policy
+                        .endorsers
+                        .iter()
+                        .map(|e| {
+                            let state = if *e == self.engine.id() {
+                                "self"
+                            } else if connected.contains(e) {
+                                "connected"
+                            } else {
+                                "disconnected"
+                            };
+                            Reply::Map(vec![
+                                field("id", text(hex::encode(e))),
+                                field("state", text(state)),
+                            ])
+                        })
+                        .collect(),
+                ))
+            }
+        }
+    }
+
+    fn status(&self, id: &SporeId) -> Result<Reply, RedisError> {
+        let quorum = self.engine.config().policy.quorum as i64;
+        let (state, reason) = match self.engine.phase(id) {
+            Some(Phase::Pending) if self.engine.held().any(|(h, _)| h == id) => ("held", None),
+            Some(Phase::Pending) => ("pending", None),
+            Some(Phase::Committed) => ("committed", None),
+            Some(Phase::Applied) => ("applied", None),
+            Some(Phase::Dropped(r)) => ("dropped", Some(r.to_string())),
+            None => match self.outcomes.get(id) {
+                Some(Outcome::Committed) => ("committed", None),
+                Some(Outcome::Applied) => ("applied", None),
+                Some(Outcome::Dropped(r)) => ("dropped", Some(r.clone())),
+                None => return Err(RedisError::NoSuchSpore { id: id.to_string() }),
+            },
+        };
+        let mut fields = vec![field("status", text(state))];
+        if let Some((endorsers, rejecters)) = self.engine.votes(id) {
+            fields.push(field("endorsements", Reply::Int(endorsers.len() as i64)));
+            fields.push(field("rejections", Reply::Int(rejecters.len() as i64)));
+        }
+        fields.push(field("quorum", Reply::Int(quorum)));
+        if let Some(s) = self.engine.spore(id) {
+            fields.push(field("origin", text(hex::encode(s.origin))));
+            fields.push(field("deadline_ms", Reply::Int(s.deadline_ms as i64)));
+        }
+        if let Some(r) = reason {
+            fields.push(field("reason", text(r)));
+        }
+        Ok(Reply::Map(fields))
+    }
+}

@@ -35,7 +35,14 @@ impl Node {
         let engine = Engine::new(EngineConfig::new(key.clone(), policy));
         let stats = Arc::new(SporeStats::default());
         let (tx, rx) = std::sync::mpsc::channel();
-        let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone());
+        let driver = Driver::new(
+            store.clone(),
+            engine,
+            key.id(),
+            rx,
+            stats.clone(),
+            Box::new(sporedb::node::peer_link::NoPeers),
+        );
         let thread = std::thread::spawn(move || driver.run());
         let writes = NodeWritePath::new(tx.clone(), 5_000);
         Node {

@@ -28,7 +28,14 @@ fn main() {
     let engine = Engine::new(EngineConfig::new(key.clone(), policy));
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
-    let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone());
+    let driver = Driver::new(
+        store.clone(),
+        engine,
+        key.id(),
+        rx,
+        stats.clone(),
+        Box::new(sporedb::node::peer_link::NoPeers),
+    );
     let thread = std::thread::Builder::new()
         .name("driver".into())
         .spawn(move || driver.run())

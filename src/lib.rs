@@ -34,4 +34,5 @@ pub mod server;
 pub mod sim;
 pub mod spore;
 pub mod store;
+pub mod sync;
 pub mod write;

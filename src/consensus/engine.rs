@@ -221,6 +221,15 @@ impl Engine {
         self.waiting.iter()
     }
 
+    /// When the longest-waiting committed spore committed here (a spore committed but never
+    /// applicable means this node missed earlier spores: time for state transfer).
+    pub fn oldest_waiting_ms(&self) -> Option<u64> {
+        self.waiting
+            .iter()
+            .filter_map(|id| self.records.get(id).and_then(|r| r.committed_at_ms))
+            .min()
+    }
+
     /// Remembered spores with content that are still pending (neither committed nor dropped),
     /// with their deadlines.
     pub fn pending(&self) -> impl Iterator<Item = (&SporeId, u64)> {
@@ -257,6 +266,7 @@ impl Engine {
             Input::Applied(ids) => self.on_applied(&ids),
             Input::Approve(id) => self.on_decision(&mut cx, id, true),
             Input::Decline(id) => self.on_decision(&mut cx, id, false),
+            Input::Resynced { present } => self.on_resynced(&mut cx, &present),
         }
         self.settle(&mut cx);
         let mut out = cx.net;
@@ -280,6 +290,36 @@ impl Engine {
         } else {
             self.refuse(cx, id, RejectReason::Veto);
         }
+    }
+
+    /// State transfer replaced the view (see `Input::Resynced`).
+    fn on_resynced(&mut self, cx: &mut Cx<'_>, present: &[SporeId]) {
+        self.unconfirmed.clear();
+        for id in present {
+            let Some(s) = self.records.get(id).and_then(|r| r.spore().cloned()) else {
+                continue;
+            };
+            if !matches!(
+                self.records.get(id).map(|r| &r.phase),
+                Some(Phase::Pending | Phase::Committed)
+            ) {
+                continue;
+            }
+            self.forget_deferred(*id);
+            self.waiting.remove(id);
+            self.waiting_db.remove(id);
+            for p in &s.key_prereqs {
+                remove_from(&mut self.waiting_by_key, &p.key, id);
+            }
+            self.remove_produced(*id);
+            self.unlock(cx, *id);
+            if let Some(r) = self.records.get_mut(id) {
+                r.phase = Phase::Applied;
+            }
+        }
+        cx.to_apply.extend(self.waiting.iter().copied());
+        let keys: BTreeSet<Key> = self.deferred_by_key.keys().cloned().collect();
+        cx.changed.extend(keys);
     }
 
     /// The driver confirmed these applies: the view now reflects them.

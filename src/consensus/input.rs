@@ -22,4 +22,9 @@ pub enum Input {
     Approve(SporeId),
     /// An operator declined a held spore (`SPORE.REJECT`): this node vetoes it.
     Decline(SporeId),
+    /// The driver replaced its state by a verified copy from peers (state transfer). `present`
+    /// lists the spores this engine knew as pending or committed that the copy already
+    /// contains: they count as applied here without an `Apply`. Everything waiting is
+    /// re-checked against the new view.
+    Resynced { present: Vec<SporeId> },
 }

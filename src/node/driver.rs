@@ -148,9 +148,55 @@ impl Driver {
                 let answer = self.answer(request);
                 let _ = reply.send(answer);
             }
+            DriverMsg::Install { catch_up, reply } => {
+                let _ = reply.send(self.install(*catch_up));
+            }
             DriverMsg::Shutdown => return true,
         }
         false
+    }
+
+    /// Installs a verified copy of the replicated state, then tells the engine which of the
+    /// spores it was still working on the copy already contains.
+    fn install(&mut self, catch_up: crate::sync::CatchUp) -> Result<(), String> {
+        let mut txn = self.store.write().map_err(|e| e.to_string())?;
+        crate::sync::install(&mut txn, &catch_up.snapshot).map_err(|e| e.to_string())?;
+        txn.commit().map_err(|e| e.to_string())?;
+        let mut known: Vec<(SporeId, u64)> =
+            self.engine.pending().map(|(id, d)| (*id, d)).collect();
+        known.extend(
+            self.engine
+                .waiting()
+                .filter_map(|id| self.engine.spore(id).map(|s| (*id, s.deadline_ms))),
+        );
+        let present: Vec<SporeId> = {
+            let read = self.store.read().map_err(|e| e.to_string())?;
+            known
+                .into_iter()
+                .filter(|(id, d)| read.applied(*d, id).unwrap_or(false))
+                .map(|(id, _)| id)
+                .collect()
+        };
+        // Own writes the copy already contains were applied, but their replies are not known
+        // here: the outcome is reported as unknown rather than retried (a retry could apply a
+        // non-idempotent write twice).
+        for id in &present {
+            if let Some(w) = self.waiting.remove(id) {
+                self.stats_pending_done(1);
+                fail(w.job, WriteError::Unavailable);
+            }
+        }
+        tracing::info!(
+            "state transfer: installed {} entries from {} (digest {}, vouched by {} peers), {} known spores were in it",
+            catch_up.snapshot.entries(),
+            hex::encode(catch_up.source),
+            hex::encode(catch_up.digest),
+            catch_up.vouchers.len(),
+            present.len()
+        );
+        SporeStats::add(&self.stats.syncs, 1);
+        self.step(Input::Resynced { present });
+        Ok(())
     }
 
     /// Materialises a batch of writes on projected versions and submits the spores.
@@ -254,6 +300,10 @@ impl Driver {
             }
         };
         self.carry_out(effects);
+        let stalled = self.engine.oldest_waiting_ms().unwrap_or(0);
+        self.stats
+            .stalled_since_ms
+            .store(stalled, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn carry_out(&mut self, effects: Vec<Effect>) {

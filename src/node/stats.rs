@@ -10,6 +10,11 @@ pub struct SporeStats {
     pub pending: AtomicU64,
     pub retried: AtomicU64,
     pub batches: AtomicU64,
+    /// Local time since which a committed spore has waited for prerequisites this node does
+    /// not have (0 = none): the state-transfer trigger.
+    pub stalled_since_ms: AtomicU64,
+    /// State transfers completed since start.
+    pub syncs: AtomicU64,
 }
 
 impl SporeStats {

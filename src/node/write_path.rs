@@ -34,6 +34,11 @@ pub enum DriverMsg {
         request: crate::commands::spore_admin::AdminRequest,
         reply: oneshot::Sender<Result<Reply, crate::error::RedisError>>,
     },
+    /// Replace the replicated state by a verified copy (state transfer).
+    Install {
+        catch_up: Box<crate::sync::CatchUp>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     Shutdown,
 }
 

@@ -17,6 +17,7 @@
 //! - `config`: command line and TOML configuration.
 //! - `store`: LMDB / in-memory tables, the frozen on-disk layout, the typed read API.
 //! - `exec`: the deterministic executor applying a committed spore's ops to the store.
+//! - `net`: the libp2p cluster transport: validated gossip, direct messages, discovery, bans.
 //! - `node`: tasks, files and sockets: store + engine driver + front end wiring.
 
 #![deny(unsafe_code)]
@@ -27,6 +28,7 @@ pub mod consensus;
 pub mod crypto;
 pub mod error;
 pub mod exec;
+pub mod net;
 pub mod node;
 pub mod reply;
 pub mod resp;

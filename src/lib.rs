@@ -18,9 +18,12 @@
 //! - `store`: LMDB / in-memory tables, the frozen on-disk layout, the typed read API.
 //! - `exec`: the deterministic executor applying a committed spore's ops to the store.
 //! - `node`: tasks, files and sockets: store + engine driver + front end wiring.
+//! - `trust`: node keys' web of trust: key ring, PGP validity with N-marginal trust (`sporedb keys`).
+//! - `cluster`: global policy (validation, hash, per-pattern rules), local policy, `sporedb demo`.
 
 #![deny(unsafe_code)]
 
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod consensus;
@@ -34,4 +37,5 @@ pub mod server;
 pub mod sim;
 pub mod spore;
 pub mod store;
+pub mod trust;
 pub mod write;

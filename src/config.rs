@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cluster::{GlobalPolicy, LocalPolicy};
+
 /// Flags of `sporedb server` (all optional: they override the config file and defaults).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServerArgs {
@@ -54,6 +56,119 @@ pub struct Config {
     pub lmdb_map_size: u64,
     /// Log filter (error, warn, info, debug, trace).
     pub log_level: String,
+    /// `[cluster]`: peers, global policy, trust. Absent = a single node that is its own
+    /// committee.
+    pub cluster: Option<ClusterConfig>,
+    /// `[local_policy]`: this node's own vetoes and manual approvals (docs/CLUSTER.md).
+    pub local_policy: LocalPolicy,
+}
+
+/// The `[cluster]` table (docs/CLUSTER.md). Addresses stay strings here so configuration does
+/// not depend on the network stack; the network layer parses them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Multiaddr the node listens on for peers, e.g. `/ip4/127.0.0.1/tcp/7100`.
+    pub p2p_listen: String,
+    /// Peers to dial at start: multiaddrs, optionally ending in `/p2p/<peer-id>`.
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
+    /// The global policy file; relative to the config file's directory.
+    pub policy: PathBuf,
+    /// N of N-marginal trust [default: the policy's f + 1].
+    #[serde(default)]
+    pub marginals_needed: Option<usize>,
+    /// A node that follows the cluster without endorsing: its key need not be an endorser.
+    #[serde(default)]
+    pub observer: bool,
+}
+
+impl ClusterConfig {
+    /// Loads the global policy named by `policy`.
+    pub fn load_policy(&self) -> Result<GlobalPolicy, crate::cluster::PolicyLoadError> {
+        GlobalPolicy::load(&self.policy)
+    }
+
+    /// N of N-marginal trust: the configured value, else f + 1.
+    pub fn marginals_needed(&self, policy: &GlobalPolicy) -> usize {
+        self.marginals_needed.unwrap_or(policy.faulty() + 1)
+    }
+
+    /// Every problem with the table, the policy file and this node's place in it.
+    fn problems(&self, data_dir: &Path) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(why) = multiaddr_problem(&self.p2p_listen, false) {
+            problems.push(format!("cluster.p2p_listen '{}': {why}", self.p2p_listen));
+        }
+        for addr in &self.bootstrap {
+            if let Some(why) = multiaddr_problem(addr, true) {
+                problems.push(format!("cluster.bootstrap '{addr}': {why}"));
+            }
+        }
+        if self.marginals_needed == Some(0) {
+            problems.push("cluster.marginals_needed must be at least 1".to_string());
+        }
+        let policy = match self.load_policy() {
+            Ok(p) => p,
+            Err(e) => {
+                problems.extend(
+                    e.problems()
+                        .into_iter()
+                        .map(|p| format!("cluster.policy {}: {p}", self.policy.display())),
+                );
+                return problems;
+            }
+        };
+        let key_path = crate::node::keyfile::path(data_dir);
+        if self.observer {
+            return problems;
+        }
+        if !key_path.exists() {
+            problems.push(format!(
+                "cluster: no node key at {} yet; run `sporedb keys init --data-dir {}` and list its id among the policy's endorsers (or set observer = true)",
+                key_path.display(),
+                data_dir.display()
+            ));
+        } else {
+            match crate::node::keyfile::load_or_create(data_dir) {
+                Ok((key, _)) if !policy.is_endorser(&key.id()) => problems.push(format!(
+                    "cluster: this node's key {} is not an endorser in {}; add it to [[endorsers]] or set observer = true",
+                    hex::encode(key.id()),
+                    self.policy.display()
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(format!("cluster: {e}")),
+            }
+        }
+        problems
+    }
+}
+
+/// Why `addr` does not look like a TCP multiaddr (`/ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT`,
+/// plus `/p2p/ID` when `peer_allowed`), or None. A shape check only: libp2p parses it for real.
+fn multiaddr_problem(addr: &str, peer_allowed: bool) -> Option<&'static str> {
+    let parts: Vec<&str> = match addr.strip_prefix('/') {
+        Some(rest) => rest.split('/').collect(),
+        None => return Some("a multiaddr starts with '/' (e.g. /ip4/127.0.0.1/tcp/7100)"),
+    };
+    let shape_ok = match parts.as_slice() {
+        [proto, host, "tcp", port] | [proto, host, "tcp", port, "p2p", _] => {
+            matches!(*proto, "ip4" | "ip6" | "dns" | "dns4" | "dns6")
+                && !host.is_empty()
+                && port.parse::<u16>().is_ok()
+        }
+        _ => false,
+    };
+    if !shape_ok {
+        return Some("expected /ip4/HOST/tcp/PORT (or ip6, dns, dns4, dns6)");
+    }
+    if parts.len() == 6 && !peer_allowed {
+        return Some("a listen address takes no /p2p/ part");
+    }
+    if parts.len() == 6 && parts[5].is_empty() {
+        return Some("empty peer id after /p2p/");
+    }
+    None
 }
 
 impl Default for Config {
@@ -68,6 +183,8 @@ impl Default for Config {
             spore_deadline_ms: 5_000,
             lmdb_map_size: 64 << 30,
             log_level: "info".to_string(),
+            cluster: None,
+            local_policy: LocalPolicy::default(),
         }
     }
 }
@@ -112,6 +229,14 @@ impl Config {
         if config.data_dir.is_relative() {
             if let Some(dir) = path.parent() {
                 config.data_dir = dir.join(&config.data_dir);
+            }
+        }
+        // The same for the policy file, so a cluster directory can be moved as a unit.
+        if let Some(cluster) = &mut config.cluster {
+            if cluster.policy.is_relative() {
+                if let Some(dir) = path.parent() {
+                    cluster.policy = dir.join(&cluster.policy);
+                }
             }
         }
         Ok(config)
@@ -163,6 +288,10 @@ impl Config {
         }
         if self.data_dir.as_os_str().is_empty() {
             problems.push("data_dir must not be empty".to_string());
+        }
+        problems.extend(self.local_policy.problems());
+        if let Some(cluster) = &self.cluster {
+            problems.extend(cluster.problems(&self.data_dir));
         }
         if problems.is_empty() {
             Ok(())

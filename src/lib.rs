@@ -19,9 +19,12 @@
 //! - `exec`: the deterministic executor applying a committed spore's ops to the store.
 //! - `net`: the libp2p cluster transport: validated gossip, direct messages, discovery, bans.
 //! - `node`: tasks, files and sockets: store + engine driver + front end wiring.
+//! - `trust`: node keys' web of trust: key ring, PGP validity with N-marginal trust (`sporedb keys`).
+//! - `cluster`: global policy (validation, hash, per-pattern rules), local policy, `sporedb demo`.
 
 #![deny(unsafe_code)]
 
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod consensus;
@@ -37,4 +40,5 @@ pub mod sim;
 pub mod spore;
 pub mod store;
 pub mod sync;
+pub mod trust;
 pub mod write;

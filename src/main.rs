@@ -23,6 +23,11 @@ enum Command {
     /// nodes) and print a JSON summary: commits, drops, safety/liveness violations S1..S5,
     /// commit latency in simulated time, messages and bytes per commit.
     Simulate(sporedb::sim::SimulateArgs),
+    /// Manage this node's key and its web of trust (key ring in the data dir's trust.toml).
+    Keys(sporedb::trust::cli::KeysArgs),
+    /// Set up a local cluster (keys, policy, one config per node) and run every node as its own
+    /// process until Ctrl-C; `--init-only` only writes the files.
+    Demo(sporedb::cluster::demo::DemoArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +37,8 @@ fn main() -> std::process::ExitCode {
         .unwrap_or(Command::Server(ServerArgs::default()))
     {
         Command::Simulate(args) => simulate(&args),
+        Command::Keys(args) => report(sporedb::trust::cli::run(&args)),
+        Command::Demo(args) => report(sporedb::cluster::demo::run(&args)),
         Command::Server(args) => {
             let config = match Config::load(&args) {
                 Ok(c) => c,
@@ -47,6 +54,17 @@ fn main() -> std::process::ExitCode {
                     std::process::ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Exit status of a subcommand: its error on stderr and status 1.
+fn report<E: std::fmt::Display>(result: Result<(), E>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sporedb: {e}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

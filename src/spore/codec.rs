@@ -330,6 +330,13 @@ fn decode_list(r: &mut Reader<'_>) -> R<Vec<Bytes>> {
     (0..n).map(|_| r.bytes()).collect()
 }
 
+/// The size of one op's canonical encoding (what a policy's `max_op_bytes` limits).
+pub fn encoded_op_len(op: &Op) -> usize {
+    let mut w = Writer::default();
+    encode_op(&mut w, op);
+    w.buf.len()
+}
+
 fn encode_op(w: &mut Writer, op: &Op) {
     w.u8(op.tag());
     match op {

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod clock;
+pub mod cluster;
 pub mod driver;
 pub mod expiry;
 pub mod info;

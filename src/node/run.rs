@@ -23,10 +23,13 @@ use crate::server::{Listener, ServerConfig};
 use crate::store::{Store, StoreOptions};
 
 use super::admin::DriverAdmin;
+use super::cluster::{
+    bridge, engine_local_policy, start_network, sync_loop, ClusterError, ClusterSetup, NetLink,
+};
 use super::driver::Driver;
 use super::info::NodeStatusSource;
 use super::keyfile;
-use super::peer_link::NoPeers;
+use super::peer_link::{NoPeers, PeerLink};
 use super::stats::SporeStats;
 use super::write_path::{DriverMsg, NodeWritePath};
 use super::{clock, expiry};
@@ -53,6 +56,8 @@ pub enum NodeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cluster: {0}")]
+    Cluster(#[from] ClusterError),
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -76,46 +81,76 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         },
     )?);
 
-    // A single node is its own committee: n = 1, ω = 1, f = 0. The cluster configuration
-    // replaces this with the global policy.
-    let policy = Policy::new(vec![key.id()], 1, 0)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(NodeError::Runtime)?;
+
+    // A node that ran before with this data dir may have endorsed spores it no longer
+    // remembers: it stays quiet for a while (the amnesia guard, PROTOCOL.md §9.3).
+    let marker = config.data_dir.join("engine.started");
+    let restarted = marker.exists();
+    let _ = std::fs::write(&marker, b"");
+
+    let max_horizon_ms = config.spore_deadline_ms.max(10_000);
+    let (engine, deadline_ms, cluster) = match &config.cluster {
+        None => {
+            // A single node is its own committee: n = 1, ω = 1, f = 0.
+            let policy = Policy::new(vec![key.id()], 1, 0)?;
+            let mut engine = Engine::new(EngineConfig {
+                max_horizon_ms,
+                ..EngineConfig::new(key.clone(), policy)
+            });
+            if let Some(p) = engine_local_policy(&config.local_policy) {
+                engine.set_local_policy(p);
+            }
+            (engine, config.spore_deadline_ms, None)
+        }
+        Some(cc) => {
+            let setup = ClusterSetup::load(cc, &config.data_dir, cc_horizon(&config, cc)?, 100)?;
+            let deadline = setup.policy.spore_deadline_ms();
+            let mut engine =
+                Engine::new(setup.engine_config(key.clone(), clock::now_ms(), restarted));
+            if restarted {
+                tracing::info!(
+                    "restarted: endorsing nothing for {} ms (amnesia guard)",
+                    engine.config().amnesia_quiet_ms()
+                );
+            }
+            if let Some(p) = engine_local_policy(&config.local_policy) {
+                engine.set_local_policy(p);
+            }
+            let (net, events) = runtime.block_on(start_network(&setup, cc, &key))?;
+            (engine, deadline, Some((setup, net, events)))
+        }
+    };
+    let policy = engine.config().policy.clone();
     let (n, quorum, f) = (
         policy.n() as u32,
         policy.quorum as u32,
         policy.faulty as u32,
     );
-    let engine = Engine::new(EngineConfig {
-        max_horizon_ms: config.spore_deadline_ms.max(10_000),
-        ..EngineConfig::new(key.clone(), policy)
-    });
 
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
-    let driver = Driver::new(
-        store.clone(),
-        engine,
-        key.id(),
-        rx,
-        stats.clone(),
-        Box::new(NoPeers),
-    );
+    let link: Box<dyn PeerLink> = match &cluster {
+        Some((_, net, _)) => Box::new(NetLink(net.clone())),
+        None => Box::new(NoPeers),
+    };
+    let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone(), link);
     let driver_thread = std::thread::Builder::new()
         .name("sporedb-driver".into())
         .spawn(move || driver.run())
         .map_err(NodeError::Runtime)?;
-    let writes = Arc::new(NodeWritePath::new(tx.clone(), config.spore_deadline_ms));
+    let writes = Arc::new(NodeWritePath::new(tx.clone(), deadline_ms));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(NodeError::Runtime)?;
     let served = runtime.block_on(async {
         let node_info = NodeStatusSource {
             node_key: node_id,
             n,
             quorum,
             f,
-            stats,
+            stats: stats.clone(),
         };
         let shared = Arc::new(
             Shared::new(
@@ -150,6 +185,24 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         let _ = std::io::stdout().flush();
 
         let shutdown = CancellationToken::new();
+        let mut cluster_tasks = Vec::new();
+        if let Some((setup, net, events)) = cluster {
+            cluster_tasks.push(tokio::spawn(bridge(
+                events,
+                tx.clone(),
+                setup.rules.clone(),
+                store.clone(),
+                shutdown.clone(),
+            )));
+            cluster_tasks.push(tokio::spawn(sync_loop(
+                net.clone(),
+                tx.clone(),
+                store.clone(),
+                setup.trust.clone(),
+                stats.clone(),
+                shutdown.clone(),
+            )));
+        }
         let expirer = tokio::spawn(expiry::run(store.clone(), writes.clone(), shutdown.clone()));
         let server = tokio::spawn(listener.run(shutdown.clone()));
         wait_for_signal().await;
@@ -157,6 +210,9 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         shutdown.cancel();
         let _ = server.await;
         let _ = expirer.await;
+        for t in cluster_tasks {
+            let _ = t.await;
+        }
         Ok::<(), NodeError>(())
     });
     let _ = tx.send(DriverMsg::Shutdown);
@@ -200,4 +256,14 @@ fn init_logging(level: &str) {
         .with_max_level(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The deadline horizon honest nodes accept in this cluster: the policy's spore deadline, at
+/// least 10 s (as for a single node).
+fn cc_horizon(config: &Config, cc: &crate::config::ClusterConfig) -> Result<u64, NodeError> {
+    let policy = cc.load_policy().map_err(ClusterError::from)?;
+    Ok(policy
+        .spore_deadline_ms()
+        .max(config.spore_deadline_ms)
+        .max(10_000))
 }

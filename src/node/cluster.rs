@@ -1,0 +1,342 @@
+//! A node in a cluster: the global policy becomes the engine's policy, the local policy its
+//! veto/hold rules, libp2p (`crate::net`) its `PeerLink`; a bridge task turns network events
+//! into driver messages (gossip checked before relay by `consensus::gossip_check`, direct
+//! messages checked the same way, state-transfer requests served from the store), and a sync
+//! task catches the node up from trusted peers at start and whenever a committed spore stays
+//! inapplicable (this node missed earlier spores).
+//!
+//! Peers running a different global policy never talk consensus with this node: the gossip
+//! topic is derived from the policy's hash (`cluster::GlobalPolicy::hash`).
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::{GlobalPolicy, LocalDecision as RuleDecision, LocalPolicy as Rules};
+use crate::config::ClusterConfig;
+use crate::consensus::wire::decode_message;
+use crate::consensus::{
+    cached_verifier, check_direct, check_gossip, EngineConfig, GossipRules, GossipVerdict,
+    LocalDecision, LocalPolicy, Verifier,
+};
+use crate::crypto::{NodeId, NodeKey};
+use crate::net::{NetConfig, NetEvent, NetHandle, Verdict};
+use crate::store::Store;
+use crate::sync::{
+    catch_up, sync_digest, FetchError, Requester, SyncRequest, SyncResponse, SYNC_TAG,
+};
+use crate::trust::TrustRing;
+
+use super::clock;
+use super::peer_link::PeerLink;
+use super::stats::SporeStats;
+use super::write_path::DriverMsg;
+
+/// Signatures remembered by the shared verifier (network task + engine).
+const VERIFIED_CACHE: usize = 1 << 20;
+/// How long a committed spore may wait for missing prerequisites before the node syncs.
+const STALL_BEFORE_SYNC_MS: u64 = 3_000;
+/// Largest state-transfer page.
+const PAGE_BYTES: u32 = 1 << 20;
+
+/// Everything loaded from `[cluster]` before the node starts.
+pub struct ClusterSetup {
+    pub policy: GlobalPolicy,
+    pub trust: Arc<TrustRing>,
+    pub rules: GossipRules,
+    pub verifier: Verifier,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{0}")]
+    Policy(#[from] crate::cluster::PolicyLoadError),
+    #[error("trust ring: {0}")]
+    Trust(#[from] crate::trust::TrustError),
+    #[error("bad multiaddr '{addr}': {why}")]
+    Addr { addr: String, why: String },
+    #[error("network: {0}")]
+    Net(#[from] crate::net::NetError),
+}
+
+impl ClusterSetup {
+    pub fn load(
+        cluster: &ClusterConfig,
+        data_dir: &std::path::Path,
+        max_horizon_ms: u64,
+        max_skew_ms: u64,
+    ) -> Result<ClusterSetup, ClusterError> {
+        let policy = cluster.load_policy()?;
+        let mut trust = TrustRing::load(data_dir)?;
+        trust.set_marginals_needed(cluster.marginals_needed(&policy))?;
+        let verifier = cached_verifier(VERIFIED_CACHE);
+        let check = policy.clone();
+        let grace = policy.grace_ms();
+        let rules = GossipRules {
+            policy: policy.consensus_policy(),
+            extra_origins: Default::default(),
+            max_message_bytes: crate::net::DEFAULT_MAX_MESSAGE_BYTES,
+            max_horizon_ms,
+            max_skew_ms,
+            stale_after_ms: grace + 2 * max_skew_ms + grace,
+            spore_rule: Some(Arc::new(move |s| {
+                let len = crate::spore::codec::encode_spore(s).len();
+                check.check_spore(s, len).map_err(|e| e.to_string())
+            })),
+            verifier: verifier.clone(),
+        };
+        Ok(ClusterSetup {
+            policy,
+            trust: Arc::new(trust),
+            rules,
+            verifier,
+        })
+    }
+
+    /// The engine configuration for this cluster. `restarted`: the node ran before with this
+    /// data dir, so it may have endorsed spores it no longer remembers (amnesia guard).
+    pub fn engine_config(&self, key: NodeKey, now_ms: u64, restarted: bool) -> EngineConfig {
+        let mut cfg = EngineConfig::new(key, self.policy.consensus_policy());
+        cfg.grace_ms = self.policy.grace_ms();
+        cfg.max_horizon_ms = self.rules.max_horizon_ms;
+        cfg.max_skew_ms = self.rules.max_skew_ms;
+        cfg.verifier = self.verifier.clone();
+        if restarted {
+            cfg.endorse_after_ms = now_ms + cfg.amnesia_quiet_ms();
+        }
+        cfg
+    }
+
+    /// The gossip topic: peers with another policy are on another topic.
+    pub fn topic(&self) -> String {
+        format!("sporedb/v1/{}", &hex::encode(self.policy.hash())[..32])
+    }
+}
+
+/// The node's local policy rules as the engine's decision function.
+pub fn engine_local_policy(rules: &Rules) -> Option<LocalPolicy> {
+    if rules.is_empty() {
+        return None;
+    }
+    let rules = rules.clone();
+    Some(LocalPolicy(Arc::new(move |s| match rules.decide(s) {
+        RuleDecision::Endorse => LocalDecision::Endorse,
+        RuleDecision::Veto(why) => {
+            tracing::info!("local policy vetoes spore {}: {why}", s.id());
+            LocalDecision::Veto
+        }
+        RuleDecision::Hold => LocalDecision::Hold,
+    })))
+}
+
+/// Starts libp2p with the gossip check as validator.
+pub async fn start_network(
+    setup: &ClusterSetup,
+    cluster: &ClusterConfig,
+    key: &NodeKey,
+) -> Result<(NetHandle, tokio::sync::mpsc::Receiver<NetEvent>), ClusterError> {
+    let parse = |a: &String| {
+        a.parse::<libp2p::Multiaddr>()
+            .map_err(|e| ClusterError::Addr {
+                addr: a.clone(),
+                why: e.to_string(),
+            })
+    };
+    let rules = setup.rules.clone();
+    let validator: crate::net::Validator = Arc::new(move |_from: &NodeId, data: &[u8]| {
+        match check_gossip(&rules, clock::now_ms(), &Bytes::copy_from_slice(data)) {
+            GossipVerdict::Accept(_) => Verdict::Accept,
+            GossipVerdict::Reject(why) => Verdict::Reject(why),
+            GossipVerdict::Ignore(_) => Verdict::Ignore,
+        }
+    });
+    let mut net = NetConfig::new(key.clone(), setup.topic(), validator);
+    net.listen = vec![parse(&cluster.p2p_listen)?];
+    net.bootstrap = cluster
+        .bootstrap
+        .iter()
+        .map(parse)
+        .collect::<Result<_, _>>()?;
+    net.max_message_bytes = setup.rules.max_message_bytes;
+    Ok(crate::net::start(net).await?)
+}
+
+/// The driver's view of libp2p.
+pub struct NetLink(pub NetHandle);
+
+impl PeerLink for NetLink {
+    fn broadcast(&self, data: Vec<u8>) {
+        self.0.broadcast(data);
+    }
+    fn send(&self, to: NodeId, data: Vec<u8>) {
+        self.0.send(to, data);
+    }
+    fn ban(&self, node: NodeId, why: String) {
+        self.0.ban(node, why);
+    }
+    fn peers(&self) -> Vec<NodeId> {
+        self.0.peers()
+    }
+}
+
+/// Turns network events into driver messages until the network stops or shutdown.
+pub async fn bridge(
+    mut events: tokio::sync::mpsc::Receiver<NetEvent>,
+    driver: Sender<DriverMsg>,
+    rules: GossipRules,
+    store: Arc<Store>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            e = events.recv() => match e { Some(e) => e, None => return },
+            _ = shutdown.cancelled() => return,
+        };
+        match event {
+            NetEvent::Gossip { from, data } => match decode_message(&data) {
+                Ok(msg) => {
+                    if driver.send(DriverMsg::Net { from, msg }).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::debug!("undecodable gossip after validation: {e}"),
+            },
+            NetEvent::Direct {
+                from,
+                data,
+                respond,
+            } => {
+                if data.first() == Some(&SYNC_TAG) {
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || {
+                        respond.send(serve_sync(&store, &data));
+                    });
+                    continue;
+                }
+                match check_direct(&rules, clock::now_ms(), &data) {
+                    Ok(msg) => {
+                        if driver.send(DriverMsg::Net { from, msg }).is_err() {
+                            return;
+                        }
+                    }
+                    Err(why) => tracing::debug!(
+                        "refused direct message from {}: {why}",
+                        hex::encode(&from[..8])
+                    ),
+                }
+            }
+            NetEvent::PeerUp(p) => tracing::info!("peer up: {}", hex::encode(p)),
+            NetEvent::PeerDown(p) => tracing::info!("peer down: {}", hex::encode(p)),
+            NetEvent::Listening(addr) => tracing::info!("p2p listening on {addr}"),
+        }
+    }
+}
+
+/// Answers a state-transfer request from the store (an empty answer for junk).
+fn serve_sync(store: &Store, data: &Bytes) -> Vec<u8> {
+    let Ok(req) = SyncRequest::decode(data) else {
+        return Vec::new();
+    };
+    let Ok(read) = store.read() else {
+        return Vec::new();
+    };
+    let answer = match req {
+        SyncRequest::Digest => {
+            let Ok(digest) = sync_digest(&read) else {
+                return Vec::new();
+            };
+            let applied = store
+                .stats()
+                .map(|s| s.entries[crate::store::Table::Applied as usize])
+                .unwrap_or(0);
+            SyncResponse::Digest { digest, applied }
+        }
+        SyncRequest::Page {
+            table,
+            after,
+            max_bytes,
+        } => {
+            let max = (max_bytes as usize).min(PAGE_BYTES as usize);
+            match crate::sync::read_page(&read, table, after.as_deref(), max) {
+                Ok(Some((entries, more))) => SyncResponse::Page { entries, more },
+                _ => return Vec::new(),
+            }
+        }
+    };
+    answer.encode()
+}
+
+/// Catches the node up from trusted peers: once at start (as soon as peers answer), then
+/// whenever a committed spore has waited for missing prerequisites too long.
+pub async fn sync_loop(
+    net: NetHandle,
+    driver: Sender<DriverMsg>,
+    store: Arc<Store>,
+    trust: Arc<TrustRing>,
+    stats: Arc<SporeStats>,
+    shutdown: CancellationToken,
+) {
+    let requester: Requester = {
+        let net = net.clone();
+        Arc::new(move |to, data| {
+            let net = net.clone();
+            Box::pin(async move { net.request(to, data).await.map_err(|e| e.to_string()) })
+        })
+    };
+    let agreement = {
+        let trust = trust.clone();
+        move |v: &[NodeId]| trust.agreement(v)
+    };
+    let mut startup = true;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(1_000)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let stalled = stats.stalled_since_ms.load(Ordering::Relaxed);
+        let due = startup
+            || (stalled > 0 && clock::now_ms().saturating_sub(stalled) > STALL_BEFORE_SYNC_MS);
+        if !due {
+            continue;
+        }
+        let peers = net.peers();
+        if peers.is_empty() {
+            continue;
+        }
+        let own = {
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.read().and_then(|r| sync_digest(&r)))
+                .await
+            {
+                Ok(Ok(d)) => d,
+                _ => continue,
+            }
+        };
+        match catch_up(&requester, &peers, &agreement, own, PAGE_BYTES).await {
+            Ok(c) => {
+                let (reply, rx) = oneshot::channel();
+                if driver
+                    .send(DriverMsg::Install {
+                        catch_up: Box::new(c),
+                        reply,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+                match rx.await {
+                    Ok(Ok(())) => startup = false,
+                    Ok(Err(e)) => tracing::error!("state transfer: install failed: {e}"),
+                    Err(_) => return,
+                }
+            }
+            Err(FetchError::UpToDate) => startup = false,
+            Err(e) => tracing::info!("state transfer: {e}; will retry"),
+        }
+    }
+}

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use sha3::{Digest as _, Sha3_256};
 
 use crate::crypto::Digest;
-use crate::store::kv::delete_prefix;
 use crate::store::{KvRead, KvWrite, StoreError, Table};
 
 /// The tables state transfer copies, in digest order.
@@ -129,7 +128,7 @@ pub fn read_page<T: KvRead + ?Sized>(
 /// Replaces the replicated tables with a (verified) copy, inside the caller's transaction.
 pub fn install<T: KvWrite + ?Sized>(kv: &mut T, snapshot: &Snapshot) -> Result<(), StoreError> {
     for t in SYNC_TABLES {
-        delete_prefix(kv, t, &[])?;
+        clear(kv, t)?;
         if let Some(entries) = snapshot.tables.get(&(t as u8)) {
             for (k, v) in entries {
                 kv.put(t, k, v)?;
@@ -137,6 +136,24 @@ pub fn install<T: KvWrite + ?Sized>(kv: &mut T, snapshot: &Snapshot) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Deletes every entry of a table (in chunks, never mutating under an open iterator; LMDB
+/// refuses the empty key a prefix scan would start from).
+fn clear<T: KvWrite + ?Sized>(kv: &mut T, table: Table) -> Result<(), StoreError> {
+    loop {
+        let chunk: Vec<Vec<u8>> = kv
+            .range(table, Bound::Unbounded, Bound::Unbounded, false)?
+            .take(1024)
+            .map(|r| r.map(|(k, _)| k.to_vec()))
+            .collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        for k in &chunk {
+            kv.delete(table, k)?;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -248,7 +248,7 @@ impl Task {
             Err(PublishError::AllQueuesFull(peers)) => {
                 // Log the first drop and then every 1000th, so a flood does not flood the log.
                 let before = NetCounters::bump(&self.counters().publish_queue_full);
-                if before % 1000 == 0 {
+                if before.is_multiple_of(1000) {
                     tracing::warn!(
                         peers,
                         dropped = before + 1,
@@ -318,20 +318,19 @@ impl Task {
                     }
                 }
             }
+            // The last connection to the peer closed.
             SwarmEvent::ConnectionClosed {
                 peer_id: peer,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    self.bootstrap.disconnected(&peer, now);
-                    self.addrs.remove(&peer);
-                    if let Some(node) = node_id(&peer) {
-                        lock(&self.shared.peers).remove(&node);
-                        lock(&self.shared.gossip_peers).remove(&node);
-                        self.last_peer_change = now;
-                        self.emit(NetEvent::PeerDown(node));
-                    }
+                self.bootstrap.disconnected(&peer, now);
+                self.addrs.remove(&peer);
+                if let Some(node) = node_id(&peer) {
+                    lock(&self.shared.peers).remove(&node);
+                    lock(&self.shared.gossip_peers).remove(&node);
+                    self.last_peer_change = now;
+                    self.emit(NetEvent::PeerDown(node));
                 }
             }
             SwarmEvent::OutgoingConnectionError {
@@ -380,18 +379,14 @@ impl Task {
                 message_id,
                 message,
             } => self.validate(propagation_source, message_id, message),
-            gossipsub::Event::Subscribed { peer_id, topic } => {
-                if topic == self.topic.hash() {
-                    if let Some(node) = node_id(&peer_id) {
-                        lock(&self.shared.gossip_peers).insert(node);
-                    }
+            gossipsub::Event::Subscribed { peer_id, topic } if topic == self.topic.hash() => {
+                if let Some(node) = node_id(&peer_id) {
+                    lock(&self.shared.gossip_peers).insert(node);
                 }
             }
-            gossipsub::Event::Unsubscribed { peer_id, topic } => {
-                if topic == self.topic.hash() {
-                    if let Some(node) = node_id(&peer_id) {
-                        lock(&self.shared.gossip_peers).remove(&node);
-                    }
+            gossipsub::Event::Unsubscribed { peer_id, topic } if topic == self.topic.hash() => {
+                if let Some(node) = node_id(&peer_id) {
+                    lock(&self.shared.gossip_peers).remove(&node);
                 }
             }
             gossipsub::Event::SlowPeer {

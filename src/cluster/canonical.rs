@@ -148,6 +148,9 @@ mod tests {
             bytes.len(),
             1 + 4 + 4 * 32 + 6 * 8 + 4 + (4 + 7 + 4 + 1) + (4 + 7 + 4 + 2)
         );
-        assert_eq!(hex::encode(p.hash()), "6dd14b607f0f296c8d4bae7464dde7e4082319e4d1c4251640ef374791963b30");
+        assert_eq!(
+            hex::encode(p.hash()),
+            "6dd14b607f0f296c8d4bae7464dde7e4082319e4d1c4251640ef374791963b30"
+        );
     }
 }

@@ -15,6 +15,8 @@
 pub mod canonical;
 pub mod change;
 pub mod check;
+#[cfg(test)]
+mod config_tests;
 pub mod demo;
 pub mod local;
 pub mod ops;

@@ -315,7 +315,7 @@ fn validate(file: PolicyFile) -> Result<GlobalPolicy, Vec<String>> {
             id,
         });
     }
-    endorsers.sort_by(|a, b| a.id.cmp(&b.id));
+    endorsers.sort_by_key(|e| e.id);
 
     let (n, f, q) = (endorsers.len(), file.faulty, file.quorum);
     if n > 0 && n == file.endorsers.len() {

@@ -155,7 +155,11 @@ fn locate(args: &KeysArgs) -> Result<(PathBuf, Option<usize>), KeysError> {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
-    let marginals = config.cluster.as_ref().and_then(|c| c.marginals_needed);
+    // The node's N: configured, else the policy's f + 1 (if the policy loads).
+    let marginals = config.cluster.as_ref().and_then(|c| match c.load_policy() {
+        Ok(policy) => Some(c.marginals_needed(&policy)),
+        Err(_) => c.marginals_needed,
+    });
     Ok((args.data_dir.clone().unwrap_or(config.data_dir), marginals))
 }
 

@@ -43,7 +43,7 @@ fn n4(seed: u64, byz: Byzantine) -> SimConfig {
     c.workload_ms = 800;
     // Safety (S1, S2) must survive a partition on top of the faulty node; liveness (S3) is
     // only promised with at most f faults, and the runs still resolve every spore.
-    c.partition = seed % 3 == 0;
+    c.partition = seed.is_multiple_of(3);
     c
 }
 

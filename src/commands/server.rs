@@ -103,7 +103,7 @@ fn config_get(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
 
 fn config_set(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     let rest = a.rest();
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(RedisError::WrongArity {
             cmd: "config|set".into(),
         });

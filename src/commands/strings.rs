@@ -282,7 +282,7 @@ fn pairs(
     cmd: &str,
 ) -> Result<Vec<(crate::spore::Key, Bytes)>, RedisError> {
     let rest = a.rest();
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(RedisError::arity(cmd));
     }
     Ok(rest

@@ -561,7 +561,7 @@ impl World {
                             )
                         }
                     }
-                } else if kind % 2 == 0 {
+                } else if kind.is_multiple_of(2) {
                     let k = Key::new(0, format!("c{hot}"));
                     (
                         k.clone(),

@@ -24,6 +24,11 @@ pub const SYNC_TABLES: [Table; 6] = [
 
 const DOMAIN: &[u8] = b"sporedb/v1/sync-digest";
 
+/// One table page: entries ascending, and whether the table continues.
+pub type Page = (Vec<(Bytes, Bytes)>, bool);
+/// A table's entries, owned.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A verified-or-not copy of the replicated tables, entries ascending per table.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -56,7 +61,7 @@ fn digest_of<'a>(
 
 /// The digest of a store's replicated tables.
 pub fn sync_digest<T: KvRead + ?Sized>(kv: &T) -> Result<Digest, StoreError> {
-    let mut all: Vec<(Table, Vec<(Vec<u8>, Vec<u8>)>)> = Vec::new();
+    let mut all: Vec<(Table, Entries)> = Vec::new();
     // Hashing streams per table; collecting first keeps one code path for stores and copies.
     for t in SYNC_TABLES {
         let mut entries = Vec::new();
@@ -104,7 +109,7 @@ pub fn read_page<T: KvRead + ?Sized>(
     table: u8,
     after: Option<&[u8]>,
     max_bytes: usize,
-) -> Result<Option<(Vec<(Bytes, Bytes)>, bool)>, StoreError> {
+) -> Result<Option<Page>, StoreError> {
     let Some(t) = table_of(table) else {
         return Ok(None);
     };

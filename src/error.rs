@@ -121,6 +121,8 @@ pub enum RedisError {
     NotHeld { id: String },
     /// `ERR sporedb: write vetoed by this node's local policy: <rule>`.
     LocalVeto { rule: String },
+    /// `ERR sporedb: write refused by the global policy: <why>`.
+    PolicyRefused { why: String },
     /// `ERR sporedb: this node is not running the consensus driver` (tools without a node).
     NoDriver,
 }
@@ -224,6 +226,11 @@ impl fmt::Display for RedisError {
                 f,
                 "ERR sporedb: write vetoed by this node's local policy: {}",
                 clip(rule)
+            ),
+            PolicyRefused { why } => write!(
+                f,
+                "ERR sporedb: write refused by the global policy: {}",
+                clip(why)
             ),
             NoDriver => f.write_str("ERR sporedb: this node is not running the consensus driver"),
         }

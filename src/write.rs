@@ -46,6 +46,9 @@ pub enum WriteError {
     /// This node's local policy refuses to endorse it (its own veto; not retried).
     #[error("vetoed by the local policy: {rule}")]
     Vetoed { rule: String },
+    /// The global policy forbids it (size or per-key-pattern operation rules); not retried.
+    #[error("refused by the global policy: {why}")]
+    Refused { why: String },
     /// The node is shutting down or its store failed; details are in the server log.
     #[error("write path unavailable")]
     Unavailable,

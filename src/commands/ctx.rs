@@ -165,6 +165,7 @@ pub fn write_error(e: WriteError) -> RedisError {
     match e {
         WriteError::Dropped { id, reason } => RedisError::SporeDropped { id, reason },
         WriteError::Vetoed { rule } => RedisError::LocalVeto { rule },
+        WriteError::Refused { why } => RedisError::PolicyRefused { why },
         // A blind write never carries WATCH prerequisites; treat it like an unavailable path.
         WriteError::WatchFailed | WriteError::Unavailable => {
             tracing::warn!("write failed: {e}");

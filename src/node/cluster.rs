@@ -200,7 +200,8 @@ pub async fn bridge(
         match event {
             NetEvent::Gossip { from, data } => match decode_message(&data) {
                 Ok(msg) => {
-                    if driver.send(DriverMsg::Net { from, msg }).is_err() {
+                    let gossip = true;
+                    if driver.send(DriverMsg::Net { from, msg, gossip }).is_err() {
                         return;
                     }
                 }
@@ -220,7 +221,8 @@ pub async fn bridge(
                 }
                 match check_direct(&rules, clock::now_ms(), &data) {
                     Ok(msg) => {
-                        if driver.send(DriverMsg::Net { from, msg }).is_err() {
+                        let gossip = false;
+                        if driver.send(DriverMsg::Net { from, msg, gossip }).is_err() {
                             return;
                         }
                     }

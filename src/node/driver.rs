@@ -67,6 +67,11 @@ pub struct Driver {
     pub(super) link: Box<dyn PeerLink>,
     pub(super) outcomes: RecentOutcomes,
     pub(super) evidence: VecDeque<EvidenceRecord>,
+    /// The global policy's rule on spore content (peers reject what it refuses, and would
+    /// score this node down for sending it).
+    pub spore_rule: Option<crate::consensus::gossip_check::SporeRule>,
+    /// The gossip message being stepped (its relay by the engine is gossipsub's job).
+    relayed: Option<Message>,
 }
 
 impl Driver {
@@ -94,6 +99,8 @@ impl Driver {
             link,
             outcomes: RecentOutcomes::new(OUTCOMES_KEPT),
             evidence: VecDeque::new(),
+            relayed: None,
+            spore_rule: None,
         }
     }
 
@@ -143,7 +150,11 @@ impl Driver {
     fn handle(&mut self, msg: DriverMsg, writes: &mut Vec<WriteJob>) -> bool {
         match msg {
             DriverMsg::Write(job) => writes.push(job),
-            DriverMsg::Net { from, msg } => self.step(Input::Message { from, msg }),
+            DriverMsg::Net { from, msg, gossip } => {
+                self.relayed = gossip.then(|| msg.clone());
+                self.step(Input::Message { from, msg });
+                self.relayed = None;
+            }
             DriverMsg::Admin { request, reply } => {
                 let answer = self.answer(request);
                 let _ = reply.send(answer);
@@ -257,6 +268,11 @@ impl Driver {
                 match materialize(&job.request, &projection, &facts, origin) {
                     Err(MaterializeError::WatchFailed) => fail(job, WriteError::WatchFailed),
                     Ok(m) => {
+                        if let Some(Err(why)) = self.spore_rule.as_ref().map(|r| r(&m.spore)) {
+                            SporeStats::add(&self.stats.dropped, 1);
+                            fail(job, WriteError::Refused { why });
+                            continue;
+                        }
                         let id = m.spore.id();
                         projection.push(&m.spore, &id);
                         // Only a non-commutative write can change a key's TTL; increments and
@@ -310,7 +326,11 @@ impl Driver {
         let mut to_apply: Vec<(SporeId, Arc<Spore>)> = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Broadcast(msg) => self.link.broadcast(encode_message(&msg)),
+                Effect::Broadcast(msg) => {
+                    if self.relayed.as_ref() != Some(&*msg) {
+                        self.link.broadcast(encode_message(&msg));
+                    }
+                }
                 Effect::Send { to, msg } => {
                     if to != self.origin {
                         self.link.send(to, encode_message(&msg));

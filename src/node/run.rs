@@ -137,7 +137,8 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         Some((_, net, _)) => Box::new(NetLink(net.clone())),
         None => Box::new(NoPeers),
     };
-    let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone(), link);
+    let mut driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone(), link);
+    driver.spore_rule = cluster.as_ref().and_then(|(s, _, _)| s.rules.spore_rule.clone());
     let driver_thread = std::thread::Builder::new()
         .name("sporedb-driver".into())
         .spawn(move || driver.run())

@@ -28,6 +28,9 @@ pub enum DriverMsg {
     Net {
         from: crate::crypto::NodeId,
         msg: crate::consensus::Message,
+        /// It came by gossip: gossipsub already relays it, so the engine's relay of the very
+        /// same message is not published again.
+        gossip: bool,
     },
     /// A `SPORE.*` command.
     Admin {

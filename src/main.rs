@@ -23,6 +23,10 @@ enum Command {
     /// nodes) and print a JSON summary: commits, drops, safety/liveness violations S1..S5,
     /// commit latency in simulated time, messages and bytes per commit.
     Simulate(sporedb::sim::SimulateArgs),
+    /// Check a state proof offline against a root and the nodes' signatures of that root
+    /// (SPORE.ROOT / SPORE.PROOF), or scrub a stopped node's store (--data-dir).
+    /// Exit status 0 valid, 1 invalid, 2 bad usage.
+    Verify(sporedb::root::cli::VerifyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +36,7 @@ fn main() -> std::process::ExitCode {
         .unwrap_or(Command::Server(ServerArgs::default()))
     {
         Command::Simulate(args) => simulate(&args),
+        Command::Verify(args) => verify(&args),
         Command::Server(args) => {
             let config = match Config::load(&args) {
                 Ok(c) => c,
@@ -49,6 +54,18 @@ fn main() -> std::process::ExitCode {
             }
         }
     }
+}
+
+/// Runs `sporedb verify`: the verdict on stdout (valid) or stderr (invalid, usage).
+fn verify(args: &sporedb::root::cli::VerifyArgs) -> std::process::ExitCode {
+    use sporedb::root::cli::Verdict;
+    let verdict = sporedb::root::cli::verify(args);
+    match &verdict {
+        Verdict::Valid(text) => println!("valid: {text}"),
+        Verdict::Invalid(text) => eprintln!("invalid: {text}"),
+        Verdict::Usage(text) => eprintln!("sporedb verify: {text}"),
+    }
+    std::process::ExitCode::from(verdict.exit_code())
 }
 
 /// Runs the simulator, prints its JSON summary, and fails if any run violated S1..S5.

@@ -114,6 +114,8 @@ pub struct Shared {
     pub stats: Stats,
     /// When the server started (ms), for INFO uptime.
     pub started_ms: u64,
+    /// The state root service (SPORE.ROOT / SPORE.PROOF, INFO); `None` answers an error.
+    pub roots: Option<Arc<dyn crate::root::RootService>>,
 }
 
 impl Shared {
@@ -133,7 +135,14 @@ impl Shared {
             node,
             stats: Stats::default(),
             started_ms,
+            roots: None,
         }
+    }
+
+    /// The same services with a state root service.
+    pub fn with_roots(mut self, roots: Arc<dyn crate::root::RootService>) -> Shared {
+        self.roots = Some(roots);
+        self
     }
 
     /// Submits ops as one blind spore and shapes the replies.

@@ -29,6 +29,7 @@ pub mod session;
 pub mod sets;
 pub mod settings;
 pub mod spec;
+pub mod spore_root;
 pub mod stats;
 pub mod strings;
 pub mod syntax;

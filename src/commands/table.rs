@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
-use super::{connection, docs, keys, lists, server, sets, strings, transactions};
+use super::{connection, docs, keys, lists, server, sets, spore_root, strings, transactions};
 
 /// Every family's specs.
-pub fn families() -> [&'static [CommandSpec]; 8] {
+pub fn families() -> [&'static [CommandSpec]; 9] {
     [
         strings::SPECS,
         lists::SPECS,
@@ -21,6 +21,7 @@ pub fn families() -> [&'static [CommandSpec]; 8] {
         connection::SPECS,
         server::SPECS,
         docs::SPECS,
+        spore_root::SPECS,
     ]
 }
 

@@ -108,13 +108,19 @@ pub fn run(config: Config) -> Result<(), NodeError> {
             f,
             stats,
         };
-        let shared = Arc::new(Shared::new(
-            store.clone(),
-            writes.clone(),
-            Arc::new(clock::now_ms),
-            Settings::from_config(&config),
-            Arc::new(node_info),
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                store.clone(),
+                writes.clone(),
+                Arc::new(clock::now_ms),
+                Settings::from_config(&config),
+                Arc::new(node_info),
+            )
+            .with_roots(Arc::new(crate::root::NodeRoots {
+                store: store.clone(),
+                key: key.clone(),
+            })),
+        );
         let service = Arc::new(CommandService::new(shared));
         let addr = SocketAddr::new(config.bind, config.port);
         let server_config = ServerConfig {

@@ -12,6 +12,7 @@
 
 pub mod applied;
 pub mod attest;
+pub mod cli;
 pub mod hasher;
 pub mod integrity;
 pub mod leaf;
@@ -35,7 +36,7 @@ use hasher::Sha3;
 use nodes::{Nodes, TreeState};
 
 /// The state root of a snapshot: the tree root and the applied-set digest and count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Root {
     pub root: [u8; 32],
     pub applied_digest: [u8; 32],

@@ -136,11 +136,29 @@ pub fn next_chunk<T: KvRead + ?Sized>(
     Ok((out, None))
 }
 
+/// Deletes every entry of `table` (LMDB refuses an empty key as a range bound, so this is not
+/// `delete_prefix(.., b"")`).
+pub fn clear<T: KvWrite + ?Sized>(kv: &mut T, table: Table) -> Result<(), StoreError> {
+    loop {
+        let chunk: Vec<Vec<u8>> = kv
+            .range(table, Bound::Unbounded, Bound::Unbounded, false)?
+            .take(1024)
+            .map(|r| r.map(|(k, _)| k.to_vec()))
+            .collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        for k in &chunk {
+            kv.delete(table, k)?;
+        }
+    }
+}
+
 /// Builds the tree from `kv`'s data, replacing any tree it had, and records the applied-set
 /// digest of its `applied` table. Returns the root.
 pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
-    crate::store::kv::delete_prefix(kv, Table::Nodes, b"")?;
-    crate::store::kv::delete_prefix(kv, Table::Root, b"")?;
+    clear(kv, Table::Nodes)?;
+    clear(kv, Table::Root)?;
     // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
     let mut state = put_values(kv, None, Vec::new())?;
     let mut cursor = None;

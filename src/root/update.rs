@@ -60,9 +60,26 @@ fn put_values<T: KvWrite + ?Sized>(
     };
     let (root, update) = {
         let reader = Nodes::new(&*kv);
-        JellyfishMerkleTree::<_, Sha3>::new(&reader)
-            .put_value_set(values, version)
-            .map_err(tree_error)?
+        let tree = JellyfishMerkleTree::<_, Sha3>::new(&reader);
+        if !values.is_empty() && values.iter().all(|(_, v)| v.is_some()) {
+            // Only insertions/updates: jmt's batch path builds each new node once (and hashes
+            // it once), where `put_value_set` rebuilds and rehashes the path for every key —
+            // about 10x fewer sha3 calls for a large batch. It does not take deletions.
+            let puts = values
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect();
+            let (roots, update) = tree
+                .batch_put_value_sets(vec![puts], None, version)
+                .map_err(tree_error)?;
+            let root = roots
+                .first()
+                .copied()
+                .ok_or_else(|| StoreError::Tree("jmt returned no root".into()))?;
+            (root, update)
+        } else {
+            tree.put_value_set(values, version).map_err(tree_error)?
+        }
     };
     write_update(kv, &update)?;
     let state = TreeState {

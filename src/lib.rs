@@ -16,6 +16,7 @@
 //! - `sim`: the seeded Byzantine network simulator that drives N consensus engines (S1–S5).
 //! - `config`: command line and TOML configuration.
 //! - `store`: LMDB / in-memory tables, the frozen on-disk layout, the typed read API.
+//! - `root`: the verifiable state: state root (Jellyfish Merkle Tree), proofs, signed roots.
 //! - `exec`: the deterministic executor applying a committed spore's ops to the store.
 //! - `net`: the libp2p cluster transport: validated gossip, direct messages, discovery, bans.
 //! - `node`: tasks, files and sockets: store + engine driver + front end wiring.
@@ -35,6 +36,7 @@ pub mod net;
 pub mod node;
 pub mod reply;
 pub mod resp;
+pub mod root;
 pub mod server;
 pub mod sim;
 pub mod spore;

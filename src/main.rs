@@ -28,6 +28,10 @@ enum Command {
     /// Set up a local cluster (keys, policy, one config per node) and run every node as its own
     /// process until Ctrl-C; `--init-only` only writes the files.
     Demo(sporedb::cluster::demo::DemoArgs),
+    /// Check a state proof offline against a root and the nodes' signatures of that root
+    /// (SPORE.ROOT / SPORE.PROOF), or scrub a stopped node's store (--data-dir).
+    /// Exit status 0 valid, 1 invalid, 2 bad usage.
+    Verify(sporedb::root::cli::VerifyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Simulate(args) => simulate(&args),
         Command::Keys(args) => report(sporedb::trust::cli::run(&args)),
         Command::Demo(args) => report(sporedb::cluster::demo::run(&args)),
+        Command::Verify(args) => verify(&args),
         Command::Server(args) => {
             let config = match Config::load(&args) {
                 Ok(c) => c,
@@ -67,6 +72,18 @@ fn report<E: std::fmt::Display>(result: Result<(), E>) -> std::process::ExitCode
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `sporedb verify`: the verdict on stdout (valid) or stderr (invalid, usage).
+fn verify(args: &sporedb::root::cli::VerifyArgs) -> std::process::ExitCode {
+    use sporedb::root::cli::Verdict;
+    let verdict = sporedb::root::cli::verify(args);
+    match &verdict {
+        Verdict::Valid(text) => println!("valid: {text}"),
+        Verdict::Invalid(text) => eprintln!("invalid: {text}"),
+        Verdict::Usage(text) => eprintln!("sporedb verify: {text}"),
+    }
+    std::process::ExitCode::from(verdict.exit_code())
 }
 
 /// Runs the simulator, prints its JSON summary, and fails if any run violated S1..S5.

@@ -116,6 +116,8 @@ pub struct Shared {
     pub stats: Stats,
     /// When the server started (ms), for INFO uptime.
     pub started_ms: u64,
+    /// The state root service (SPORE.ROOT / SPORE.PROOF, INFO); `None` answers an error.
+    pub roots: Option<Arc<dyn crate::root::RootService>>,
 }
 
 impl Shared {
@@ -136,12 +138,19 @@ impl Shared {
             admin: None,
             stats: Stats::default(),
             started_ms,
+            roots: None,
         }
     }
 
     /// Connects the `SPORE.*` commands to the node's driver.
     pub fn with_admin(mut self, admin: Arc<dyn super::spore_admin::SporeAdmin>) -> Shared {
         self.admin = Some(admin);
+        self
+    }
+
+    /// The same services with a state root service.
+    pub fn with_roots(mut self, roots: Arc<dyn crate::root::RootService>) -> Shared {
+        self.roots = Some(roots);
         self
     }
 

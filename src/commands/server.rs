@@ -301,6 +301,9 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
                 "spore_deadline_ms",
                 sh.settings.get("spore-deadline-ms").unwrap_or_default(),
             );
+            if let Some(roots) = &sh.roots {
+                super::spore_root::info_fields(roots.as_ref(), &mut kv);
+            }
         }
         _ => {}
     }

@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
-use super::{connection, docs, keys, lists, server, sets, spore_cmds, strings, transactions};
+use super::{
+    connection, docs, keys, lists, server, sets, spore_cmds, spore_root, strings, transactions,
+};
 
 /// Every family's specs.
-pub fn families() -> [&'static [CommandSpec]; 9] {
+pub fn families() -> [&'static [CommandSpec]; 10] {
     [
         strings::SPECS,
         lists::SPECS,
@@ -22,6 +24,7 @@ pub fn families() -> [&'static [CommandSpec]; 9] {
         server::SPECS,
         docs::SPECS,
         spore_cmds::SPECS,
+        spore_root::SPECS,
     ]
 }
 

@@ -161,7 +161,11 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 Settings::from_config(&config),
                 Arc::new(node_info),
             )
-            .with_admin(Arc::new(DriverAdmin::new(tx.clone()))),
+            .with_admin(Arc::new(DriverAdmin::new(tx.clone())))
+            .with_roots(Arc::new(crate::root::NodeRoots {
+                store: store.clone(),
+                key: key.clone(),
+            })),
         );
         let service = Arc::new(CommandService::new(shared));
         let addr = SocketAddr::new(config.bind, config.port);

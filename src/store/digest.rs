@@ -1,5 +1,6 @@
 //! `state_digest`: one sha3-256 over every table in key order, so replicas (LMDB or in-memory)
-//! can check they hold byte-identical state. Framing: domain, then per table its tag, each
+//! can check they hold byte-identical state (the replicated tables: not the state tree's own,
+//! whose node versions differ between replicas; its root is compared instead). Framing: domain, then per table its tag, each
 //! entry as `0x01 ‖ key len u64 BE ‖ key ‖ value len u64 BE ‖ value`, and `0x00` to close it.
 
 use std::ops::Bound;
@@ -17,7 +18,7 @@ const DOMAIN: &[u8] = b"sporedb/v1/state";
 pub fn state_digest<T: KvRead + ?Sized>(kv: &T) -> Result<Digest, StoreError> {
     let mut h = Sha3_256::new();
     h.update(DOMAIN);
-    for t in Table::ALL {
+    for t in Table::REPLICATED {
         h.update([t as u8]);
         for entry in kv.range(t, Bound::Unbounded, Bound::Unbounded, false)? {
             let (k, v) = entry?;

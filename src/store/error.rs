@@ -26,6 +26,9 @@ pub enum StoreError {
         expected = super::layout::FORMAT_VERSION
     )]
     Format(u32),
+    /// The state tree (`crate::root`) failed or is missing.
+    #[error("state tree: {0}")]
+    Tree(String),
     /// Any other LMDB failure.
     #[error("lmdb: {0}")]
     Lmdb(heed::Error),

@@ -1,6 +1,6 @@
 //! The narrow key-value interface every backend implements, and all store logic is written on.
 //!
-//! A backend offers seven ordered byte tables (`Table`), `get` / ordered `range` for reads and
+//! A backend offers nine ordered byte tables (`Table`), `get` / ordered `range` for reads and
 //! `put` / `delete` for writes. Records, lists, sets, versions and the executor live above this
 //! trait, once, so the LMDB store and the in-memory store (the consensus simulator's) hold
 //! byte-identical tables after the same spores. Reads borrow from the transaction (zero-copy
@@ -27,13 +27,31 @@ pub enum Table {
     Meta = 5,
     /// `db ‖ h64(name) u64 BE ‖ name` → empty: the live keys in hash order (SCAN, RANDOMKEY).
     Scan = 6,
+    /// The state tree's nodes (`crate::root::nodes`); this node's bookkeeping, not replicated.
+    Nodes = 7,
+    /// The state tree's version and root, and the applied-set digest; not replicated.
+    Root = 8,
 }
 
 impl Table {
     /// How many tables there are (the size of per-table arrays).
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 9;
 
     pub const ALL: [Table; Table::COUNT] = [
+        Table::Keys,
+        Table::Elems,
+        Table::Dbs,
+        Table::Expires,
+        Table::Applied,
+        Table::Meta,
+        Table::Scan,
+        Table::Nodes,
+        Table::Root,
+    ];
+
+    /// The tables replicas must hold byte for byte (what `state_digest` covers). The state
+    /// tree's tables are left out: their node versions count this node's commit groups.
+    pub const REPLICATED: [Table; 7] = [
         Table::Keys,
         Table::Elems,
         Table::Dbs,
@@ -53,6 +71,8 @@ impl Table {
             Table::Applied => "applied",
             Table::Meta => "meta",
             Table::Scan => "scan",
+            Table::Nodes => "nodes",
+            Table::Root => "root",
         }
     }
 }

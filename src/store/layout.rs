@@ -11,6 +11,8 @@
 //! | `applied` | `deadline_ms u64 BE ‖ spore id[32]`              | empty                          |
 //! | `meta`    | `"format"`                                       | `u32 BE` format version        |
 //! | `scan`    | `db u8 ‖ h64(name) u64 BE ‖ name`                | empty                          |
+//! | `nodes`   | `version u64 BE ‖ borsh(nibble path)`            | `borsh(jmt Node)` (not replicated) |
+//! | `root`    | `"tree"` / `"applied"`                           | `version u64 BE ‖ root[32]` / `digest[32] ‖ count u64 BE` (not replicated) |
 //!
 //! Key record: `kind u8 ‖ expire_at_ms u64 BE (0 = none) ‖ order[32] ‖ acc[32] ‖ payload`, where
 //! kind 0 = tombstone (no payload), 1 = string (payload = the bytes), 2 = list (payload =
@@ -32,8 +34,11 @@
 //! entries whose deadline is long past can one day be pruned by range).
 //!
 //! Format history: 1 = first release; 2 adds `scan`, puts the db first in `expires`, the
-//! deadline first in `applied`, and hashes set members. A store of another version is refused at open (`StoreError::Format`):
-//! there is no migration, a node rebuilds its data directory from its peers.
+//! deadline first in `applied`, and hashes set members; 3 adds the state tree's tables
+//! `nodes` and `root` (`crate::root`), no other change. A version-2 store is upgraded at open
+//! (the tree is built from its data, then the format becomes 3). A store of any other version
+//! is refused at open (`StoreError::Format`): there is no migration, a node rebuilds its data
+//! directory from its peers.
 //!
 //! LMDB keys are limited to 511 bytes (fixed at build time, the same on every node), which
 //! bounds names and members: see `name_fits` / `member_fits`. Command handlers refuse longer
@@ -46,7 +51,9 @@ use crate::spore::{DbState, Key, KeyVersion, SporeId};
 use super::error::StoreError;
 
 /// The format version stored in `meta`.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+/// The previous format, upgraded at open by building the state tree.
+pub const FORMAT_UPGRADABLE: u32 = 2;
 /// The `meta` key holding the format version.
 pub const META_FORMAT: &[u8] = b"format";
 
@@ -373,7 +380,7 @@ mod tests {
             hex::encode(applied_key(0x0a0b, &SporeId([0x33; 32]))),
             format!("0000000000000a0b{}", "33".repeat(32))
         );
-        assert_eq!(FORMAT_VERSION, 2);
+        assert_eq!(FORMAT_VERSION, 3);
         let v = KeyVersion {
             order: [0x11; 32],
             acc: [0x22; 32],

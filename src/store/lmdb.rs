@@ -19,6 +19,7 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
 use super::error::StoreError;
 use super::kv::{KvIter, KvRead, KvWrite, Table};
+use crate::root::update::Dirty;
 
 type Db = Database<Bytes, Bytes>;
 
@@ -42,7 +43,8 @@ impl Lmdb {
         #[allow(unsafe_code)]
         let env = unsafe { options.open(dir)? };
         let mut wtxn = env.write_txn()?;
-        // Refuse a store of another format before creating anything in it.
+        // Refuse a store of another format before creating anything in it (format 2 is
+        // upgraded by `Store::open`).
         let meta = env.create_database::<Bytes, Bytes>(&mut wtxn, Some(Table::Meta.name()))?;
         if let Some(v) = meta.get(&wtxn, super::layout::META_FORMAT)? {
             super::check_format(v)?;
@@ -56,6 +58,8 @@ impl Lmdb {
             make(Table::Applied)?,
             make(Table::Meta)?,
             make(Table::Scan)?,
+            make(Table::Nodes)?,
+            make(Table::Root)?,
         ];
         wtxn.commit()?;
         Ok(Lmdb { env, dbs })
@@ -68,10 +72,12 @@ impl Lmdb {
         })
     }
 
-    pub(crate) fn write(&self) -> Result<WriteTxn<'_>, StoreError> {
+    /// The write transaction; with `root`, it keeps the state tree current at commit.
+    pub(crate) fn write(&self, root: bool) -> Result<WriteTxn<'_>, StoreError> {
         Ok(WriteTxn {
             txn: self.env.write_txn()?,
             dbs: &self.dbs,
+            dirty: root.then(Dirty::default),
         })
     }
 
@@ -96,11 +102,17 @@ pub struct ReadTxn<'s> {
 pub struct WriteTxn<'s> {
     txn: RwTxn<'s>,
     dbs: &'s [Db; Table::COUNT],
+    /// What the state tree must take in at commit (`None`: root maintenance is off).
+    dirty: Option<Dirty>,
 }
 
 impl WriteTxn<'_> {
-    /// Commits durably (fsync) everything written in this transaction.
-    pub fn commit(self) -> Result<(), StoreError> {
+    /// Updates the state tree with this transaction's changes (if root maintenance is on),
+    /// then commits durably (fsync) everything written in this transaction.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        if let Some(dirty) = self.dirty.take() {
+            crate::root::update::apply(&mut self, dirty)?;
+        }
         Ok(self.txn.commit()?)
     }
 
@@ -168,10 +180,19 @@ impl KvRead for WriteTxn<'_> {
 
 impl KvWrite for WriteTxn<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        if self.dirty.is_some() {
+            let fresh = table == Table::Applied && self.get(table, key)?.is_none();
+            if let Some(d) = &mut self.dirty {
+                d.note(table, key, fresh);
+            }
+        }
         Ok(self.dbs[table as usize].put(&mut self.txn, key, value)?)
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        if let Some(d) = &mut self.dirty {
+            d.note(table, key, false);
+        }
         Ok(self.dbs[table as usize].delete(&mut self.txn, key)?)
     }
 }

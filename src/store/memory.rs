@@ -9,13 +9,19 @@ use std::ops::Bound;
 
 use super::error::StoreError;
 use super::kv::{KvIter, KvRead, KvWrite, Table};
+use crate::root::update::Dirty;
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// An in-memory store. `Clone` gives an independent copy (a replica snapshot).
+/// An in-memory store. `Clone` gives an independent copy (a replica snapshot). It keeps the
+/// state tree like the LMDB store (`crate::root`), so both backends give the same root.
+/// Equality compares tables, including the tree's nodes (which depend on commit grouping):
+/// compare `state_digest` or `state_root` to compare replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemStore {
     tables: [Map; Table::COUNT],
+    /// Whether writes keep the state tree current.
+    root: bool,
 }
 
 impl Default for MemStore {
@@ -27,8 +33,23 @@ impl Default for MemStore {
 impl MemStore {
     /// An empty store, holding the same `meta` entries as a freshly opened LMDB store.
     pub fn new() -> MemStore {
+        let mut s = MemStore::without_root();
+        s.root = true;
+        {
+            let mut w = s.write();
+            // Building over empty tables only writes the empty tree: it cannot fail.
+            if crate::root::update::build(&mut w).is_ok() {
+                let _ = w.commit();
+            }
+        }
+        s
+    }
+
+    /// An empty store that keeps no state tree (a scratch space, and the cost baseline).
+    pub fn without_root() -> MemStore {
         let mut s = MemStore {
             tables: Default::default(),
+            root: false,
         };
         s.tables[Table::Meta as usize].insert(
             super::layout::META_FORMAT.to_vec(),
@@ -49,6 +70,7 @@ impl MemStore {
         MemWrite {
             tables: &mut self.tables,
             undo: Vec::new(),
+            dirty: self.root.then(Dirty::default),
         }
     }
 }
@@ -63,11 +85,16 @@ pub struct MemWrite<'s> {
     tables: &'s mut [Map; Table::COUNT],
     /// (table, key, previous value) in write order.
     undo: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
+    /// What the state tree must take in at commit (`None`: no tree).
+    dirty: Option<Dirty>,
 }
 
 impl MemWrite<'_> {
-    /// Keeps everything written.
+    /// Updates the state tree (if kept), then keeps everything written.
     pub fn commit(mut self) -> Result<(), StoreError> {
+        if let Some(dirty) = self.dirty.take() {
+            crate::root::update::apply(&mut self, dirty)?;
+        }
         self.undo.clear();
         Ok(())
     }
@@ -142,11 +169,17 @@ impl KvRead for MemWrite<'_> {
 impl KvWrite for MemWrite<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let old = self.tables[table as usize].insert(key.to_vec(), value.to_vec());
+        if let Some(d) = &mut self.dirty {
+            d.note(table, key, old.is_none());
+        }
         self.undo.push((table, key.to_vec(), old));
         Ok(())
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        if let Some(d) = &mut self.dirty {
+            d.note(table, key, false);
+        }
         let old = self.tables[table as usize].remove(key);
         let existed = old.is_some();
         if existed {

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use crate::crypto::Digest;
 use crate::spore::{DbState, Key, KeyVersion, VersionView};
 
+pub use crate::root::{Integrity, Root, StateRootRead};
 pub use cursor::ScanCursor;
 pub use error::{ReadError, StoreError};
 pub use kv::{KvRead, KvWrite, Table};
@@ -55,6 +56,27 @@ impl Default for StoreOptions {
     }
 }
 
+/// How a store keeps its state root (`crate::root`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootOptions {
+    /// Keep the state tree current in every write transaction. Off only to measure what the
+    /// root costs: a store written with it off has no root (proofs fail) until it is reopened
+    /// with it on, which rebuilds the tree from the data.
+    pub maintain: bool,
+    /// Recompute the root from the data at open and compare it with the stored root
+    /// (`Store::integrity`). Costs a pass over every key.
+    pub scrub_on_open: bool,
+}
+
+impl Default for RootOptions {
+    fn default() -> RootOptions {
+        RootOptions {
+            maintain: true,
+            scrub_on_open: true,
+        }
+    }
+}
+
 /// Sizes and counts for INFO and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreStats {
@@ -69,19 +91,105 @@ pub struct StoreStats {
 pub struct Store {
     lmdb: lmdb::Lmdb,
     dir: PathBuf,
+    root: RootOptions,
+    /// What the last scrub found.
+    integrity: std::sync::Mutex<crate::root::Integrity>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store of data directory `data_dir` (in `data_dir/db/`).
+    /// Opens (creating if needed) the store of data directory `data_dir` (in `data_dir/db/`),
+    /// keeping the state root and scrubbing it at open (`RootOptions::default`).
     pub fn open(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+        Store::open_with(data_dir, options, RootOptions::default())
+    }
+
+    /// `open` with explicit state-root options.
+    pub fn open_with(
+        data_dir: &Path,
+        options: &StoreOptions,
+        root: RootOptions,
+    ) -> Result<Store, StoreError> {
+        use crate::root::{nodes::TreeState, Integrity};
         let dir = data_dir.join("db");
         let map_size = usize::try_from(options.map_size).unwrap_or(usize::MAX);
         let lmdb = lmdb::Lmdb::open(&dir, map_size)?;
-        let store = Store { lmdb, dir };
-        let mut w = store.write()?;
-        init_meta(&mut w)?;
+        let store = Store {
+            lmdb,
+            dir,
+            root,
+            integrity: std::sync::Mutex::new(Integrity::Unchecked),
+        };
+        // Format and tree setup run without dirty tracking: they build the tree themselves.
+        let mut w = store.lmdb.write(false)?;
+        let format = init_meta(&mut w)?;
+        let mut built = false;
+        if root.maintain {
+            if format != layout::FORMAT_VERSION || TreeState::load(&w)?.is_none() {
+                // A fresh store, a format-2 store, or one written with the root off.
+                if format != layout::FORMAT_VERSION {
+                    tracing::info!(
+                        "upgrading store format {format} to {}: building the state tree",
+                        layout::FORMAT_VERSION
+                    );
+                }
+                let r = crate::root::update::build(&mut w)?;
+                tracing::info!(root = %hex::encode(r), "state tree built");
+                built = true;
+            }
+        } else {
+            // The tree will go stale: drop it so the next open with the root on rebuilds it
+            // instead of reporting the difference as tampering.
+            crate::root::update::clear(&mut w, Table::Root)?;
+            crate::root::update::clear(&mut w, Table::Nodes)?;
+        }
+        if format != layout::FORMAT_VERSION {
+            w.put(
+                Table::Meta,
+                layout::META_FORMAT,
+                &layout::FORMAT_VERSION.to_be_bytes(),
+            )?;
+        }
         w.commit()?;
+        if !root.maintain {
+            store.set_integrity(Integrity::Disabled);
+        } else if built {
+            // Just computed from the data: nothing to compare with.
+            if let Some(s) = TreeState::load(&store.read()?)? {
+                store.set_integrity(Integrity::Verified { root: s.root });
+            }
+        } else if root.scrub_on_open {
+            store.scrub()?;
+        }
         Ok(store)
+    }
+
+    /// Recomputes the root from the data of the current snapshot and compares it with the
+    /// stored root; remembers and returns the verdict (a mismatch is logged as an error).
+    /// Costs a pass over every key: run it at open or in the background.
+    pub fn scrub(&self) -> Result<crate::root::Integrity, StoreError> {
+        let verdict = crate::root::integrity::scrub(&self.read()?)?;
+        self.set_integrity(verdict);
+        Ok(verdict)
+    }
+
+    /// What the last scrub found.
+    pub fn integrity(&self) -> crate::root::Integrity {
+        match self.integrity.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    fn set_integrity(&self, v: crate::root::Integrity) {
+        match self.integrity.lock() {
+            Ok(mut g) => *g = v,
+            Err(p) => *p.into_inner() = v,
+        }
+    }
+
+    /// Whether write transactions keep the state root.
+    pub fn root_options(&self) -> RootOptions {
+        self.root
     }
 
     /// The LMDB directory.
@@ -94,9 +202,10 @@ impl Store {
         self.lmdb.read()
     }
 
-    /// The write transaction (blocks while another is open).
+    /// The write transaction (blocks while another is open). Its commit also updates the
+    /// state root, unless root maintenance is off.
     pub fn write(&self) -> Result<WriteTxn<'_>, StoreError> {
-        self.lmdb.write()
+        self.lmdb.write(self.root.maintain)
     }
 
     /// Map size, usage, and entries per table.
@@ -120,6 +229,11 @@ impl Store {
     pub fn state_digest(&self) -> Result<Digest, StoreError> {
         digest::state_digest(&self.read()?)
     }
+
+    /// The state root of the current snapshot (`crate::root`).
+    pub fn state_root(&self) -> Result<crate::root::Root, StoreError> {
+        crate::root::StateRootRead::state_root(&self.read()?)
+    }
 }
 
 impl MemStore {
@@ -129,28 +243,38 @@ impl MemStore {
         // The in-memory backend cannot fail.
         digest::state_digest(&self.read()).unwrap_or([0; 32])
     }
+
+    /// The state root (`crate::root`); equal to an LMDB store's after the same spores.
+    pub fn state_root(&self) -> Result<crate::root::Root, StoreError> {
+        crate::root::StateRootRead::state_root(&self.read())
+    }
 }
 
-/// Writes the format version into a fresh store, or checks an existing one.
-fn init_meta<T: KvWrite + ?Sized>(w: &mut T) -> Result<(), StoreError> {
+/// Writes the format version into a fresh store, or checks an existing one; the store's
+/// format (this build's, or the upgradable previous one).
+fn init_meta<T: KvWrite + ?Sized>(w: &mut T) -> Result<u32, StoreError> {
     match w.get(Table::Meta, layout::META_FORMAT)? {
-        None => w.put(
-            Table::Meta,
-            layout::META_FORMAT,
-            &layout::FORMAT_VERSION.to_be_bytes(),
-        ),
+        None => {
+            w.put(
+                Table::Meta,
+                layout::META_FORMAT,
+                &layout::FORMAT_VERSION.to_be_bytes(),
+            )?;
+            Ok(layout::FORMAT_VERSION)
+        }
         Some(v) => check_format(v),
     }
 }
 
-/// Checks a stored format version against this build's.
-fn check_format(v: &[u8]) -> Result<(), StoreError> {
+/// Checks a stored format version against this build's: this build's or the previous one
+/// (which `Store::open` upgrades).
+fn check_format(v: &[u8]) -> Result<u32, StoreError> {
     let arr: [u8; 4] = v
         .try_into()
         .map_err(|_| StoreError::Corrupt("bad format version"))?;
     let version = u32::from_be_bytes(arr);
-    if version == layout::FORMAT_VERSION {
-        Ok(())
+    if version == layout::FORMAT_VERSION || version == layout::FORMAT_UPGRADABLE {
+        Ok(version)
     } else {
         Err(StoreError::Format(version))
     }

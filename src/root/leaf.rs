@@ -1,0 +1,63 @@
+//! What the state tree covers: one leaf per entry of the `keys` and `elems` tables.
+//!
+//! A leaf's key is `sha3-256("sporedb/v1/leaf" ‖ 0x00 ‖ table tag u8 ‖ table key)` (the table
+//! tag is `Table as u8`: keys = 0, elems = 1) and its value is the entry's stored bytes,
+//! exactly as `store::layout` encodes them: a key record (kind, expire_at, version, string
+//! bytes / list head+tail / set cardinality), a list element, or an empty set-member entry.
+//! Those tables are the replicated data — `state_digest` already requires replicas to hold
+//! them byte for byte — so replicas that applied the same spores, in any order the commutation
+//! rules allow, have the same leaves and therefore the same root.
+//!
+//! Why one leaf per entry rather than one per Redis key: an SADD or RPUSH then costs one or two
+//! leaf updates whatever the collection's size, instead of rehashing the whole collection.
+//! The other tables are derived (`expires`, `scan`), per-node bookkeeping (`meta`, the tree's
+//! own), or summarised separately (`applied`: the applied-set digest, `root::applied`);
+//! `dbs` (database versions and live counts) follows from the spores applied and is left out.
+
+use jmt::{KeyHash, SimpleHasher};
+
+use crate::store::kv::Table;
+
+use super::hasher::Sha3;
+
+/// Domain of leaf key hashes.
+pub const LEAF_DOMAIN: &[u8] = b"sporedb/v1/leaf";
+
+/// Whether entries of `table` are leaves of the state tree.
+pub fn is_leaf_table(table: Table) -> bool {
+    matches!(table, Table::Keys | Table::Elems)
+}
+
+/// The tree key of entry `key` of `table`.
+pub fn key_hash(table: Table, key: &[u8]) -> KeyHash {
+    let mut h = <Sha3 as SimpleHasher>::new();
+    h.update(LEAF_DOMAIN);
+    h.update(&[0, table as u8]);
+    h.update(key);
+    KeyHash(h.finalize())
+}
+
+/// The table a proof's tag names, if it is a leaf table.
+pub fn leaf_table(tag: u8) -> Option<Table> {
+    [Table::Keys, Table::Elems]
+        .into_iter()
+        .find(|t| *t as u8 == tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Golden: the leaf key of db 0, key "a" in `keys`. Changing it changes every root.
+    #[test]
+    fn key_hash_is_frozen() {
+        let expected = crate::crypto::sha3(&[b"sporedb/v1/leaf", &[0, 0], &[0], b"a"]);
+        assert_eq!(key_hash(Table::Keys, b"\x00a").0, expected);
+        assert_ne!(
+            key_hash(Table::Elems, b"\x00a"),
+            key_hash(Table::Keys, b"\x00a")
+        );
+        assert_eq!(leaf_table(1), Some(Table::Elems));
+        assert_eq!(leaf_table(4), None);
+    }
+}

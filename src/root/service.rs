@@ -1,0 +1,55 @@
+//! What the command layer asks of a node about its state: a signed root (SPORE.ROOT), a proof
+//! (SPORE.PROOF) and the scrub's verdict (INFO). `NodeRoots` answers from the node's store and
+//! signs with its key; the command layer holds it as `Arc<dyn RootService>` so tests and the
+//! cluster layer can provide their own.
+
+use std::sync::Arc;
+
+use crate::crypto::NodeKey;
+use crate::store::{Store, StoreError};
+
+use super::{attest, Attestation, Integrity, Proof, Root, StateRootRead};
+
+/// A root with its signer's attestation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedRoot {
+    pub root: Root,
+    pub attestation: Attestation,
+}
+
+/// The node's state-root facts.
+pub trait RootService: Send + Sync {
+    /// The current root, signed by this node.
+    fn signed_root(&self) -> Result<SignedRoot, StoreError>;
+
+    /// The root of one snapshot and a proof of `name` in database `db` against it.
+    fn prove(&self, db: u8, name: &[u8]) -> Result<(Root, Proof), StoreError>;
+
+    /// What the last scrub found.
+    fn integrity(&self) -> Integrity;
+}
+
+/// The node's store and signing key.
+pub struct NodeRoots {
+    pub store: Arc<Store>,
+    pub key: NodeKey,
+}
+
+impl RootService for NodeRoots {
+    fn signed_root(&self) -> Result<SignedRoot, StoreError> {
+        let root = self.store.read()?.state_root()?;
+        Ok(SignedRoot {
+            root,
+            attestation: attest(&self.key, &root),
+        })
+    }
+
+    fn prove(&self, db: u8, name: &[u8]) -> Result<(Root, Proof), StoreError> {
+        let txn = self.store.read()?;
+        Ok((txn.state_root()?, txn.prove(db, name)?))
+    }
+
+    fn integrity(&self) -> Integrity {
+        self.store.integrity()
+    }
+}

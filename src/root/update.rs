@@ -1,0 +1,231 @@
+//! Keeping the tree current: write transactions note which leaf entries they touched
+//! (`Dirty`), and at commit `apply` turns them into one jmt batch (one tree version per
+//! commit group) written into the same transaction, together with the applied-set digest.
+//! `build` creates the tree from existing data (a fresh or upgraded store), in chunks.
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue};
+
+use crate::store::kv::{KvRead, KvWrite, Table};
+use crate::store::StoreError;
+
+use super::applied::AppliedSet;
+use super::hasher::Sha3;
+use super::leaf::{is_leaf_table, key_hash};
+use super::nodes::{write_update, Nodes, TreeState};
+
+/// What a write transaction changed that the tree must reflect.
+#[derive(Debug, Default)]
+pub struct Dirty {
+    /// Leaf entries written or deleted (their final value is read at commit).
+    leaves: BTreeSet<(Table, Vec<u8>)>,
+    /// Spore ids newly recorded in `applied`.
+    applied: Vec<[u8; 32]>,
+}
+
+impl Dirty {
+    /// Notes a put or delete of `key` in `table`. `fresh_applied` tells, for an `applied`
+    /// put, whether the entry is new (the caller checked before writing).
+    pub fn note(&mut self, table: Table, key: &[u8], fresh_applied: bool) {
+        if is_leaf_table(table) {
+            self.leaves.insert((table, key.to_vec()));
+        } else if table == Table::Applied && fresh_applied {
+            // `applied` key: deadline u64 BE ‖ spore id[32].
+            if let Some(id) = key.get(8..40).and_then(|s| <[u8; 32]>::try_from(s).ok()) {
+                self.applied.push(id);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty() && self.applied.is_empty()
+    }
+}
+
+fn tree_error(e: anyhow::Error) -> StoreError {
+    StoreError::Tree(e.to_string())
+}
+
+/// Applies `values` (leaf key hash → new value, `None` = removed) as the next tree version.
+fn put_values<T: KvWrite + ?Sized>(
+    kv: &mut T,
+    state: Option<TreeState>,
+    values: Vec<(KeyHash, Option<OwnedValue>)>,
+) -> Result<TreeState, StoreError> {
+    let version = match state {
+        Some(s) => s.version + 1,
+        None => 0,
+    };
+    let (root, update) = {
+        let reader = Nodes::new(&*kv);
+        let tree = JellyfishMerkleTree::<_, Sha3>::new(&reader);
+        if !values.is_empty() && values.iter().all(|(_, v)| v.is_some()) {
+            // Only insertions/updates: jmt's batch path builds each new node once (and hashes
+            // it once), where `put_value_set` rebuilds and rehashes the path for every key —
+            // about 10x fewer sha3 calls for a large batch. It does not take deletions.
+            let puts = values
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect();
+            let (roots, update) = tree
+                .batch_put_value_sets(vec![puts], None, version)
+                .map_err(tree_error)?;
+            let root = roots
+                .first()
+                .copied()
+                .ok_or_else(|| StoreError::Tree("jmt returned no root".into()))?;
+            (root, update)
+        } else {
+            tree.put_value_set(values, version).map_err(tree_error)?
+        }
+    };
+    write_update(kv, &update)?;
+    let state = TreeState {
+        version,
+        root: root.0,
+    };
+    state.store(kv)?;
+    Ok(state)
+}
+
+/// Folds a transaction's changes into the tree and the applied-set digest (call just before
+/// commit, in the same transaction).
+pub fn apply<T: KvWrite + ?Sized>(kv: &mut T, dirty: Dirty) -> Result<(), StoreError> {
+    if !dirty.applied.is_empty() {
+        let mut set = AppliedSet::load(kv)?;
+        for id in &dirty.applied {
+            set.add(id);
+        }
+        set.store(kv)?;
+    }
+    if dirty.leaves.is_empty() {
+        return Ok(());
+    }
+    let state = TreeState::load(kv)?;
+    if state.is_none() {
+        return Err(StoreError::Tree("the state tree was never built".into()));
+    }
+    let mut values = Vec::with_capacity(dirty.leaves.len());
+    for (table, key) in &dirty.leaves {
+        values.push((
+            key_hash(*table, key),
+            kv.get(*table, key)?.map(<[u8]>::to_vec),
+        ));
+    }
+    put_values(kv, state, values)?;
+    Ok(())
+}
+
+/// Leaf entries per jmt version while building: bounds the memory a batch holds.
+const BUILD_CHUNK: usize = 32 * 1024;
+
+/// Up to `BUILD_CHUNK` leaves of `src` after `cursor` (in table order), and the new cursor
+/// (`None` when done).
+#[allow(clippy::type_complexity)]
+pub fn next_chunk<T: KvRead + ?Sized>(
+    src: &T,
+    cursor: Option<(Table, Vec<u8>)>,
+) -> Result<(Vec<(KeyHash, Option<OwnedValue>)>, Option<(Table, Vec<u8>)>), StoreError> {
+    let tables = [Table::Keys, Table::Elems];
+    let mut out = Vec::new();
+    let (mut ti, mut after) = match cursor {
+        None => (0, None),
+        Some((t, k)) => (tables.iter().position(|x| *x == t).unwrap_or(0), Some(k)),
+    };
+    while ti < tables.len() {
+        let table = tables[ti];
+        let lo = match &after {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Unbounded,
+        };
+        for entry in src.range(table, lo, Bound::Unbounded, false)? {
+            let (k, v) = entry?;
+            out.push((key_hash(table, k), Some(v.to_vec())));
+            if out.len() == BUILD_CHUNK {
+                return Ok((out, Some((table, k.to_vec()))));
+            }
+        }
+        ti += 1;
+        after = None;
+    }
+    Ok((out, None))
+}
+
+/// Deletes every entry of `table` (LMDB refuses an empty key as a range bound, so this is not
+/// `delete_prefix(.., b"")`).
+pub fn clear<T: KvWrite + ?Sized>(kv: &mut T, table: Table) -> Result<(), StoreError> {
+    loop {
+        let chunk: Vec<Vec<u8>> = kv
+            .range(table, Bound::Unbounded, Bound::Unbounded, false)?
+            .take(1024)
+            .map(|r| r.map(|(k, _)| k.to_vec()))
+            .collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        for k in &chunk {
+            kv.delete(table, k)?;
+        }
+    }
+}
+
+/// Builds the tree from `kv`'s data, replacing any tree it had, and records the applied-set
+/// digest of its `applied` table. Returns the root.
+pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
+    clear(kv, Table::Nodes)?;
+    clear(kv, Table::Root)?;
+    // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
+    let mut state = put_values(kv, None, Vec::new())?;
+    let mut cursor = None;
+    loop {
+        let (values, next) = next_chunk(&*kv, cursor)?;
+        if !values.is_empty() {
+            state = put_values(kv, Some(state), values)?;
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut applied = AppliedSet::default();
+    let ids: Vec<[u8; 32]> = kv
+        .range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)?
+        .map(|e| {
+            e.and_then(|(k, _)| {
+                k.get(8..40)
+                    .and_then(|s| <[u8; 32]>::try_from(s).ok())
+                    .ok_or(StoreError::Corrupt("bad applied key"))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        applied.add(id);
+    }
+    applied.store(kv)?;
+    Ok(state.root)
+}
+
+/// The root `src`'s data should have, computed from scratch in a scratch in-memory tree (the
+/// scrub: compared with the stored root, it shows whether data and tree still agree).
+pub fn recompute<T: KvRead + ?Sized>(src: &T) -> Result<[u8; 32], StoreError> {
+    let mut scratch = crate::store::MemStore::without_root();
+    let mut w = scratch.write();
+    let mut state = put_values(&mut w, None, Vec::new())?;
+    let mut cursor = None;
+    loop {
+        let (values, next) = next_chunk(src, cursor)?;
+        if !values.is_empty() {
+            state = put_values(&mut w, Some(state), values)?;
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => {
+                // Committing a scratch store without a tree just drops its undo log.
+                w.commit()?;
+                return Ok(state.root);
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The state root (`sporedb::root`): same data ⇒ same root whatever order commutative spores
+//! were applied in and however they were grouped into transactions, on LMDB and in memory;
+//! proofs round-trip and fail when tampered; a format-2 store is upgraded; data edited behind
+//! the store's back is detected at reopen.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use sporedb::exec::apply_spore;
+use sporedb::root::{Integrity, Proof, StateRootRead};
+use sporedb::spore::conflict::conflicts;
+use sporedb::spore::footprint::Footprint;
+use sporedb::spore::*;
+use sporedb::store::{MemStore, RootOptions, Store, StoreOptions, Table};
+
+fn opts() -> StoreOptions {
+    StoreOptions { map_size: 64 << 20 }
+}
+
+fn sadd(key: &str, m: &str) -> Op {
+    Op::SAdd {
+        key: k(key),
+        members: vec![Bytes::from(m.to_string())],
+    }
+}
+
+fn srem(key: &str, m: &str) -> Op {
+    Op::SRem {
+        key: k(key),
+        members: vec![Bytes::from(m.to_string())],
+    }
+}
+
+/// A base state and commutative spores built against it (INCRBY on one key, SADD/SREM of
+/// different members), none conflicting with another.
+fn scenario() -> (MemStore, Vec<Spore>) {
+    let mut base = MemStore::new();
+    mem_apply(
+        &mut base,
+        vec![sadd("s", "m0"), incr("n", 1), set("x", "1")],
+    );
+    let ops = vec![
+        vec![incr("n", 5)],
+        vec![incr("n", -3)],
+        vec![sadd("s", "m1")],
+        vec![sadd("s", "m2"), incr("n", 10)],
+        vec![srem("s", "m0")],
+        vec![sadd("t", "a")],
+    ];
+    // Keep the spores that conflict with none kept before (as a committee would let them
+    // commit concurrently).
+    let mut spores: Vec<Spore> = Vec::new();
+    for (i, ops) in ops.into_iter().enumerate() {
+        let s = spore_for(&base.read(), ops, 5000 + i as u64);
+        let f = Footprint::of(&s);
+        if spores.iter().all(|t| !conflicts(&f, &Footprint::of(t))) {
+            spores.push(s);
+        }
+    }
+    assert!(spores.len() >= 4, "the scenario must keep most spores");
+    (base, spores)
+}
+
+/// All permutations of 0..n (Heap's algorithm).
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    fn go(k: usize, a: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if k <= 1 {
+            out.push(a.clone());
+            return;
+        }
+        for i in 0..k {
+            go(k - 1, a, out);
+            let j = if k % 2 == 0 { i } else { 0 };
+            a.swap(j, k - 1);
+        }
+    }
+    let mut out = Vec::new();
+    go(n, &mut (0..n).collect(), &mut out);
+    out
+}
+
+#[test]
+fn commutative_orders_and_groupings_give_one_root() {
+    let (base, spores) = scenario();
+    let mut roots = std::collections::BTreeSet::new();
+    let mut digests = std::collections::BTreeSet::new();
+    for order in permutations(spores.len()) {
+        let mut m = base.clone();
+        for &i in &order {
+            let mut w = m.write();
+            assert!(spores[i].prereqs_hold(&w));
+            apply_spore(&mut w, &spores[i], &spores[i].id()).unwrap();
+            w.commit().unwrap();
+        }
+        roots.insert(m.state_root().unwrap());
+        digests.insert(m.state_digest());
+    }
+    assert_eq!(digests.len(), 1, "the executor itself must commute");
+    assert_eq!(roots.len(), 1, "one root for every order");
+    let expected = *roots.iter().next().unwrap();
+
+    // All in one transaction (a group commit), in memory and on LMDB, in two orders each.
+    for rev in [false, true] {
+        let mut m = base.clone();
+        let mut w = m.write();
+        let order: Vec<&Spore> = if rev {
+            spores.iter().rev().collect()
+        } else {
+            spores.iter().collect()
+        };
+        for s in &order {
+            apply_spore(&mut w, s, &s.id()).unwrap();
+        }
+        w.commit().unwrap();
+        assert_eq!(m.state_root().unwrap(), expected);
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &opts()).unwrap();
+        // The same base state on LMDB (its tables copied; the tree follows at commit).
+        let mut w = store.write().unwrap();
+        copy_replicated(&base, &mut w);
+        w.commit().unwrap();
+        // Groups of two spores per transaction.
+        for pair in order.chunks(2) {
+            let mut w = store.write().unwrap();
+            for s in pair {
+                assert!(s.prereqs_hold(&w));
+                apply_spore(&mut w, s, &s.id()).unwrap();
+            }
+            w.commit().unwrap();
+        }
+        assert_eq!(store.state_root().unwrap(), expected, "LMDB agrees");
+        assert_eq!(store.state_digest().unwrap(), m.state_digest());
+        assert!(matches!(store.scrub().unwrap(), Integrity::Verified { .. }));
+    }
+}
+
+/// Writes `mem`'s replicated tables into an LMDB write txn (the same base state).
+fn copy_replicated(mem: &MemStore, w: &mut sporedb::store::WriteTxn<'_>) {
+    use sporedb::store::{KvRead, KvWrite};
+    use std::ops::Bound;
+    let r = mem.read();
+    for t in Table::REPLICATED {
+        for e in r
+            .range(t, Bound::Unbounded, Bound::Unbounded, false)
+            .unwrap()
+        {
+            let (key, v) = e.unwrap();
+            w.put(t, key, v).unwrap();
+        }
+    }
+}
+
+#[test]
+fn proofs_round_trip_and_fail_when_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    for i in 0..200 {
+        lmdb_apply(&store, vec![set(&format!("k{i}"), &format!("v{i}"))]);
+    }
+    lmdb_apply(&store, vec![sadd("s", "m"), del("k7")]);
+    let txn = store.read().unwrap();
+    let root = txn.state_root().unwrap();
+    assert_eq!(root.applied_count, 201);
+
+    // Membership.
+    let p = txn.prove(0, b"k3").unwrap();
+    assert!(p.present());
+    assert_eq!(
+        p.record().unwrap().payload,
+        sporedb::store::layout::Payload::String(b"v3")
+    );
+    let decoded = Proof::from_hex(&p.to_hex()).unwrap();
+    assert_eq!(decoded, p);
+    decoded.verify(&root.root).unwrap();
+    decoded.check_key(0, b"k3").unwrap();
+    assert!(decoded.check_key(0, b"k4").is_err());
+    assert!(decoded.check_key(1, b"k3").is_err());
+
+    // Non-membership (never written), and a deleted key (its tombstone record is proven).
+    let absent = txn.prove(0, b"nope").unwrap();
+    assert!(!absent.present() && absent.value.is_none());
+    absent.verify(&root.root).unwrap();
+    let deleted = txn.prove(0, b"k7").unwrap();
+    assert!(!deleted.present() && deleted.value.is_some());
+    deleted.verify(&root.root).unwrap();
+    // Another database is another key.
+    let other_db = txn.prove(1, b"k3").unwrap();
+    assert!(other_db.value.is_none());
+    other_db.verify(&root.root).unwrap();
+
+    // Tampering: another value, another key, a claim of absence, another root.
+    let mut t = p.clone();
+    t.value = Some(b"forged".to_vec());
+    assert!(t.verify(&root.root).is_err());
+    let mut t = p.clone();
+    t.key = b"\x00k4".to_vec();
+    assert!(t.verify(&root.root).is_err());
+    let mut t = p.clone();
+    t.value = None;
+    assert!(t.verify(&root.root).is_err());
+    let mut t = absent.clone();
+    t.value = Some(b"x".to_vec());
+    assert!(t.verify(&root.root).is_err());
+    let mut other = root.root;
+    other[0] ^= 1;
+    assert!(p.verify(&other).is_err());
+    // A flipped byte anywhere in the encoding either fails to decode or fails to verify.
+    let bytes = p.encode();
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0x40;
+        if let Ok(q) = Proof::decode(&b) {
+            assert!(
+                q.verify(&root.root).is_err() || q == p,
+                "flipping byte {i} still verifies"
+            );
+        }
+    }
+    // Truncated or extended encodings are refused.
+    assert!(Proof::decode(&bytes[..bytes.len() - 1]).is_err());
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(Proof::decode(&longer).is_err());
+    assert!(Proof::from_hex("zz").is_err());
+}
+
+#[test]
+fn lmdb_and_memory_agree_including_deletes_and_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    let mut mem = MemStore::new();
+    let empty = store.state_root().unwrap();
+    assert_eq!(empty, mem.state_root().unwrap());
+    let steps: Vec<Vec<Op>> = vec![
+        vec![set("a", "1"), set("b", "2")],
+        vec![Op::Push {
+            key: k("l"),
+            end: End::Right,
+            elems: vec![b("x"), b("y"), b("z")],
+            only_if_exists: false,
+        }],
+        vec![sadd("s", "1"), sadd("s", "2")],
+        vec![srem("s", "1"), srem("s", "2"), del("a")],
+        vec![Op::FlushAll],
+    ];
+    let mut seen = Vec::new();
+    for ops in steps {
+        let nonce = seen.len() as u64 + 1;
+        let s_mem = spore_for(&mem.read(), ops.clone(), nonce);
+        let mut w = mem.write();
+        apply_spore(&mut w, &s_mem, &s_mem.id()).unwrap();
+        w.commit().unwrap();
+        let s_lmdb = spore_for(&store.read().unwrap(), ops, nonce);
+        assert_eq!(s_mem.id(), s_lmdb.id());
+        let mut w = store.write().unwrap();
+        apply_spore(&mut w, &s_lmdb, &s_lmdb.id()).unwrap();
+        w.commit().unwrap();
+        let r = store.state_root().unwrap();
+        assert_eq!(r, mem.state_root().unwrap());
+        assert!(!seen.contains(&r.root) || r.root == empty.root);
+        seen.push(r.root);
+    }
+    assert!(matches!(store.scrub().unwrap(), Integrity::Verified { .. }));
+}
+
+/// Opens the LMDB environment of a stopped store directly (as another program would).
+fn raw_env(dir: &std::path::Path) -> heed::Env {
+    let mut o = heed::EnvOpenOptions::new();
+    o.map_size(64 << 20).max_dbs(16);
+    #[allow(unsafe_code)]
+    // SAFETY: the store that used this directory is closed; nothing else has it open.
+    unsafe {
+        o.open(dir.join("db")).unwrap()
+    }
+}
+
+type RawDb = heed::Database<heed::types::Bytes, heed::types::Bytes>;
+
+#[test]
+fn format_2_store_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, digest) = {
+        let store = Store::open(dir.path(), &opts()).unwrap();
+        for i in 0..50 {
+            lmdb_apply(
+                &store,
+                vec![set(&format!("k{i}"), "v"), sadd("s", &format!("m{i}"))],
+            );
+        }
+        (store.state_root().unwrap(), store.state_digest().unwrap())
+    };
+    {
+        // Make it look like a format-2 store: no tree tables' content, format 2.
+        let env = raw_env(dir.path());
+        let mut w = env.write_txn().unwrap();
+        for name in ["nodes", "root"] {
+            let db: RawDb = env.open_database(&w, Some(name)).unwrap().unwrap();
+            db.clear(&mut w).unwrap();
+        }
+        let meta: RawDb = env.open_database(&w, Some("meta")).unwrap().unwrap();
+        meta.put(&mut w, b"format", &2u32.to_be_bytes()).unwrap();
+        w.commit().unwrap();
+        env.prepare_for_closing().wait();
+    }
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    assert_eq!(store.state_root().unwrap(), root);
+    assert_eq!(store.state_digest().unwrap(), digest);
+    assert!(matches!(store.integrity(), Integrity::Verified { .. }));
+    // And it keeps working incrementally after the upgrade.
+    lmdb_apply(&store, vec![set("after", "upgrade")]);
+    assert!(matches!(store.scrub().unwrap(), Integrity::Verified { .. }));
+}
+
+#[test]
+fn tampered_value_is_detected_at_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = {
+        let store = Store::open(dir.path(), &opts()).unwrap();
+        lmdb_apply(&store, vec![set("balance", "100"), set("other", "x")]);
+        store.state_root().unwrap()
+    };
+    {
+        let env = raw_env(dir.path());
+        let mut w = env.write_txn().unwrap();
+        let keys: RawDb = env.open_database(&w, Some("keys")).unwrap().unwrap();
+        let mut rec = keys.get(&w, b"\x00balance").unwrap().unwrap().to_vec();
+        let n = rec.len();
+        rec[n - 3..].copy_from_slice(b"999");
+        keys.put(&mut w, b"\x00balance", &rec).unwrap();
+        w.commit().unwrap();
+        env.prepare_for_closing().wait();
+    }
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    match store.integrity() {
+        Integrity::Tampered { stored, recomputed } => {
+            assert_eq!(stored, root.root);
+            assert_ne!(recomputed, root.root);
+        }
+        other => panic!("tampering not detected: {other:?}"),
+    }
+    assert_eq!(store.integrity().repair(), "repair needs peers");
+    // A proof of the edited key is refused rather than served wrong; others still verify.
+    let txn = store.read().unwrap();
+    assert!(txn.prove(0, b"balance").is_err());
+    txn.prove(0, b"other").unwrap().verify(&root.root).unwrap();
+}
+
+#[test]
+fn root_off_then_on_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let off = RootOptions {
+        maintain: false,
+        scrub_on_open: true,
+    };
+    {
+        let store = Store::open_with(dir.path(), &opts(), off).unwrap();
+        lmdb_apply(&store, vec![set("a", "1")]);
+        assert!(
+            store.state_root().is_err(),
+            "no root while maintenance is off"
+        );
+        assert_eq!(store.integrity(), Integrity::Disabled);
+    }
+    // Reopened with the root on: the tree is rebuilt from the data, then kept incrementally.
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    assert!(matches!(store.integrity(), Integrity::Verified { .. }));
+    let r = store.state_root().unwrap();
+    assert_eq!(r.applied_count, 1);
+    lmdb_apply(&store, vec![set("b", "2")]);
+    let r2 = store.state_root().unwrap();
+    assert_ne!(r2.root, r.root);
+    assert!(matches!(store.scrub().unwrap(), Integrity::Verified { root } if root == r2.root));
+}

@@ -40,7 +40,14 @@ fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> f
     let engine = Engine::new(EngineConfig::new(key.clone(), policy));
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
-    let driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone());
+    let driver = Driver::new(
+        store.clone(),
+        engine,
+        key.id(),
+        rx,
+        stats.clone(),
+        Box::new(sporedb::node::peer_link::NoPeers),
+    );
     let thread = std::thread::spawn(move || driver.run());
     let path = Arc::new(NodeWritePath::new(tx.clone(), 5_000));
     let rt = tokio::runtime::Builder::new_multi_thread()

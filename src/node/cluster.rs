@@ -43,6 +43,9 @@ const VERIFIED_CACHE: usize = 1 << 20;
 const STALL_BEFORE_SYNC_MS: u64 = 3_000;
 /// Largest state-transfer page.
 const PAGE_BYTES: u32 = 1 << 20;
+/// How often the node compares its digest with its peers' (a node cut off while spores
+/// committed elsewhere may hold nothing that waits on them, so no stall ever shows it).
+const DIGEST_CHECK_EVERY: u32 = 5;
 
 /// Everything loaded from `[cluster]` before the node starts.
 pub struct ClusterSetup {
@@ -295,15 +298,19 @@ pub async fn sync_loop(
         move |v: &[NodeId]| trust.agreement(v)
     };
     let mut startup = true;
+    let mut tick = 0u32;
+    // The vouched digest seen at the last periodic check, when it differed from ours.
+    let mut last_vouched: Option<crate::crypto::Digest> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(1_000)) => {}
             _ = shutdown.cancelled() => return,
         }
+        tick = tick.wrapping_add(1);
         let stalled = stats.stalled_since_ms.load(Ordering::Relaxed);
-        let due = startup
-            || (stalled > 0 && clock::now_ms().saturating_sub(stalled) > STALL_BEFORE_SYNC_MS);
-        if !due {
+        let stalled = stalled > 0 && clock::now_ms().saturating_sub(stalled) > STALL_BEFORE_SYNC_MS;
+        let periodic = tick.is_multiple_of(DIGEST_CHECK_EVERY);
+        if !(startup || stalled || periodic) {
             continue;
         }
         let peers = net.peers();
@@ -319,6 +326,34 @@ pub async fn sync_loop(
                 _ => continue,
             }
         };
+        if !(startup || stalled) {
+            // Periodic check: sync only when trusted peers vouch for the same digest twice in
+            // a row and it is not ours — they are quiet and this node differs. Under constant
+            // load the vouched digest keeps moving and nothing happens (catch-up of spores
+            // nothing here depends on waits for a pause).
+            let by_digest = crate::sync::fetch::digests(&requester, &peers).await;
+            let vouched = by_digest
+                .iter()
+                .filter(|(_, v)| agreement(v))
+                .max_by_key(|(_, v)| v.len())
+                .map(|(d, _)| *d);
+            match vouched {
+                Some(d) if d != own => {
+                    if last_vouched != Some(d) {
+                        last_vouched = Some(d);
+                        continue;
+                    }
+                    tracing::warn!(
+                        "state differs from the digest trusted peers agree on ({}); syncing",
+                        hex::encode(&d[..8])
+                    );
+                }
+                _ => {
+                    last_vouched = None;
+                    continue;
+                }
+            }
+        }
         match catch_up(&requester, &peers, &agreement, own, PAGE_BYTES).await {
             Ok(c) => {
                 let (reply, rx) = oneshot::channel();

@@ -206,6 +206,17 @@ impl Driver {
             present.len()
         );
         SporeStats::add(&self.stats.syncs, 1);
+        // A store found tampered with heals by state transfer: check it again now that every
+        // replicated entry was rewritten (the state root follows the rewrite).
+        if matches!(
+            self.store.integrity(),
+            crate::root::Integrity::Tampered { .. }
+        ) {
+            match self.store.scrub() {
+                Ok(v) => tracing::warn!("state transfer repaired the store: integrity now {v:?}"),
+                Err(e) => tracing::error!("scrub after state transfer failed: {e}"),
+            }
+        }
         self.step(Input::Resynced { present });
         Ok(())
     }

@@ -138,7 +138,9 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         None => Box::new(NoPeers),
     };
     let mut driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone(), link);
-    driver.spore_rule = cluster.as_ref().and_then(|(s, _, _)| s.rules.spore_rule.clone());
+    driver.spore_rule = cluster
+        .as_ref()
+        .and_then(|(s, _, _)| s.rules.spore_rule.clone());
     let driver_thread = std::thread::Builder::new()
         .name("sporedb-driver".into())
         .spawn(move || driver.run())

@@ -4,7 +4,8 @@
 # that will use them) plus one container config per node, nodeK/container.toml.
 #
 # Usage: docker/gen-configs.sh            (SPOREDB_IMAGE, default sporedb:local;
-#                                          SPOREDB_NET, default 172.29.53 — the compose subnet's /24)
+#                                          SPOREDB_NET, default 172.29.53 — the compose subnet's /24;
+#                                          SPOREDB_CLUSTER_DIR, default docker/cluster)
 #
 # Existing keys are kept (demo never regenerates them), so rerunning is safe. The key material is
 # secret and per-deployment: docker/cluster/ is git-ignored.
@@ -12,9 +13,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 image="${SPOREDB_IMAGE:-sporedb:local}"
 net="${SPOREDB_NET:-172.29.53}"
-out="$here/cluster"
+out="${SPOREDB_CLUSTER_DIR:-$here/cluster}"
 nodes=4
 mkdir -p "$out"
+out="$(cd "$out" && pwd)" # docker -v needs an absolute path
 
 # Runs the image's sporedb with docker/cluster mounted at /cluster, as the calling user so the
 # files it writes are ours.

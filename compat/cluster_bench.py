@@ -452,7 +452,9 @@ def main() -> int:
         etcd.stop()
     rows.sort(key=lambda r: r.system != "sporedb")  # sporedb rows first, in run order
 
-    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+    # The last commit that changed what the binary is built from (compat/ changes do not count).
+    commit = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h", "--",
+                             "src", "Cargo.toml", "Cargo.lock"],
                             capture_output=True, text=True).stdout.strip() or "unknown"
     bench_version = subprocess.run(["redis-benchmark", "--version"], capture_output=True,
                                    text=True).stdout.split()[1:2]

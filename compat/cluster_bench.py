@@ -270,13 +270,19 @@ def run_spore_test(cluster: SporeCluster, label: str, command: list[str], keyspa
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for c in cmds]
     outputs = []
-    for p in procs:
-        try:
-            outputs.append(p.communicate(timeout=timeout))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            outputs.append(p.communicate())
-            row.note = f"redis-benchmark timed out after {timeout}s"
+    try:
+        for p in procs:
+            try:
+                outputs.append(p.communicate(timeout=timeout))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                outputs.append(p.communicate())
+                row.note = f"redis-benchmark timed out after {timeout}s"
+    finally:  # also on Ctrl-C / SIGTERM: no benchmark process outlives the run
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     row.seconds = time.monotonic() - t0
     row.load = loadavg()
     use = cpu_sample.usage(snap, cpu_sample.snapshot(cluster.pids), row.seconds)

@@ -202,7 +202,8 @@ def put_load(urls: list[str], writers: int, processes: int, total: int, duration
     start_at = time.monotonic() + 0.5  # every process starts its writers at the same moment
     groups = [list(range(p, writers, processes)) for p in range(processes)]
     procs = [ctx.Process(target=_process_main, args=(urls, g, prefix, per_writer, duration,
-                                                     b"x" * value_size, start_at, queue))
+                                                     b"x" * value_size, start_at, queue),
+                         daemon=True)  # terminated if the benchmark itself is stopped
              for g in groups if g]
     for p in procs:
         p.start()

@@ -89,6 +89,14 @@ class Row:
     note: str = ""
 
     @property
+    def cpu_ms_per_write(self) -> float | None:
+        """Server CPU (all nodes or members together) per committed write: what a write costs
+        the machine, whoever else is using it."""
+        if not self.committed:
+            return None
+        return sum(self.server_cpu) / 100 * self.seconds / self.committed * 1000
+
+    @property
     def committed_rate(self) -> float | None:
         return self.committed / self.seconds if self.committed is not None and self.seconds else None
 
@@ -345,6 +353,7 @@ def fmt(v: float | None, digits: int = 0) -> str:
 
 HEAD = ["system", "test", "pipeline", "writers", "issued", "committed", "failed",
         "committed writes/s", "vs etcd", "p50 ms", "p99 ms", "server CPU % per process",
+        "server CPU ms per write",
         "client CPU %", "busiest threads (CPU %)", "load avg", "note"]
 
 
@@ -359,17 +368,20 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
         out.append([r.system, r.test, str(r.pipeline), str(r.writers), f"{r.issued:,}",
                     fmt(r.committed), failed, fmt(r.committed_rate), ratio,
                     fmt(r.p50, 3), fmt(r.p99, 3), " / ".join(f"{c:.0f}" for c in r.server_cpu),
+                    fmt(r.cpu_ms_per_write, 2),
                     f"{r.client_cpu:.0f}", ", ".join(f"{n} {c:.0f}" for n, c in r.threads[:3]),
                     r.load, r.note])
     return out
 
 
 def text_table(rows: list[list[str]]) -> str:
-    cols = HEAD[:11]
+    shown = [*range(11), 12]  # the rest (CPU per process, threads, load) is in the Markdown
+    cols = [HEAD[i] for i in shown]
+    rows = [[r[i] for i in shown] for r in rows]
     widths = [max(len(r[i]) for r in [cols, *rows]) for i in range(len(cols))]
     line = lambda cells: "  ".join(c.rjust(w) if i > 1 else c.ljust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r[:11]) for r in rows)])
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def markdown(rows: list[list[str]], args, versions: str) -> str:
@@ -391,7 +403,7 @@ def markdown(rows: list[list[str]], args, versions: str) -> str:
         "committed writes/s with 50 writers. p50/p99: sporedb, the worst of the four "
         "redis-benchmark processes (one per node); etcd, over all puts. CPU: % of one core "
         "during the test, per node (sporedb) or member (etcd), and for all client processes "
-        "together; thread names summed over processes. load avg: the machine's 1-minute load "
+        "together; CPU ms per write: all nodes' (members') CPU time divided by committed writes; thread names summed over processes. load avg: the machine's 1-minute load "
         "average at the end of the test (other work shares these cores).",
         "",
     ])

@@ -117,8 +117,14 @@ impl ClusterSetup {
 
     /// The gossip topic: peers with another policy are on another topic.
     pub fn topic(&self) -> String {
-        format!("sporedb/v1/{}", &hex::encode(self.policy.hash())[..32])
+        topic_for(&self.policy)
     }
+}
+
+/// The gossip topic of a global policy (its hash, so nodes holding another policy never
+/// exchange consensus messages with this one).
+pub fn topic_for(policy: &GlobalPolicy) -> String {
+    format!("sporedb/v1/{}", &hex::encode(policy.hash())[..32])
 }
 
 /// The node's local policy rules as the engine's decision function.

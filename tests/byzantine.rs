@@ -19,14 +19,6 @@ use sporedb::spore::*;
 
 use common::TestNode;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -64,27 +56,7 @@ fn set_x(
 fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
-    let base = 21_000u16;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sporedb"))
-        .args(["demo", "--nodes", "4", "--init-only", "--base-port"])
-        .arg(base.to_string())
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .expect("demo");
-    assert!(out.status.success());
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-    for k in 1..=4 {
-        let path = dir.join(format!("node{k}/sporedb.toml"));
-        let mut text = std::fs::read_to_string(&path).expect("read");
-        for (i, p) in ports.iter().enumerate() {
-            text = text.replace(
-                &format!("/tcp/{}", base + 100 + i as u16),
-                &format!("/tcp/{p}"),
-            );
-        }
-        std::fs::write(&path, text).expect("write");
-    }
+    let ports = common::demo_cluster_files(dir, 4);
     let honest: Vec<TestNode> = (1..=3)
         .map(|k| {
             let d = dir.join(format!("node{k}"));

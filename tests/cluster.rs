@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::TestNode;
@@ -18,40 +17,12 @@ struct Cluster {
     nodes: Vec<Option<TestNode>>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 impl Cluster {
     /// Writes a 4-node cluster's files; p2p ports are free ports picked now.
     fn init() -> Cluster {
         let tmp = tempfile::tempdir().expect("tmp");
         let dir = tmp.path().to_path_buf();
-        let base = 20_000u16;
-        let out = Command::new(env!("CARGO_BIN_EXE_sporedb"))
-            .args(["demo", "--nodes", "4", "--init-only", "--base-port"])
-            .arg(base.to_string())
-            .arg("--dir")
-            .arg(&dir)
-            .output()
-            .expect("demo");
-        assert!(out.status.success(), "demo --init-only failed: {out:?}");
-        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-        for k in 1..=4 {
-            let path = dir.join(format!("node{k}/sporedb.toml"));
-            let mut text = std::fs::read_to_string(&path).expect("read config");
-            for (i, p) in ports.iter().enumerate() {
-                text = text.replace(
-                    &format!("/tcp/{}", base + 100 + i as u16),
-                    &format!("/tcp/{p}"),
-                );
-            }
-            std::fs::write(&path, text).expect("write config");
-        }
+        common::demo_cluster_files(&dir, 4);
         Cluster {
             _tmp: tmp,
             dir,

@@ -8,7 +8,7 @@ use std::ops::Bound;
 
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue};
 
-use crate::store::kv::{KvRead, KvWrite, Table};
+use crate::store::kv::{clear_table, KvRead, KvWrite, Table};
 use crate::store::StoreError;
 
 use super::applied::AppliedSet;
@@ -153,29 +153,11 @@ pub fn next_chunk<T: KvRead + ?Sized>(
     Ok((out, None))
 }
 
-/// Deletes every entry of `table` (LMDB refuses an empty key as a range bound, so this is not
-/// `delete_prefix(.., b"")`).
-pub fn clear<T: KvWrite + ?Sized>(kv: &mut T, table: Table) -> Result<(), StoreError> {
-    loop {
-        let chunk: Vec<Vec<u8>> = kv
-            .range(table, Bound::Unbounded, Bound::Unbounded, false)?
-            .take(1024)
-            .map(|r| r.map(|(k, _)| k.to_vec()))
-            .collect::<Result<_, _>>()?;
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        for k in &chunk {
-            kv.delete(table, k)?;
-        }
-    }
-}
-
 /// Builds the tree from `kv`'s data, replacing any tree it had, and records the applied-set
 /// digest of its `applied` table. Returns the root.
 pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
-    clear(kv, Table::Nodes)?;
-    clear(kv, Table::Root)?;
+    clear_table(kv, Table::Nodes)?;
+    clear_table(kv, Table::Root)?;
     // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
     let mut state = put_values(kv, None, Vec::new())?;
     let mut cursor = None;

@@ -14,6 +14,15 @@ use super::kv::{KvRead, Table};
 
 const DOMAIN: &[u8] = b"sporedb/v1/state";
 
+/// Hashes one entry with this module's framing (shared with state transfer's digest).
+pub fn frame_entry(h: &mut Sha3_256, k: &[u8], v: &[u8]) {
+    h.update([1u8]);
+    h.update((k.len() as u64).to_be_bytes());
+    h.update(k);
+    h.update((v.len() as u64).to_be_bytes());
+    h.update(v);
+}
+
 /// The digest of all tables.
 pub fn state_digest<T: KvRead + ?Sized>(kv: &T) -> Result<Digest, StoreError> {
     let mut h = Sha3_256::new();
@@ -22,11 +31,7 @@ pub fn state_digest<T: KvRead + ?Sized>(kv: &T) -> Result<Digest, StoreError> {
         h.update([t as u8]);
         for entry in kv.range(t, Bound::Unbounded, Bound::Unbounded, false)? {
             let (k, v) = entry?;
-            h.update([1u8]);
-            h.update((k.len() as u64).to_be_bytes());
-            h.update(k);
-            h.update((v.len() as u64).to_be_bytes());
-            h.update(v);
+            frame_entry(&mut h, k, v);
         }
         h.update([0u8]);
     }

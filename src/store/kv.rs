@@ -150,6 +150,24 @@ pub fn delete_prefix<T: KvWrite + ?Sized>(
     }
 }
 
+/// Deletes every entry of `table` (LMDB refuses an empty key as a range bound, so this is not
+/// `delete_prefix(.., b"")`).
+pub fn clear_table<T: KvWrite + ?Sized>(kv: &mut T, table: Table) -> Result<(), StoreError> {
+    loop {
+        let chunk: Vec<Vec<u8>> = kv
+            .range(table, Bound::Unbounded, Bound::Unbounded, false)?
+            .take(1024)
+            .map(|r| r.map(|(k, _)| k.to_vec()))
+            .collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        for k in &chunk {
+            kv.delete(table, k)?;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

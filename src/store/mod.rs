@@ -139,8 +139,8 @@ impl Store {
         } else {
             // The tree will go stale: drop it so the next open with the root on rebuilds it
             // instead of reporting the difference as tampering.
-            crate::root::update::clear(&mut w, Table::Root)?;
-            crate::root::update::clear(&mut w, Table::Nodes)?;
+            kv::clear_table(&mut w, Table::Root)?;
+            kv::clear_table(&mut w, Table::Nodes)?;
         }
         if format != layout::FORMAT_VERSION {
             w.put(

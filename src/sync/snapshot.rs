@@ -10,6 +10,8 @@ use bytes::Bytes;
 use sha3::{Digest as _, Sha3_256};
 
 use crate::crypto::Digest;
+use crate::store::digest::frame_entry;
+use crate::store::kv::clear_table;
 use crate::store::{KvRead, KvWrite, StoreError, Table};
 
 /// The tables state transfer copies, in digest order.
@@ -48,11 +50,7 @@ fn digest_of<'a>(
     for (t, entries) in tables {
         h.update([t as u8]);
         for (k, v) in entries {
-            h.update([1u8]);
-            h.update((k.len() as u64).to_be_bytes());
-            h.update(k);
-            h.update((v.len() as u64).to_be_bytes());
-            h.update(v);
+            frame_entry(&mut h, k, v);
         }
         h.update([0u8]);
     }
@@ -133,7 +131,7 @@ pub fn read_page<T: KvRead + ?Sized>(
 /// Replaces the replicated tables with a (verified) copy, inside the caller's transaction.
 pub fn install<T: KvWrite + ?Sized>(kv: &mut T, snapshot: &Snapshot) -> Result<(), StoreError> {
     for t in SYNC_TABLES {
-        clear(kv, t)?;
+        clear_table(kv, t)?;
         if let Some(entries) = snapshot.tables.get(&(t as u8)) {
             for (k, v) in entries {
                 kv.put(t, k, v)?;
@@ -141,24 +139,6 @@ pub fn install<T: KvWrite + ?Sized>(kv: &mut T, snapshot: &Snapshot) -> Result<(
         }
     }
     Ok(())
-}
-
-/// Deletes every entry of a table (in chunks, never mutating under an open iterator; LMDB
-/// refuses the empty key a prefix scan would start from).
-fn clear<T: KvWrite + ?Sized>(kv: &mut T, table: Table) -> Result<(), StoreError> {
-    loop {
-        let chunk: Vec<Vec<u8>> = kv
-            .range(table, Bound::Unbounded, Bound::Unbounded, false)?
-            .take(1024)
-            .map(|r| r.map(|(k, _)| k.to_vec()))
-            .collect::<Result<_, _>>()?;
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        for k in &chunk {
-            kv.delete(table, k)?;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -129,3 +129,47 @@ pub fn roundtrip(stream: &mut TcpStream, request: &[u8], expected_len: usize) ->
 pub mod spores;
 #[allow(unused_imports)]
 pub use spores::*;
+
+/// A free loopback TCP port (bound and released: a small race other tests could lose, never
+/// port 6379).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Writes an `n`-node cluster's files into `dir` with `sporedb demo --init-only` (keys, policy,
+/// one config and key ring per node) and moves every node's p2p port to a free one. Returns the
+/// p2p ports, node 1 first. Redis ports come from `--port 0` when the nodes start.
+pub fn demo_cluster_files(dir: &Path, n: usize) -> Vec<u16> {
+    let base = 20_000u16;
+    let out = Command::new(env!("CARGO_BIN_EXE_sporedb"))
+        .args([
+            "demo",
+            "--nodes",
+            &n.to_string(),
+            "--init-only",
+            "--base-port",
+        ])
+        .arg(base.to_string())
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .expect("demo");
+    assert!(out.status.success(), "demo --init-only failed: {out:?}");
+    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    for k in 1..=n {
+        let path = dir.join(format!("node{k}/sporedb.toml"));
+        let mut text = std::fs::read_to_string(&path).expect("read config");
+        for (i, p) in ports.iter().enumerate() {
+            text = text.replace(
+                &format!("/tcp/{}", base + 100 + i as u16),
+                &format!("/tcp/{p}"),
+            );
+        }
+        std::fs::write(&path, text).expect("write config");
+    }
+    ports
+}

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use sporedb::consensus::{Engine, EngineConfig, Policy};
 use sporedb::crypto::NodeKey;
 use sporedb::node::driver::Driver;
 use sporedb::node::stats::SporeStats;
@@ -36,18 +35,9 @@ fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> f
     let store =
         Arc::new(Store::open_with(dir.path(), &StoreOptions { map_size: 4 << 30 }, root).unwrap());
     let key = NodeKey::from_seed([3; 32]);
-    let policy = Policy::new(vec![key.id()], 1, 0).unwrap();
-    let engine = Engine::new(EngineConfig::new(key.clone(), policy));
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
-    let driver = Driver::new(
-        store.clone(),
-        engine,
-        key.id(),
-        rx,
-        stats.clone(),
-        Box::new(sporedb::node::peer_link::NoPeers),
-    );
+    let driver = Driver::single_node(store.clone(), &key, rx, stats.clone()).unwrap();
     let thread = std::thread::spawn(move || driver.run());
     let path = Arc::new(NodeWritePath::new(tx.clone(), 5_000));
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use num_bigint::BigInt;
-use sporedb::consensus::{Engine, EngineConfig, Policy};
 use sporedb::crypto::NodeKey;
 use sporedb::node::driver::Driver;
 use sporedb::node::stats::SporeStats;
@@ -31,18 +30,9 @@ impl Node {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), &StoreOptions { map_size: 1 << 30 }).unwrap());
         let key = NodeKey::from_seed([3; 32]);
-        let policy = Policy::new(vec![key.id()], 1, 0).unwrap();
-        let engine = Engine::new(EngineConfig::new(key.clone(), policy));
         let stats = Arc::new(SporeStats::default());
         let (tx, rx) = std::sync::mpsc::channel();
-        let driver = Driver::new(
-            store.clone(),
-            engine,
-            key.id(),
-            rx,
-            stats.clone(),
-            Box::new(sporedb::node::peer_link::NoPeers),
-        );
+        let driver = Driver::single_node(store.clone(), &key, rx, stats.clone()).unwrap();
         let thread = std::thread::spawn(move || driver.run());
         let writes = NodeWritePath::new(tx.clone(), 5_000);
         Node {

@@ -104,6 +104,26 @@ impl Driver {
         }
     }
 
+    /// A driver for a node alone (n = 1, ω = 1, f = 0, no peers): benchmarks and tests of the
+    /// write path.
+    pub fn single_node(
+        store: Arc<Store>,
+        key: &crate::crypto::NodeKey,
+        rx: Receiver<DriverMsg>,
+        stats: Arc<SporeStats>,
+    ) -> Result<Driver, crate::consensus::PolicyError> {
+        let policy = crate::consensus::Policy::new(vec![key.id()], 1, 0)?;
+        let engine = Engine::new(crate::consensus::EngineConfig::new(key.clone(), policy));
+        Ok(Driver::new(
+            store,
+            engine,
+            key.id(),
+            rx,
+            stats,
+            Box::new(super::peer_link::NoPeers),
+        ))
+    }
+
     /// Runs until shutdown; every write still waiting then gets `Unavailable`.
     pub fn run(mut self) {
         loop {

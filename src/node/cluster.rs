@@ -199,6 +199,7 @@ pub async fn bridge(
     driver: Sender<DriverMsg>,
     rules: GossipRules,
     store: Arc<Store>,
+    digests: Arc<DigestCache>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -223,8 +224,9 @@ pub async fn bridge(
             } => {
                 if data.first() == Some(&SYNC_TAG) {
                     let store = store.clone();
+                    let digests = digests.clone();
                     tokio::task::spawn_blocking(move || {
-                        respond.send(serve_sync(&store, &data));
+                        respond.send(serve_sync(&store, &digests, &data));
                     });
                     continue;
                 }
@@ -248,8 +250,36 @@ pub async fn bridge(
     }
 }
 
+/// The store's sync digest, recomputed only when a write transaction committed since the last
+/// computation (the digest hashes every replicated entry: peers ask for it every few seconds).
+#[derive(Default)]
+pub struct DigestCache(std::sync::Mutex<Option<(u64, crate::crypto::Digest)>>);
+
+impl DigestCache {
+    pub fn get(&self, store: &Store) -> Result<crate::crypto::Digest, crate::store::StoreError> {
+        let before = store.last_txn_id();
+        if let Ok(c) = self.0.lock() {
+            if let Some((id, d)) = *c {
+                if id == before {
+                    return Ok(d);
+                }
+            }
+        }
+        let read = store.read()?;
+        // The snapshot is the state after `before` only if nothing committed in between.
+        let same = store.last_txn_id() == before;
+        let digest = sync_digest(&read)?;
+        if same {
+            if let Ok(mut c) = self.0.lock() {
+                *c = Some((before, digest));
+            }
+        }
+        Ok(digest)
+    }
+}
+
 /// Answers a state-transfer request from the store (an empty answer for junk).
-fn serve_sync(store: &Store, data: &Bytes) -> Vec<u8> {
+fn serve_sync(store: &Store, digests: &DigestCache, data: &Bytes) -> Vec<u8> {
     let Ok(req) = SyncRequest::decode(data) else {
         return Vec::new();
     };
@@ -258,7 +288,7 @@ fn serve_sync(store: &Store, data: &Bytes) -> Vec<u8> {
     };
     let answer = match req {
         SyncRequest::Digest => {
-            let Ok(digest) = sync_digest(&read) else {
+            let Ok(digest) = digests.get(store) else {
                 return Vec::new();
             };
             let applied = store
@@ -290,6 +320,7 @@ pub async fn sync_loop(
     store: Arc<Store>,
     trust: Arc<TrustRing>,
     stats: Arc<SporeStats>,
+    digests: Arc<DigestCache>,
     shutdown: CancellationToken,
 ) {
     let requester: Requester = {
@@ -325,9 +356,8 @@ pub async fn sync_loop(
         }
         let own = {
             let store = store.clone();
-            match tokio::task::spawn_blocking(move || store.read().and_then(|r| sync_digest(&r)))
-                .await
-            {
+            let digests = digests.clone();
+            match tokio::task::spawn_blocking(move || digests.get(&store)).await {
                 Ok(Ok(d)) => d,
                 _ => continue,
             }

@@ -24,7 +24,8 @@ use crate::store::{Store, StoreOptions};
 
 use super::admin::DriverAdmin;
 use super::cluster::{
-    bridge, engine_local_policy, start_network, sync_loop, ClusterError, ClusterSetup, NetLink,
+    bridge, engine_local_policy, start_network, sync_loop, ClusterError, ClusterSetup, DigestCache,
+    NetLink,
 };
 use super::driver::Driver;
 use super::info::NodeStatusSource;
@@ -194,11 +195,13 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         let shutdown = CancellationToken::new();
         let mut cluster_tasks = Vec::new();
         if let Some((setup, net, events)) = cluster {
+            let digests = Arc::new(DigestCache::default());
             cluster_tasks.push(tokio::spawn(bridge(
                 events,
                 tx.clone(),
                 setup.rules.clone(),
                 store.clone(),
+                digests.clone(),
                 shutdown.clone(),
             )));
             cluster_tasks.push(tokio::spawn(sync_loop(
@@ -207,6 +210,7 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 store.clone(),
                 setup.trust.clone(),
                 stats.clone(),
+                digests,
                 shutdown.clone(),
             )));
         }

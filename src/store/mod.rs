@@ -208,6 +208,12 @@ impl Store {
         self.lmdb.write(self.root.maintain)
     }
 
+    /// The id of the last committed write transaction: it changes exactly when the data may
+    /// have (caches of whole-store digests key on it).
+    pub fn last_txn_id(&self) -> u64 {
+        self.lmdb.env().info().last_txn_id as u64
+    }
+
     /// Map size, usage, and entries per table.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
         let env = self.lmdb.env();

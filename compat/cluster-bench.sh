@@ -9,29 +9,15 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+# shellcheck source=apt-install.sh
+. "$here/apt-install.sh"
 
-# Debian's etcd-server package would start an etcd service on 2379/2380 as soon as it is
-# installed; we only want the binaries. As in install-deps.sh, a policy-rc.d (honoured by
-# invoke-rc.d and deb-systemd-invoke) forbids starting services while apt runs; we add one only
-# if none exists and remove only the one we added.
+# etcd-server would start a service on 2379/2380 when installed: apt_install_quiet prevents it.
 install_etcd() {
     local missing=()
     command -v etcd >/dev/null || missing+=(etcd-server)
     command -v etcdctl >/dev/null || missing+=(etcd-client)
-    [ ${#missing[@]} -eq 0 ] && return 0
-
-    echo "cluster-bench: installing ${missing[*]} with apt-get" >&2
-    local policy=/usr/sbin/policy-rc.d
-    if [ ! -e "$policy" ]; then
-        as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
-        # shellcheck disable=SC2064  # expand now: the trap must remove exactly this file
-        trap "as_root rm -f $policy" EXIT
-    fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt_install_quiet cluster-bench "${missing[@]}"
 }
 
 "$here/install-deps.sh"

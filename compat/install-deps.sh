@@ -9,31 +9,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 venv="$here/.venv"
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+# shellcheck source=apt-install.sh
+. "$here/apt-install.sh"
 
-# The Debian package would start a redis-server service on port 6379 as soon as it is installed.
-# We only want the binaries, so while apt runs, a policy-rc.d (the standard Debian mechanism that
-# invoke-rc.d and deb-systemd-invoke honour) forbids starting services. We only add one if none
-# exists, and remove only the one we added.
 install_apt_packages() {
     local missing=()
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-tools)
     # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is installed.
     python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
-    [ ${#missing[@]} -eq 0 ] && return 0
-
-    echo "install-deps: installing ${missing[*]} with apt-get" >&2
-    local policy=/usr/sbin/policy-rc.d
-    if [ ! -e "$policy" ]; then
-        as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
-        # shellcheck disable=SC2064  # expand now: the trap must remove exactly this file
-        trap "as_root rm -f $policy" EXIT
-    fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt_install_quiet install-deps "${missing[@]}"
 }
 
 # Reinstalls the Python packages only when requirements.txt changed since the last install, so a

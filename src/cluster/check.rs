@@ -123,14 +123,7 @@ mod tests {
     }
 
     fn spore(ops: Vec<Op>) -> Spore {
-        Spore {
-            origin: [0; 32],
-            nonce: 0,
-            deadline_ms: 0,
-            key_prereqs: vec![],
-            db_prereqs: vec![],
-            ops,
-        }
+        super::super::spore_of(ops)
     }
 
     fn check(p: &GlobalPolicy, ops: Vec<Op>) -> Result<(), PolicyViolation> {

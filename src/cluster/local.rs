@@ -111,14 +111,7 @@ mod tests {
     use bytes::Bytes;
 
     fn spore(ops: Vec<Op>) -> Spore {
-        Spore {
-            origin: [0; 32],
-            nonce: 0,
-            deadline_ms: 0,
-            key_prereqs: vec![],
-            db_prereqs: vec![],
-            ops,
-        }
+        super::super::spore_of(ops)
     }
 
     fn del(k: &'static str) -> Op {

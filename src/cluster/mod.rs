@@ -30,3 +30,16 @@ pub use change::{PolicyChange, PolicyChangeError};
 pub use check::PolicyViolation;
 pub use local::{LocalDecision, LocalPolicy};
 pub use policy::{Endorser, GlobalPolicy, PolicyLoadError, Rule};
+
+/// A spore carrying just `ops` (tests of the pure policy checks, which look at nothing else).
+#[cfg(test)]
+pub(crate) fn spore_of(ops: Vec<crate::spore::Op>) -> crate::spore::Spore {
+    crate::spore::Spore {
+        origin: [0; 32],
+        nonce: 0,
+        deadline_ms: 0,
+        key_prereqs: vec![],
+        db_prereqs: vec![],
+        ops,
+    }
+}

@@ -68,25 +68,29 @@ pub enum ClusterError {
 }
 
 impl ClusterSetup {
+    /// Loads the policy and key ring. Honest nodes accept deadlines up to the policy's spore
+    /// deadline (at least `min_horizon_ms`) ahead, with `max_skew_ms` of clock skew.
     pub fn load(
         cluster: &ClusterConfig,
         data_dir: &std::path::Path,
-        max_horizon_ms: u64,
+        min_horizon_ms: u64,
         max_skew_ms: u64,
     ) -> Result<ClusterSetup, ClusterError> {
         let policy = cluster.load_policy()?;
+        let max_horizon_ms = policy.spore_deadline_ms().max(min_horizon_ms);
         let mut trust = TrustRing::load(data_dir)?;
         trust.set_marginals_needed(cluster.marginals_needed(&policy))?;
         let verifier = cached_verifier(VERIFIED_CACHE);
         let check = policy.clone();
-        let grace = policy.grace_ms();
+        // Past deadline + grace + retention no engine would act on a statement any more.
+        let stale_after_ms = 2 * policy.grace_ms() + 2 * max_skew_ms;
         let rules = GossipRules {
             policy: policy.consensus_policy(),
             extra_origins: Default::default(),
             max_message_bytes: crate::net::DEFAULT_MAX_MESSAGE_BYTES,
             max_horizon_ms,
             max_skew_ms,
-            stale_after_ms: grace + 2 * max_skew_ms + grace,
+            stale_after_ms,
             spore_rule: Some(Arc::new(move |s| {
                 let len = crate::spore::codec::encode_spore(s).len();
                 check.check_spore(s, len).map_err(|e| e.to_string())

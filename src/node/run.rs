@@ -108,7 +108,7 @@ pub fn run(config: Config) -> Result<(), NodeError> {
             (engine, config.spore_deadline_ms, None)
         }
         Some(cc) => {
-            let setup = ClusterSetup::load(cc, &config.data_dir, cc_horizon(&config, cc)?, 100)?;
+            let setup = ClusterSetup::load(cc, &config.data_dir, max_horizon_ms, 100)?;
             let deadline = setup.policy.spore_deadline_ms();
             let mut engine =
                 Engine::new(setup.engine_config(key.clone(), clock::now_ms(), restarted));
@@ -267,14 +267,4 @@ fn init_logging(level: &str) {
         .with_max_level(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// The deadline horizon honest nodes accept in this cluster: the policy's spore deadline, at
-/// least 10 s (as for a single node).
-fn cc_horizon(config: &Config, cc: &crate::config::ClusterConfig) -> Result<u64, NodeError> {
-    let policy = cc.load_policy().map_err(ClusterError::from)?;
-    Ok(policy
-        .spore_deadline_ms()
-        .max(config.spore_deadline_ms)
-        .max(10_000))
 }

@@ -116,7 +116,8 @@ pub async fn catch_up(
     if digest == own {
         return Err(FetchError::UpToDate);
     }
-    for source in vouchers.clone().iter() {
+    let candidates = vouchers.clone();
+    for source in &candidates {
         let Ok(snapshot) = copy_from(request, *source, page_bytes).await else {
             continue;
         };

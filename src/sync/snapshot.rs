@@ -28,9 +28,6 @@ const DOMAIN: &[u8] = b"sporedb/v1/sync-digest";
 
 /// One table page: entries ascending, and whether the table continues.
 pub type Page = (Vec<(Bytes, Bytes)>, bool);
-/// A table's entries, owned.
-type Entries = Vec<(Vec<u8>, Vec<u8>)>;
-
 /// A verified-or-not copy of the replicated tables, entries ascending per table.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -41,39 +38,30 @@ fn table_of(tag: u8) -> Option<Table> {
     SYNC_TABLES.iter().copied().find(|t| *t as u8 == tag)
 }
 
-/// Hashes entries table by table with the same framing as `store::digest`.
-fn digest_of<'a>(
-    tables: impl Iterator<Item = (Table, Box<dyn Iterator<Item = (&'a [u8], &'a [u8])> + 'a>)>,
-) -> Digest {
+/// Hashes the sync tables in order with `store::digest`'s entry framing; `each` feeds one
+/// table's entries (streamed: nothing is collected).
+fn hash_tables<E>(
+    mut each: impl FnMut(Table, &mut Sha3_256) -> Result<(), E>,
+) -> Result<Digest, E> {
     let mut h = Sha3_256::new();
     h.update(DOMAIN);
-    for (t, entries) in tables {
+    for t in SYNC_TABLES {
         h.update([t as u8]);
-        for (k, v) in entries {
-            frame_entry(&mut h, k, v);
-        }
+        each(t, &mut h)?;
         h.update([0u8]);
     }
-    h.finalize().into()
+    Ok(h.finalize().into())
 }
 
 /// The digest of a store's replicated tables.
 pub fn sync_digest<T: KvRead + ?Sized>(kv: &T) -> Result<Digest, StoreError> {
-    let mut all: Vec<(Table, Entries)> = Vec::new();
-    // Hashing streams per table; collecting first keeps one code path for stores and copies.
-    for t in SYNC_TABLES {
-        let mut entries = Vec::new();
+    hash_tables(|t, h| {
         for e in kv.range(t, Bound::Unbounded, Bound::Unbounded, false)? {
             let (k, v) = e?;
-            entries.push((k.to_vec(), v.to_vec()));
+            frame_entry(h, k, v);
         }
-        all.push((t, entries));
-    }
-    Ok(digest_of(all.iter().map(|(t, es)| {
-        let it: Box<dyn Iterator<Item = (&[u8], &[u8])>> =
-            Box::new(es.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
-        (*t, it)
-    })))
+        Ok(())
+    })
 }
 
 impl Snapshot {
@@ -86,13 +74,13 @@ impl Snapshot {
                 return None;
             }
         }
-        let empty: Vec<(Bytes, Bytes)> = Vec::new();
-        Some(digest_of(SYNC_TABLES.iter().map(|t| {
-            let es = self.tables.get(&(*t as u8)).unwrap_or(&empty);
-            let it: Box<dyn Iterator<Item = (&[u8], &[u8])>> =
-                Box::new(es.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
-            (*t, it)
-        })))
+        hash_tables::<std::convert::Infallible>(|t, h| {
+            for (k, v) in self.tables.get(&(t as u8)).into_iter().flatten() {
+                frame_entry(h, k, v);
+            }
+            Ok(())
+        })
+        .ok()
     }
 
     pub fn entries(&self) -> usize {

@@ -30,7 +30,7 @@ pub enum SyncResponse {
         digest: [u8; 32],
         applied: u64,
     },
-    /// `last` is the last key returned when more may follow, `None` when the table is done.
+    /// Entries ascending; `more` when the table continues after the last one.
     Page {
         entries: Vec<(Bytes, Bytes)>,
         more: bool,

@@ -139,9 +139,15 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         None => Box::new(NoPeers),
     };
     let mut driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone(), link);
-    driver.spore_rule = cluster
-        .as_ref()
-        .and_then(|(s, _, _)| s.rules.spore_rule.clone());
+    driver.spore_rule = match &cluster {
+        // An observer's spores would be rejected by every peer (only endorsers originate
+        // spores), and the peers would score it down for sending them: refuse writes here.
+        Some((s, _, _)) if !s.policy.is_endorser(&key.id()) => Some(Arc::new(|_: &_| {
+            Err("this node is an observer (not an endorser in the global policy): it serves reads only".to_string())
+        })),
+        Some((s, _, _)) => s.rules.spore_rule.clone(),
+        None => None,
+    };
     let driver_thread = std::thread::Builder::new()
         .name("sporedb-driver".into())
         .spawn(move || driver.run())

@@ -123,6 +123,10 @@ pub enum RedisError {
     LocalVeto { rule: String },
     /// `ERR sporedb: write refused by the global policy: <why>`.
     PolicyRefused { why: String },
+    /// `TRYAGAIN sporedb: reads refused: <why>`: this replica's data is known not to be the
+    /// cluster's (its peers signed another root, or it was changed behind its back); it answers
+    /// again once state transfer has repaired it. Other nodes still serve.
+    ReadsRefused { why: String },
     /// `ERR sporedb: this node is not running the consensus driver` (tools without a node).
     NoDriver,
 }
@@ -216,6 +220,7 @@ impl fmt::Display for RedisError {
                 write!(f, "TRYAGAIN write not committed: {}", reason)
             }
             SporeDropped { id, reason } => write!(f, "TRYAGAIN spore {} dropped: {}", id, reason),
+            ReadsRefused { why } => write!(f, "TRYAGAIN sporedb: reads refused: {}", why),
             Unsupported(what) => write!(f, "ERR sporedb: {} is not supported", what),
             Internal => f.write_str("ERR internal error"),
             KeyTooLong => f.write_str("ERR sporedb: key name or set member too long for the store"),

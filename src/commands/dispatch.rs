@@ -138,6 +138,13 @@ fn run(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
             return Outcome::Reply(Reply::Simple("QUEUED"));
         }
     }
+    // A replica whose data is known not to be the cluster's serves no data until repaired
+    // (SPORE.* stay available: they show what is wrong and how the repair goes).
+    if spec.flags.contains(Flags::READONLY) && !top.starts_with("spore.") {
+        if let Some(why) = shared.roots.as_ref().and_then(|r| r.reads_refused()) {
+            return Outcome::Reply(Reply::Error(RedisError::ReadsRefused { why }));
+        }
+    }
     // Reported before running, as Redis sets `lastcmd` first: CLIENT LIST shows itself as
     // `cmd=client|list`. Reported again if the command changed what CLIENT LIST shows.
     session.publish(resolved.full_name);

@@ -9,7 +9,13 @@
 //!   record (hex of its stored bytes) or nil, and `present` is 1 when the record is a live key.
 //!   `sporedb verify --proof HEX --root HEX` checks the proof offline.
 //!
-//! Both read `Shared::roots`; a server built without one answers an error saying so.
+//! - `SPORE.ATTESTATIONS` (cluster nodes) → a map: `standing` (`serving` | `diverged`), this
+//!   node's current `root` and `applied_count`, `conflicts_total`, `peers` (per peer: node,
+//!   root, applied count, `agrees` 1 / 0 / -1 when this node never held that applied set,
+//!   signature) and `conflicts` (each: applied count, our root and signature, the peer, its
+//!   root and signature — two signed statements that cannot both be right).
+//!
+//! All read `Shared::roots`; a server built without one answers an error saying so.
 
 use crate::error::RedisError;
 use crate::reply::Reply;
@@ -35,6 +41,13 @@ pub const SPECS: &[CommandSpec] = &[
         complexity: "O(log N)",
         syntax: "key [db]",
         ..spec("spore.proof", -2, FLAGS, KEY1, Group::Server, proof)
+    },
+    CommandSpec {
+        since: "sporedb",
+        summary: "Returns what peers attested about their state roots, conflicts with this node's, and whether this node serves reads.",
+        complexity: "O(peers + conflicts)",
+        syntax: "",
+        ..spec("spore.attestations", 1, FLAGS, NO_KEYS, Group::Server, attestations)
     },
 ];
 
@@ -85,9 +98,76 @@ fn proof(ctx: &mut Ctx<'_>, a: &mut Args) -> Result<Action, RedisError> {
     .into())
 }
 
+fn signed_pairs(s: &crate::root::SignedRoot) -> Vec<(Reply, Reply)> {
+    vec![
+        (Reply::bulk_str("node"), hex_bulk(&s.attestation.node)),
+        (Reply::bulk_str("root"), hex_bulk(&s.root.root)),
+        (
+            Reply::bulk_str("applied_count"),
+            Reply::Int(i64::try_from(s.root.applied_count).unwrap_or(i64::MAX)),
+        ),
+        (
+            Reply::bulk_str("signature"),
+            hex_bulk(&s.attestation.signature),
+        ),
+    ]
+}
+
+fn attestations(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
+    let report = service(ctx)?.attestations().ok_or_else(|| {
+        RedisError::Generic("attestations are only collected by cluster nodes".into())
+    })?;
+    let standing = match &report.standing {
+        crate::root::book::Standing::Serving => "serving",
+        crate::root::book::Standing::Diverged { .. } => "diverged",
+    };
+    let mut out = vec![(Reply::bulk_str("standing"), Reply::bulk_str(standing))];
+    if let Some(cur) = &report.current {
+        out.extend(signed_pairs(cur));
+    }
+    out.push((
+        Reply::bulk_str("conflicts_total"),
+        Reply::Int(i64::try_from(report.conflicts_total).unwrap_or(i64::MAX)),
+    ));
+    let peers = report
+        .peers
+        .iter()
+        .map(|(s, agrees)| {
+            let mut m = signed_pairs(s);
+            m.push((
+                Reply::bulk_str("agrees"),
+                Reply::Int(match agrees {
+                    Some(true) => 1,
+                    Some(false) => 0,
+                    None => -1,
+                }),
+            ));
+            Reply::Map(m)
+        })
+        .collect();
+    out.push((Reply::bulk_str("peers"), Reply::Array(peers)));
+    let conflicts = report
+        .conflicts
+        .iter()
+        .map(|c| {
+            Reply::Map(vec![
+                (Reply::bulk_str("ours"), Reply::Map(signed_pairs(&c.ours))),
+                (
+                    Reply::bulk_str("theirs"),
+                    Reply::Map(signed_pairs(&c.theirs)),
+                ),
+            ])
+        })
+        .collect();
+    out.push((Reply::bulk_str("conflicts"), Reply::Array(conflicts)));
+    Ok(Reply::Map(out).into())
+}
+
 /// INFO `sporedb` fields about the state root: `state_root`, `state_applied_count`,
 /// `state_integrity` (ok / tampered / unchecked / disabled), `state_tampered` and
-/// `root_mismatch` (0/1), and `state_repair` ("none" or "repair needs peers").
+/// `root_mismatch` (0/1), `state_repair` ("none" or "repair needs peers"); in a cluster
+/// `state_diverged` (0/1: f + 1 endorsers signed another root), `state_root_conflicts` and
+/// `state_peers_agreeing`; and `state_reads` (served / refused).
 pub fn info_fields(roots: &dyn RootService, kv: &mut impl FnMut(&str, String)) {
     match roots.signed_root() {
         Ok(s) => {
@@ -102,4 +182,21 @@ pub fn info_fields(roots: &dyn RootService, kv: &mut impl FnMut(&str, String)) {
     kv("state_tampered", tampered.clone());
     kv("root_mismatch", tampered);
     kv("state_repair", integrity.repair().into());
+    if let Some(r) = roots.attestations() {
+        let diverged = matches!(r.standing, crate::root::book::Standing::Diverged { .. });
+        kv("state_diverged", u8::from(diverged).to_string());
+        kv("state_root_conflicts", r.conflicts_total.to_string());
+        let agreeing = r.peers.iter().filter(|(_, a)| *a == Some(true)).count();
+        kv("state_peers_agreeing", agreeing.to_string());
+    }
+    let refused = roots.reads_refused();
+    kv(
+        "state_reads",
+        if refused.is_some() {
+            "refused"
+        } else {
+            "served"
+        }
+        .into(),
+    );
 }

@@ -26,12 +26,12 @@ use crate::consensus::{
 };
 use crate::crypto::{NodeId, NodeKey};
 use crate::net::{NetConfig, NetEvent, NetHandle, Verdict};
+use crate::root::{attest, gossip as attest_gossip, StateRootRead};
 use crate::store::Store;
-use crate::sync::{
-    catch_up, sync_digest, FetchError, Requester, SyncRequest, SyncResponse, SYNC_TAG,
-};
+use crate::sync::{catch_up, FetchError, Requester, SyncRequest, SyncResponse, SYNC_TAG};
 use crate::trust::TrustRing;
 
+use super::attestations::Attestations;
 use super::clock;
 use super::peer_link::PeerLink;
 use super::stats::SporeStats;
@@ -43,9 +43,11 @@ const VERIFIED_CACHE: usize = 1 << 20;
 const STALL_BEFORE_SYNC_MS: u64 = 3_000;
 /// Largest state-transfer page.
 const PAGE_BYTES: u32 = 1 << 20;
-/// How often the node compares its digest with its peers' (a node cut off while spores
-/// committed elsewhere may hold nothing that waits on them, so no stall ever shows it).
-const DIGEST_CHECK_EVERY: u32 = 5;
+/// How often (in seconds) the node asks its peers for their signed roots and compares (a node
+/// cut off while spores committed elsewhere may hold nothing that waits on them, so no stall
+/// ever shows it; the answers also feed the attestation book). Roots are maintained at every
+/// commit, so answering costs a peer two reads.
+const ROOT_CHECK_EVERY: u32 = 2;
 
 /// Everything loaded from `[cluster]` before the node starts.
 pub struct ClusterSetup {
@@ -162,6 +164,13 @@ pub async fn start_network(
     };
     let rules = setup.rules.clone();
     let validator: crate::net::Validator = Arc::new(move |_from: &NodeId, data: &[u8]| {
+        if data.first() == Some(&attest_gossip::ATTEST_TAG) {
+            // A signed root: relayed only if an endorser signed it.
+            return match attest_gossip::check(data, |n| rules.policy.is_endorser(n)) {
+                Ok(_) => Verdict::Accept,
+                Err(why) => Verdict::Reject(why),
+            };
+        }
         match check_gossip(&rules, clock::now_ms(), &Bytes::copy_from_slice(data)) {
             GossipVerdict::Accept(_) => Verdict::Accept,
             GossipVerdict::Reject(why) => Verdict::Reject(why),
@@ -203,7 +212,8 @@ pub async fn bridge(
     driver: Sender<DriverMsg>,
     rules: GossipRules,
     store: Arc<Store>,
-    digests: Arc<DigestCache>,
+    key: NodeKey,
+    attestations: Arc<Attestations>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -212,6 +222,12 @@ pub async fn bridge(
             _ = shutdown.cancelled() => return,
         };
         match event {
+            NetEvent::Gossip { data, .. } if data.first() == Some(&attest_gossip::ATTEST_TAG) => {
+                // The validator checked it before relay; decoding cannot fail here.
+                if let Ok(s) = attest_gossip::decode(&data) {
+                    attestations.peer(s);
+                }
+            }
             NetEvent::Gossip { from, data } => match decode_message(&data) {
                 Ok(msg) => {
                     let gossip = true;
@@ -228,9 +244,9 @@ pub async fn bridge(
             } => {
                 if data.first() == Some(&SYNC_TAG) {
                     let store = store.clone();
-                    let digests = digests.clone();
+                    let key = key.clone();
                     tokio::task::spawn_blocking(move || {
-                        respond.send(serve_sync(&store, &digests, &data));
+                        respond.send(serve_sync(&store, &key, &data));
                     });
                     continue;
                 }
@@ -254,36 +270,8 @@ pub async fn bridge(
     }
 }
 
-/// The store's sync digest, recomputed only when a write transaction committed since the last
-/// computation (the digest hashes every replicated entry: peers ask for it every few seconds).
-#[derive(Default)]
-pub struct DigestCache(std::sync::Mutex<Option<(u64, crate::crypto::Digest)>>);
-
-impl DigestCache {
-    pub fn get(&self, store: &Store) -> Result<crate::crypto::Digest, crate::store::StoreError> {
-        let before = store.last_txn_id();
-        if let Ok(c) = self.0.lock() {
-            if let Some((id, d)) = *c {
-                if id == before {
-                    return Ok(d);
-                }
-            }
-        }
-        let read = store.read()?;
-        // The snapshot is the state after `before` only if nothing committed in between.
-        let same = store.last_txn_id() == before;
-        let digest = sync_digest(&read)?;
-        if same {
-            if let Ok(mut c) = self.0.lock() {
-                *c = Some((before, digest));
-            }
-        }
-        Ok(digest)
-    }
-}
-
 /// Answers a state-transfer request from the store (an empty answer for junk).
-fn serve_sync(store: &Store, digests: &DigestCache, data: &Bytes) -> Vec<u8> {
+fn serve_sync(store: &Store, key: &NodeKey, data: &Bytes) -> Vec<u8> {
     let Ok(req) = SyncRequest::decode(data) else {
         return Vec::new();
     };
@@ -291,15 +279,18 @@ fn serve_sync(store: &Store, digests: &DigestCache, data: &Bytes) -> Vec<u8> {
         return Vec::new();
     };
     let answer = match req {
-        SyncRequest::Digest => {
-            let Ok(digest) = digests.get(store) else {
+        SyncRequest::Root => {
+            // A node whose data is known not to match its root does not vouch for the root.
+            if store.integrity().is_tampered() {
+                return Vec::new();
+            }
+            let Ok(root) = read.state_root() else {
                 return Vec::new();
             };
-            let applied = store
-                .stats()
-                .map(|s| s.entries[crate::store::Table::Applied as usize])
-                .unwrap_or(0);
-            SyncResponse::Digest { digest, applied }
+            SyncResponse::Root {
+                root,
+                signature: attest(key, &root).signature,
+            }
         }
         SyncRequest::Page {
             table,
@@ -316,15 +307,18 @@ fn serve_sync(store: &Store, digests: &DigestCache, data: &Bytes) -> Vec<u8> {
     answer.encode()
 }
 
-/// Catches the node up from trusted peers: once at start (as soon as peers answer), then
-/// whenever a committed spore has waited for missing prerequisites too long.
+/// Catches the node up from trusted peers: once at start (as soon as peers answer); whenever a
+/// committed spore has waited for missing prerequisites too long; when trusted peers agree
+/// twice in a row on a root that is not ours; and at once when this node must not trust its
+/// own state (the scrub found it tampered, or f + 1 endorsers signed another root for the
+/// same applied spores).
 pub async fn sync_loop(
     net: NetHandle,
     driver: Sender<DriverMsg>,
     store: Arc<Store>,
     trust: Arc<TrustRing>,
     stats: Arc<SporeStats>,
-    digests: Arc<DigestCache>,
+    attestations: Arc<Attestations>,
     shutdown: CancellationToken,
 ) {
     let requester: Requester = {
@@ -340,8 +334,8 @@ pub async fn sync_loop(
     };
     let mut startup = true;
     let mut tick = 0u32;
-    // The vouched digest seen at the last periodic check, when it differed from ours.
-    let mut last_vouched: Option<crate::crypto::Digest> = None;
+    // The vouched root seen at the last periodic check, when it differed from ours.
+    let mut last_vouched: Option<crate::root::Root> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(1_000)) => {}
@@ -350,42 +344,44 @@ pub async fn sync_loop(
         tick = tick.wrapping_add(1);
         let stalled = stats.stalled_since_ms.load(Ordering::Relaxed);
         let stalled = stalled > 0 && clock::now_ms().saturating_sub(stalled) > STALL_BEFORE_SYNC_MS;
-        let periodic = tick.is_multiple_of(DIGEST_CHECK_EVERY);
-        if !(startup || stalled || periodic) {
+        // Our own root does not count when the data is known not to match it.
+        let distrust = store.integrity().is_tampered() || attestations.diverged();
+        let periodic = tick.is_multiple_of(ROOT_CHECK_EVERY);
+        if !(startup || stalled || distrust || periodic) {
             continue;
         }
         let peers = net.peers();
         if peers.is_empty() {
             continue;
         }
-        let own = {
-            let store = store.clone();
-            let digests = digests.clone();
-            match tokio::task::spawn_blocking(move || digests.get(&store)).await {
-                Ok(Ok(d)) => d,
-                _ => continue,
+        let own = match store.state_root() {
+            Ok(r) if !distrust => Some(r),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("state transfer: cannot read own root: {e}");
+                continue;
             }
         };
-        if !(startup || stalled) {
-            // Periodic check: sync only when trusted peers vouch for the same digest twice in
-            // a row and it is not ours — they are quiet and this node differs. Under constant
-            // load the vouched digest keeps moving and nothing happens (catch-up of spores
+        if !(startup || stalled || distrust) {
+            // Periodic check: sync only when trusted peers vouch for the same root twice in a
+            // row and it is not ours — they are quiet and this node differs. Under constant
+            // load the vouched root keeps moving and nothing happens (catch-up of spores
             // nothing here depends on waits for a pause).
-            let by_digest = crate::sync::fetch::digests(&requester, &peers).await;
-            let vouched = by_digest
-                .iter()
-                .filter(|(_, v)| agreement(v))
-                .max_by_key(|(_, v)| v.len())
-                .map(|(d, _)| *d);
+            let signed = crate::sync::fetch::signed_roots(&requester, &peers).await;
+            for s in &signed {
+                attestations.peer(*s);
+            }
+            let vouched = crate::sync::vouched(&crate::sync::fetch::group(&signed), &agreement)
+                .map(|(r, _)| r);
             match vouched {
-                Some(d) if d != own => {
-                    if last_vouched != Some(d) {
-                        last_vouched = Some(d);
+                Some(r) if Some(r) != own => {
+                    if last_vouched != Some(r) {
+                        last_vouched = Some(r);
                         continue;
                     }
                     tracing::warn!(
-                        "state differs from the digest trusted peers agree on ({}); syncing",
-                        hex::encode(&d[..8])
+                        "state differs from the root trusted peers agree on ({}); syncing",
+                        hex::encode(&r.root[..8])
                     );
                 }
                 _ => {
@@ -396,6 +392,7 @@ pub async fn sync_loop(
         }
         match catch_up(&requester, &peers, &agreement, own, PAGE_BYTES).await {
             Ok(c) => {
+                let root = c.root;
                 let (reply, rx) = oneshot::channel();
                 if driver
                     .send(DriverMsg::Install {
@@ -407,7 +404,11 @@ pub async fn sync_loop(
                     return;
                 }
                 match rx.await {
-                    Ok(Ok(())) => startup = false,
+                    Ok(Ok(())) => {
+                        startup = false;
+                        last_vouched = None;
+                        attestations.repaired(root);
+                    }
                     Ok(Err(e)) => tracing::error!("state transfer: install failed: {e}"),
                     Err(_) => return,
                 }

@@ -190,9 +190,10 @@ impl Driver {
     /// Installs a verified copy of the replicated state, then tells the engine which of the
     /// spores it was still working on the copy already contains.
     fn install(&mut self, catch_up: crate::sync::CatchUp) -> Result<(), String> {
-        let mut txn = self.store.write().map_err(|e| e.to_string())?;
-        crate::sync::install(&mut txn, &catch_up.snapshot).map_err(|e| e.to_string())?;
-        txn.commit().map_err(|e| e.to_string())?;
+        let was_tampered = self.store.integrity().is_tampered();
+        self.store
+            .install_snapshot(&catch_up.snapshot, &catch_up.root)
+            .map_err(|e| e.to_string())?;
         let mut known: Vec<(SporeId, u64)> =
             self.engine.pending().map(|(id, d)| (*id, d)).collect();
         known.extend(
@@ -218,24 +219,22 @@ impl Driver {
             }
         }
         tracing::info!(
-            "state transfer: installed {} entries from {} (digest {}, vouched by {} peers), {} known spores were in it",
+            "state transfer: installed {} entries from {} (root {}, {} spores applied, vouched by {} peers), {} known spores were in it",
             catch_up.snapshot.entries(),
             hex::encode(catch_up.source),
-            hex::encode(catch_up.digest),
+            hex::encode(catch_up.root.root),
+            catch_up.root.applied_count,
             catch_up.vouchers.len(),
             present.len()
         );
         SporeStats::add(&self.stats.syncs, 1);
-        // A store found tampered with heals by state transfer: check it again now that every
-        // replicated entry was rewritten (the state root follows the rewrite).
-        if matches!(
-            self.store.integrity(),
-            crate::root::Integrity::Tampered { .. }
-        ) {
-            match self.store.scrub() {
-                Ok(v) => tracing::warn!("state transfer repaired the store: integrity now {v:?}"),
-                Err(e) => tracing::error!("scrub after state transfer failed: {e}"),
-            }
+        // Every replicated entry and the whole tree were rewritten and checked against the
+        // vouched root: a store found tampered with is healed.
+        if was_tampered {
+            tracing::warn!(
+                "state transfer repaired the tampered store: it now matches root {}",
+                hex::encode(catch_up.root.root)
+            );
         }
         self.step(Input::Resynced { present });
         Ok(())

@@ -5,6 +5,7 @@
 //! cleanly on SIGINT/SIGTERM.
 
 pub mod admin;
+pub mod attestations;
 pub mod clock;
 pub mod cluster;
 pub mod driver;

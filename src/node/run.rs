@@ -23,9 +23,9 @@ use crate::server::{Listener, ServerConfig};
 use crate::store::{Store, StoreOptions};
 
 use super::admin::DriverAdmin;
+use super::attestations::{attest_loop, Attestations, ClusterRoots};
 use super::cluster::{
-    bridge, engine_local_policy, start_network, sync_loop, ClusterError, ClusterSetup, DigestCache,
-    NetLink,
+    bridge, engine_local_policy, start_network, sync_loop, ClusterError, ClusterSetup, NetLink,
 };
 use super::driver::Driver;
 use super::info::NodeStatusSource;
@@ -154,6 +154,22 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         .map_err(NodeError::Runtime)?;
     let writes = Arc::new(NodeWritePath::new(tx.clone(), deadline_ms));
 
+    // In a cluster, peers' signed roots are collected and can stop this node's reads.
+    let attestations = cluster
+        .as_ref()
+        .map(|_| Arc::new(Attestations::new(key.clone(), f as usize)));
+    let node_roots = crate::root::NodeRoots {
+        store: store.clone(),
+        key: key.clone(),
+    };
+    let roots: Arc<dyn crate::root::RootService> = match &attestations {
+        Some(att) => Arc::new(ClusterRoots {
+            inner: node_roots,
+            attestations: att.clone(),
+        }),
+        None => Arc::new(node_roots),
+    };
+
     let served = runtime.block_on(async {
         let node_info = NodeStatusSource {
             node_key: node_id,
@@ -171,10 +187,7 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 Arc::new(node_info),
             )
             .with_admin(Arc::new(DriverAdmin::new(tx.clone())))
-            .with_roots(Arc::new(crate::root::NodeRoots {
-                store: store.clone(),
-                key: key.clone(),
-            })),
+            .with_roots(roots),
         );
         let service = Arc::new(CommandService::new(shared));
         let addr = SocketAddr::new(config.bind, config.port);
@@ -200,14 +213,14 @@ pub fn run(config: Config) -> Result<(), NodeError> {
 
         let shutdown = CancellationToken::new();
         let mut cluster_tasks = Vec::new();
-        if let Some((setup, net, events)) = cluster {
-            let digests = Arc::new(DigestCache::default());
+        if let (Some((setup, net, events)), Some(att)) = (cluster, attestations) {
             cluster_tasks.push(tokio::spawn(bridge(
                 events,
                 tx.clone(),
                 setup.rules.clone(),
                 store.clone(),
-                digests.clone(),
+                key.clone(),
+                att.clone(),
                 shutdown.clone(),
             )));
             cluster_tasks.push(tokio::spawn(sync_loop(
@@ -216,7 +229,13 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 store.clone(),
                 setup.trust.clone(),
                 stats.clone(),
-                digests,
+                att.clone(),
+                shutdown.clone(),
+            )));
+            cluster_tasks.push(tokio::spawn(attest_loop(
+                att,
+                store.clone(),
+                net.clone(),
                 shutdown.clone(),
             )));
         }

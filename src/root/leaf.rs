@@ -1,18 +1,21 @@
-//! What the state tree covers: one leaf per entry of the `keys` and `elems` tables.
+//! What the state tree covers: one leaf per entry of the `keys`, `elems` and `dbs` tables.
 //!
 //! A leaf's key is `sha3-256("sporedb/v1/leaf" ‖ 0x00 ‖ table tag u8 ‖ table key)` (the table
-//! tag is `Table as u8`: keys = 0, elems = 1) and its value is the entry's stored bytes,
-//! exactly as `store::layout` encodes them: a key record (kind, expire_at, version, string
-//! bytes / list head+tail / set cardinality), a list element, or an empty set-member entry.
+//! tag is `Table as u8`: keys = 0, elems = 1, dbs = 2) and its value is the entry's stored
+//! bytes, exactly as `store::layout` encodes them: a key record (kind, expire_at, version,
+//! string bytes / list head+tail / set cardinality), a list element, an empty set-member
+//! entry, or a database record (generation, version sum, live keys).
 //! Those tables are the replicated data — `state_digest` already requires replicas to hold
 //! them byte for byte — so replicas that applied the same spores, in any order the commutation
 //! rules allow, have the same leaves and therefore the same root.
 //!
 //! Why one leaf per entry rather than one per Redis key: an SADD or RPUSH then costs one or two
 //! leaf updates whatever the collection's size, instead of rehashing the whole collection.
-//! The other tables are derived (`expires`, `scan`), per-node bookkeeping (`meta`, the tree's
-//! own), or summarised separately (`applied`: the applied-set digest, `root::applied`);
-//! `dbs` (database versions and live counts) follows from the spores applied and is left out.
+//! `dbs` is covered (format 4) because its generation is replicated state that no other
+//! table determines (it changes on FLUSHDB), and state transfer must be able to check it. The
+//! other tables are derived (`expires`, `scan`: rebuilt from `keys` when a copy is installed),
+//! per-node bookkeeping (`meta`, the tree's own), or summarised separately (`applied`: the
+//! applied-set digest, `root::applied`).
 
 use jmt::{KeyHash, SimpleHasher};
 
@@ -23,9 +26,12 @@ use super::hasher::Sha3;
 /// Domain of leaf key hashes.
 pub const LEAF_DOMAIN: &[u8] = b"sporedb/v1/leaf";
 
+/// The tables whose entries are leaves of the state tree, in build order.
+pub const LEAF_TABLES: [Table; 3] = [Table::Keys, Table::Elems, Table::Dbs];
+
 /// Whether entries of `table` are leaves of the state tree.
 pub fn is_leaf_table(table: Table) -> bool {
-    matches!(table, Table::Keys | Table::Elems)
+    matches!(table, Table::Keys | Table::Elems | Table::Dbs)
 }
 
 /// The tree key of entry `key` of `table`.
@@ -39,9 +45,7 @@ pub fn key_hash(table: Table, key: &[u8]) -> KeyHash {
 
 /// The table a proof's tag names, if it is a leaf table.
 pub fn leaf_table(tag: u8) -> Option<Table> {
-    [Table::Keys, Table::Elems]
-        .into_iter()
-        .find(|t| *t as u8 == tag)
+    LEAF_TABLES.into_iter().find(|t| *t as u8 == tag)
 }
 
 #[cfg(test)]
@@ -58,6 +62,7 @@ mod tests {
             key_hash(Table::Keys, b"\x00a")
         );
         assert_eq!(leaf_table(1), Some(Table::Elems));
+        assert_eq!(leaf_table(2), Some(Table::Dbs));
         assert_eq!(leaf_table(4), None);
     }
 }

@@ -7,12 +7,16 @@
 //! `nodes`). Beside it, the applied-set digest summarises every spore id applied (`applied`).
 //! `Root` is the triple a node signs (`attest`) and a client checks proofs against (`proof`);
 //! `integrity` recomputes the root from the data to detect changes made behind the node's back.
+//! `gossip` is the signed-root message nodes flood, and `book` what a node concludes from its
+//! peers' signed roots (conflicts as evidence; divergence once f + 1 endorsers disagree).
 //! The in-memory store runs the same code, so both backends give the same root.
 //! Format and reasoning: `docs/STATE-ROOT.md`.
 
 pub mod applied;
 pub mod attest;
+pub mod book;
 pub mod cli;
+pub mod gossip;
 pub mod hasher;
 pub mod integrity;
 pub mod leaf;

@@ -27,6 +27,17 @@ pub trait RootService: Send + Sync {
 
     /// What the last scrub found.
     fn integrity(&self) -> Integrity;
+
+    /// Why this node must not serve reads now (its data is known not to match what its peers
+    /// or its own root say), if it must not. A node without peers always serves.
+    fn reads_refused(&self) -> Option<String> {
+        None
+    }
+
+    /// What peers attested (cluster nodes only).
+    fn attestations(&self) -> Option<super::book::Report> {
+        None
+    }
 }
 
 /// The node's store and signing key.

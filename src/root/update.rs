@@ -13,7 +13,7 @@ use crate::store::StoreError;
 
 use super::applied::AppliedSet;
 use super::hasher::Sha3;
-use super::leaf::{is_leaf_table, key_hash};
+use super::leaf::{is_leaf_table, key_hash, LEAF_TABLES};
 use super::nodes::{write_update, Nodes, TreeState};
 
 /// What a write transaction changed that the tree must reflect.
@@ -128,7 +128,7 @@ pub fn next_chunk<T: KvRead + ?Sized>(
     src: &T,
     cursor: Option<(Table, Vec<u8>)>,
 ) -> Result<(Vec<(KeyHash, Option<OwnedValue>)>, Option<(Table, Vec<u8>)>), StoreError> {
-    let tables = [Table::Keys, Table::Elems];
+    let tables = LEAF_TABLES;
     let mut out = Vec::new();
     let (mut ti, mut after) = match cursor {
         None => (0, None),

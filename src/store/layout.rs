@@ -35,8 +35,10 @@
 //!
 //! Format history: 1 = first release; 2 adds `scan`, puts the db first in `expires`, the
 //! deadline first in `applied`, and hashes set members; 3 adds the state tree's tables
-//! `nodes` and `root` (`crate::root`), no other change. A version-2 store is upgraded at open
-//! (the tree is built from its data, then the format becomes 3). A store of any other version
+//! `nodes` and `root` (`crate::root`), no other change; 4 makes `dbs` entries leaves of the
+//! state tree too (so a root covers database versions, and state transfer can verify them), no
+//! other change. A version-2 or -3 store is upgraded at open (the tree is rebuilt from its data,
+//! then the format becomes 4). A store of any other version
 //! is refused at open (`StoreError::Format`): there is no migration, a node rebuilds its data
 //! directory from its peers.
 //!
@@ -51,9 +53,10 @@ use crate::spore::{DbState, Key, KeyVersion, SporeId};
 use super::error::StoreError;
 
 /// The format version stored in `meta`.
-pub const FORMAT_VERSION: u32 = 3;
-/// The previous format, upgraded at open by building the state tree.
-pub const FORMAT_UPGRADABLE: u32 = 2;
+pub const FORMAT_VERSION: u32 = 4;
+/// Older formats upgraded at open by (re)building the state tree: 2 has no tree, 3's tree does
+/// not cover `dbs`. Neither changed any other table's bytes.
+pub const FORMAT_UPGRADABLE: [u32; 2] = [2, 3];
 /// The `meta` key holding the format version.
 pub const META_FORMAT: &[u8] = b"format";
 
@@ -380,7 +383,7 @@ mod tests {
             hex::encode(applied_key(0x0a0b, &SporeId([0x33; 32]))),
             format!("0000000000000a0b{}", "33".repeat(32))
         );
-        assert_eq!(FORMAT_VERSION, 3);
+        assert_eq!(FORMAT_VERSION, 4);
         let v = KeyVersion {
             order: [0x11; 32],
             acc: [0x22; 32],

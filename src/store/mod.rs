@@ -125,7 +125,7 @@ impl Store {
         let mut built = false;
         if root.maintain {
             if format != layout::FORMAT_VERSION || TreeState::load(&w)?.is_none() {
-                // A fresh store, a format-2 store, or one written with the root off.
+                // A fresh store, an older format, or one written with the root off.
                 if format != layout::FORMAT_VERSION {
                     tracing::info!(
                         "upgrading store format {format} to {}: building the state tree",
@@ -184,6 +184,38 @@ impl Store {
         match self.integrity.lock() {
             Ok(mut g) => *g = v,
             Err(p) => *p.into_inner() = v,
+        }
+    }
+
+    /// Replaces the replicated state with a copy from peers (state transfer), in one durable
+    /// transaction that commits only if the rebuilt tree and applied set equal `expected`
+    /// (`sync::install_verified`). The store is then known to match its root: a store found
+    /// tampered is healed by this.
+    pub fn install_snapshot(
+        &self,
+        snapshot: &crate::sync::Snapshot,
+        expected: &crate::root::Root,
+    ) -> Result<(), crate::sync::InstallError> {
+        if !self.root.maintain {
+            return Err(StoreError::Tree(
+                "state transfer checks copies against roots; this store keeps none".into(),
+            )
+            .into());
+        }
+        // Untracked: install_verified rebuilds the whole tree itself.
+        let mut w = self.lmdb.write(false)?;
+        match crate::sync::install_verified(&mut w, snapshot, expected) {
+            Ok(()) => {
+                w.commit()?;
+                self.set_integrity(crate::root::Integrity::Verified {
+                    root: expected.root,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                w.abort();
+                Err(e)
+            }
         }
     }
 
@@ -272,14 +304,14 @@ fn init_meta<T: KvWrite + ?Sized>(w: &mut T) -> Result<u32, StoreError> {
     }
 }
 
-/// Checks a stored format version against this build's: this build's or the previous one
-/// (which `Store::open` upgrades).
+/// Checks a stored format version against this build's: this build's or an older one that
+/// `Store::open` upgrades (`layout::FORMAT_UPGRADABLE`).
 fn check_format(v: &[u8]) -> Result<u32, StoreError> {
     let arr: [u8; 4] = v
         .try_into()
         .map_err(|_| StoreError::Corrupt("bad format version"))?;
     let version = u32::from_be_bytes(arr);
-    if version == layout::FORMAT_VERSION || version == layout::FORMAT_UPGRADABLE {
+    if version == layout::FORMAT_VERSION || layout::FORMAT_UPGRADABLE.contains(&version) {
         Ok(version)
     } else {
         Err(StoreError::Format(version))

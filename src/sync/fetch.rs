@@ -1,5 +1,6 @@
-//! The catching-up side of state transfer: find a digest enough trusted peers vouch for, copy
-//! the tables from one of them, and accept the copy only if it hashes to a vouched digest.
+//! The catching-up side of state transfer: collect the signed roots of the peers, find one
+//! enough trusted peers vouch for, copy the tables from one of them, and accept the copy only
+//! if the root recomputed from it is a vouched root.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -8,7 +9,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::crypto::{Digest, NodeId};
+use crate::crypto::NodeId;
+use crate::root::{verify_attestation, Attestation, Root, SignedRoot};
 
 use super::snapshot::{Snapshot, SYNC_TABLES};
 use super::wire::{SyncRequest, SyncResponse};
@@ -24,8 +26,9 @@ pub type Requester = Arc<
 #[derive(Debug)]
 pub struct CatchUp {
     pub snapshot: Snapshot,
-    pub digest: Digest,
-    /// The peers whose digests vouched for it.
+    /// The root the copy hashes to, which `vouchers` signed.
+    pub root: Root,
+    /// The peers whose signed roots vouched for it.
     pub vouchers: Vec<NodeId>,
     /// The peer it was copied from.
     pub source: NodeId,
@@ -35,28 +38,69 @@ pub struct CatchUp {
 pub enum FetchError {
     #[error("already holds the state trusted peers vouch for")]
     UpToDate,
-    #[error("no digest is vouched for by enough trusted peers ({answers} peers answered)")]
+    #[error("no root is vouched for by enough trusted peers ({answers} peers answered)")]
     NoAgreement { answers: usize },
-    #[error("no copy matched a vouched digest (peers changed state during the copy, or lied)")]
+    #[error("no copy matched a vouched root (peers changed state during the copy, or lied)")]
     Mismatch,
 }
 
-/// Each peer's digest (peers that do not answer, or answer junk, are left out).
-pub async fn digests(request: &Requester, peers: &[NodeId]) -> BTreeMap<Digest, Vec<NodeId>> {
+/// Each peer's signed root. A peer whose answer is junk, or not signed by that same peer, is
+/// left out: a root counts for a peer only if the peer signed it.
+pub async fn signed_roots(request: &Requester, peers: &[NodeId]) -> Vec<SignedRoot> {
     let asks = peers.iter().map(|p| {
-        let fut = request(*p, SyncRequest::Digest.encode());
+        let fut = request(*p, SyncRequest::Root.encode());
         let p = *p;
         async move { (p, fut.await) }
     });
-    let mut by_digest: BTreeMap<Digest, Vec<NodeId>> = BTreeMap::new();
+    let mut out = Vec::new();
     for (peer, answer) in futures::future::join_all(asks).await {
-        if let Ok(bytes) = answer {
-            if let Ok(SyncResponse::Digest { digest, .. }) = SyncResponse::decode(&bytes) {
-                by_digest.entry(digest).or_default().push(peer);
-            }
+        let Ok(bytes) = answer else { continue };
+        let Ok(SyncResponse::Root { root, signature }) = SyncResponse::decode(&bytes) else {
+            continue;
+        };
+        let attestation = Attestation {
+            node: peer,
+            signature,
+        };
+        if verify_attestation(&root, &attestation).is_ok() {
+            out.push(SignedRoot { root, attestation });
+        } else {
+            tracing::warn!(
+                "state transfer: peer {} sent a root with a bad signature",
+                hex::encode(&peer[..8])
+            );
         }
     }
-    by_digest
+    out
+}
+
+/// Signed roots grouped by root: who vouches for what.
+pub fn group(signed: &[SignedRoot]) -> BTreeMap<Root, Vec<NodeId>> {
+    let mut by_root: BTreeMap<Root, Vec<NodeId>> = BTreeMap::new();
+    for s in signed {
+        let v = by_root.entry(s.root).or_default();
+        if !v.contains(&s.attestation.node) {
+            v.push(s.attestation.node);
+        }
+    }
+    by_root
+}
+
+/// Each peer's signed root, grouped by root.
+pub async fn roots(request: &Requester, peers: &[NodeId]) -> BTreeMap<Root, Vec<NodeId>> {
+    group(&signed_roots(request, peers).await)
+}
+
+/// The vouched root with the most vouchers (ties: the smaller root, deterministic).
+pub fn vouched(
+    by_root: &BTreeMap<Root, Vec<NodeId>>,
+    agreement: &(dyn Fn(&[NodeId]) -> bool + Send + Sync),
+) -> Option<(Root, Vec<NodeId>)> {
+    by_root
+        .iter()
+        .filter(|(_, v)| agreement(v))
+        .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(a.0)))
+        .map(|(r, v)| (*r, v.clone()))
 }
 
 /// Copies every replicated table from `source`.
@@ -94,55 +138,66 @@ async fn copy_from(
 }
 
 /// Catches up from `peers`. `agreement(vouchers)` is the trust rule (one ultimate peer, or N
-/// marginal ones); `own` is this node's current digest.
+/// marginal ones); `own` is this node's current root, or `None` when it must not count (a
+/// store found tampered, or one whose root peers disagree with).
 pub async fn catch_up(
     request: &Requester,
     peers: &[NodeId],
     agreement: &(dyn Fn(&[NodeId]) -> bool + Send + Sync),
-    own: Digest,
+    own: Option<Root>,
     page_bytes: u32,
 ) -> Result<CatchUp, FetchError> {
-    let by_digest = digests(request, peers).await;
-    let answers: usize = by_digest.values().map(Vec::len).sum();
-    // The vouched digest with the most vouchers (ties: the smaller digest, deterministic).
-    let Some((digest, vouchers)) = by_digest
-        .iter()
-        .filter(|(_, v)| agreement(v))
-        .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(a.0)))
-        .map(|(d, v)| (*d, v.clone()))
-    else {
+    let by_root = roots(request, peers).await;
+    let answers: usize = by_root.values().map(Vec::len).sum();
+    let Some((root, vouchers)) = vouched(&by_root, agreement) else {
         return Err(FetchError::NoAgreement { answers });
     };
-    if digest == own {
+    if Some(root) == own {
         return Err(FetchError::UpToDate);
     }
     let candidates = vouchers.clone();
     for source in &candidates {
-        let Ok(snapshot) = copy_from(request, *source, page_bytes).await else {
-            continue;
+        let snapshot = match copy_from(request, *source, page_bytes).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(
+                    "state transfer: copy from {} failed: {e}",
+                    hex::encode(source)
+                );
+                continue;
+            }
         };
-        let Some(got) = snapshot.digest() else {
-            tracing::warn!(
-                "state transfer: malformed copy from {}",
-                hex::encode(source)
-            );
-            continue;
+        // Recomputing the root costs a pass over the copy: done off the async threads.
+        let (snapshot, got) = match tokio::task::spawn_blocking(move || {
+            let got = snapshot.root();
+            (snapshot, got)
+        })
+        .await
+        {
+            Ok((s, Some(got))) => (s, got),
+            _ => {
+                tracing::warn!(
+                    "state transfer: malformed copy from {}",
+                    hex::encode(source)
+                );
+                continue;
+            }
         };
-        if got == digest {
+        if got == root {
             return Ok(CatchUp {
                 snapshot,
-                digest,
+                root,
                 vouchers,
                 source: *source,
             });
         }
-        // The source may have applied more spores meanwhile: accept the copy if its digest is
+        // The source may have applied more spores meanwhile: accept the copy if its root is
         // vouched for *now*.
-        let now = digests(request, peers).await;
+        let now = roots(request, peers).await;
         if let Some(v) = now.get(&got).filter(|v| agreement(v)) {
             return Ok(CatchUp {
                 snapshot,
-                digest: got,
+                root: got,
                 vouchers: v.clone(),
                 source: *source,
             });

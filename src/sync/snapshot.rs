@@ -1,86 +1,88 @@
-//! What state transfer copies: every replicated table (keys, elements, databases, the expiry
-//! and scan indexes, the applied spores — the latter so a spore already in the copy is never
-//! applied twice), and not `meta` (this node's own format bookkeeping). Entries are copied
-//! byte for byte, so the copy's digest is comparable with the peers' digests.
+//! What state transfer copies, how a copy is checked, and how it is installed.
+//!
+//! Copied: the tables the state root covers (`keys`, `elems`, `dbs`: `root::leaf`) and
+//! `applied` (so a spore already in the copy is never applied twice; the applied-set digest
+//! covers it). Not copied: `expires` and `scan`, indexes derived from `keys` that the receiver
+//! rebuilds itself (a peer's copy of them could not be checked against any root), and this
+//! node's own bookkeeping (`meta`, the tree's tables).
+//!
+//! A copy is believed only through its root: [`Snapshot::root`] recomputes, from the copied
+//! entries alone, the tree root and the applied-set digest; the fetcher compares that with a
+//! root that trusted peers signed, and [`install_verified`] rebuilds the tree from what it
+//! wrote and refuses (the caller aborts the transaction) unless it is that same root.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use bytes::Bytes;
-use sha3::{Digest as _, Sha3_256};
 
-use crate::crypto::Digest;
-use crate::store::digest::frame_entry;
+use crate::root::{AppliedSet, Root};
 use crate::store::kv::clear_table;
-use crate::store::{KvRead, KvWrite, StoreError, Table};
+use crate::store::{layout, KvRead, KvWrite, MemStore, StoreError, Table};
 
-/// The tables state transfer copies, in digest order.
-pub const SYNC_TABLES: [Table; 6] = [
-    Table::Keys,
-    Table::Elems,
-    Table::Dbs,
-    Table::Expires,
-    Table::Applied,
-    Table::Scan,
-];
+/// The tables state transfer copies, in copy order.
+pub const SYNC_TABLES: [Table; 4] = [Table::Keys, Table::Elems, Table::Dbs, Table::Applied];
 
-const DOMAIN: &[u8] = b"sporedb/v1/sync-digest";
+/// The tables rebuilt from `keys` when a copy is installed.
+const DERIVED_TABLES: [Table; 2] = [Table::Expires, Table::Scan];
 
 /// One table page: entries ascending, and whether the table continues.
 pub type Page = (Vec<(Bytes, Bytes)>, bool);
+
 /// A verified-or-not copy of the replicated tables, entries ascending per table.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub tables: BTreeMap<u8, Vec<(Bytes, Bytes)>>,
 }
 
+/// Why a copy was not installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("the copy is malformed (unknown table, or entries out of order)")]
+    Malformed,
+    #[error("the installed copy has root {got}, not the vouched root {want}")]
+    RootMismatch { got: String, want: String },
+}
+
 fn table_of(tag: u8) -> Option<Table> {
     SYNC_TABLES.iter().copied().find(|t| *t as u8 == tag)
 }
 
-/// Hashes the sync tables in order with `store::digest`'s entry framing; `each` feeds one
-/// table's entries (streamed: nothing is collected).
-fn hash_tables<E>(
-    mut each: impl FnMut(Table, &mut Sha3_256) -> Result<(), E>,
-) -> Result<Digest, E> {
-    let mut h = Sha3_256::new();
-    h.update(DOMAIN);
-    for t in SYNC_TABLES {
-        h.update([t as u8]);
-        each(t, &mut h)?;
-        h.update([0u8]);
-    }
-    Ok(h.finalize().into())
-}
-
-/// The digest of a store's replicated tables.
-pub fn sync_digest<T: KvRead + ?Sized>(kv: &T) -> Result<Digest, StoreError> {
-    hash_tables(|t, h| {
-        for e in kv.range(t, Bound::Unbounded, Bound::Unbounded, false)? {
-            let (k, v) = e?;
-            frame_entry(h, k, v);
-        }
-        Ok(())
-    })
-}
-
 impl Snapshot {
-    /// The digest the copy would have once installed; `None` if it is malformed (an unknown
-    /// table, or entries not strictly ascending — a peer's answer is untrusted).
-    pub fn digest(&self) -> Option<Digest> {
-        for (tag, entries) in &self.tables {
-            table_of(*tag)?;
-            if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
-                return None;
-            }
-        }
-        hash_tables::<std::convert::Infallible>(|t, h| {
-            for (k, v) in self.tables.get(&(t as u8)).into_iter().flatten() {
-                frame_entry(h, k, v);
-            }
-            Ok(())
+    /// Whether every table is one state transfer copies and its entries strictly ascend (a
+    /// peer's answer is untrusted; installing relies on both).
+    pub fn well_formed(&self) -> bool {
+        self.tables.iter().all(|(tag, entries)| {
+            table_of(*tag).is_some() && entries.windows(2).all(|w| w[0].0 < w[1].0)
         })
-        .ok()
+    }
+
+    /// The root the copy would have once installed: the tree over its leaf entries and the
+    /// digest of its applied spores. `None` if it is malformed.
+    pub fn root(&self) -> Option<Root> {
+        if !self.well_formed() {
+            return None;
+        }
+        let mut scratch = MemStore::without_root();
+        {
+            let mut w = scratch.write();
+            for (tag, entries) in &self.tables {
+                let t = table_of(*tag)?;
+                for (k, v) in entries {
+                    w.put(t, k, v).ok()?;
+                }
+            }
+            w.commit().ok()?;
+        }
+        let tree = crate::root::update::recompute(&scratch.read()).ok()?;
+        let applied = applied_set(self.tables.get(&(Table::Applied as u8)))?;
+        Some(Root {
+            root: tree,
+            applied_digest: applied.digest,
+            applied_count: applied.count,
+        })
     }
 
     pub fn entries(&self) -> usize {
@@ -88,8 +90,21 @@ impl Snapshot {
     }
 }
 
-/// One page of a table for a peer: entries after `after`, up to about `max_bytes`; `more` when
-/// the table continues.
+/// The applied-set digest of `applied` entries (`None` for a malformed key).
+fn applied_set(entries: Option<&Vec<(Bytes, Bytes)>>) -> Option<AppliedSet> {
+    let mut set = AppliedSet::default();
+    for (k, _) in entries.into_iter().flatten() {
+        let id: [u8; 32] = k.get(8..40)?.try_into().ok()?;
+        if k.len() != 40 {
+            return None;
+        }
+        set.add(&id);
+    }
+    Some(set)
+}
+
+/// One page of a copied table for a peer: entries after `after`, up to about `max_bytes`;
+/// `more` when the table continues. `None` for a table that is not copied.
 pub fn read_page<T: KvRead + ?Sized>(
     kv: &T,
     table: u8,
@@ -116,15 +131,65 @@ pub fn read_page<T: KvRead + ?Sized>(
     Ok(Some((out, false)))
 }
 
-/// Replaces the replicated tables with a (verified) copy, inside the caller's transaction.
-pub fn install<T: KvWrite + ?Sized>(kv: &mut T, snapshot: &Snapshot) -> Result<(), StoreError> {
-    for t in SYNC_TABLES {
+/// Replaces the replicated tables with `snapshot` inside the caller's transaction (which must
+/// not track tree changes: the tree is rebuilt here), rebuilds the derived indexes and the
+/// state tree, and checks that the result is `expected`. On an error the caller must abort
+/// the transaction: nothing of it may be committed.
+pub fn install_verified<T: KvWrite + ?Sized>(
+    kv: &mut T,
+    snapshot: &Snapshot,
+    expected: &Root,
+) -> Result<(), InstallError> {
+    if !snapshot.well_formed() {
+        return Err(InstallError::Malformed);
+    }
+    for t in SYNC_TABLES.into_iter().chain(DERIVED_TABLES) {
         clear_table(kv, t)?;
-        if let Some(entries) = snapshot.tables.get(&(t as u8)) {
-            for (k, v) in entries {
-                kv.put(t, k, v)?;
-            }
+    }
+    for t in SYNC_TABLES {
+        for (k, v) in snapshot.tables.get(&(t as u8)).into_iter().flatten() {
+            kv.put(t, k, v)?;
         }
+    }
+    rebuild_indexes(kv)?;
+    let tree = crate::root::update::build(kv)?;
+    let applied = AppliedSet::load(kv)?;
+    let got = Root {
+        root: tree,
+        applied_digest: applied.digest,
+        applied_count: applied.count,
+    };
+    if &got != expected {
+        return Err(InstallError::RootMismatch {
+            got: hex::encode(got.root),
+            want: hex::encode(expected.root),
+        });
+    }
+    Ok(())
+}
+
+/// Writes the `expires` and `scan` entries every key record implies (the executor keeps them
+/// the same way: `exec::ctx`): an expiry entry for a record with a TTL, a scan entry for a live
+/// record.
+fn rebuild_indexes<T: KvWrite + ?Sized>(kv: &mut T) -> Result<(), StoreError> {
+    let mut expires = Vec::new();
+    let mut scan = Vec::new();
+    for e in kv.range(Table::Keys, Bound::Unbounded, Bound::Unbounded, false)? {
+        let (k, v) = e?;
+        let key = layout::decode_key_key(k)?;
+        let rec = layout::decode_record(v)?;
+        if rec.expire_at_ms != 0 {
+            expires.push(layout::expires_key(rec.expire_at_ms, &key));
+        }
+        if rec.is_live() {
+            scan.push(layout::scan_key(&key));
+        }
+    }
+    for k in expires {
+        kv.put(Table::Expires, &k, &[])?;
+    }
+    for k in scan {
+        kv.put(Table::Scan, &k, &[])?;
     }
     Ok(())
 }
@@ -132,7 +197,8 @@ pub fn install<T: KvWrite + ?Sized>(kv: &mut T, snapshot: &Snapshot) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemStore;
+    use crate::root::StateRootRead;
+    use crate::spore::{Key, Op, SetCond, Ttl};
 
     fn copy_of(store: &MemStore) -> Snapshot {
         let r = store.read();
@@ -140,7 +206,7 @@ mod tests {
         for t in SYNC_TABLES {
             let mut after: Option<Bytes> = None;
             loop {
-                let (page, more) = read_page(&r, t as u8, after.as_deref(), 16)
+                let (page, more) = read_page(&r, t as u8, after.as_deref(), 64)
                     .expect("read")
                     .expect("table");
                 after = page.last().map(|(k, _)| k.clone());
@@ -153,43 +219,98 @@ mod tests {
         snap
     }
 
-    #[test]
-    fn paged_copy_installs_to_the_same_digest() {
-        let mut a = MemStore::new();
-        {
-            let mut w = a.write();
-            for i in 0..100u32 {
-                w.put(Table::Keys, format!("k{i:03}").as_bytes(), b"v")
-                    .expect("put");
-                w.put(Table::Elems, format!("e{i:03}").as_bytes(), b"")
-                    .expect("put");
-            }
-            w.put(Table::Meta, b"format", b"x").expect("put");
-            w.commit().expect("commit");
+    /// A store with strings (some with a TTL), a set, a list and a deleted key, built by the
+    /// real executor.
+    fn source() -> MemStore {
+        let mut store = MemStore::new();
+        let k = |n: &str| Key::new(0, Bytes::copy_from_slice(n.as_bytes()));
+        let mut ops = Vec::new();
+        for i in 0..40u32 {
+            ops.push(Op::Set {
+                key: k(&format!("k{i}")),
+                value: Bytes::from(format!("v{i}")),
+                cond: SetCond::Always,
+                ttl: if i % 3 == 0 {
+                    Ttl::At(9_000_000_000_000)
+                } else {
+                    Ttl::Clear
+                },
+                get: false,
+            });
         }
-        let snap = copy_of(&a);
-        assert_eq!(snap.entries(), 200);
-        let want = sync_digest(&a.read()).expect("digest");
-        assert_eq!(snap.digest(), Some(want));
+        ops.push(Op::SAdd {
+            key: k("s"),
+            members: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+        });
+        ops.push(Op::Del { key: k("k1") });
+        let spore = crate::cluster::spore_of(ops);
+        let mut w = store.write();
+        crate::exec::apply_spore(&mut w, &spore, &spore.id()).expect("apply");
+        w.commit().expect("commit");
+        store
+    }
 
-        let mut b = MemStore::new();
+    #[test]
+    fn paged_copy_has_the_source_root_and_installs_to_it() {
+        let a = source();
+        let want = a.read().state_root().expect("root");
+        let snap = copy_of(&a);
+        assert!(snap.entries() > 40);
+        assert!(!snap.tables.contains_key(&(Table::Scan as u8)));
+        assert_eq!(snap.root(), Some(want));
+
+        let mut b = MemStore::without_root();
         {
             let mut w = b.write();
-            w.put(Table::Keys, b"stale", b"old").expect("put");
-            install(&mut w, &snap).expect("install");
+            w.put(Table::Keys, b"\x00stale", b"old").expect("put");
+            install_verified(&mut w, &snap, &want).expect("install");
             w.commit().expect("commit");
         }
-        assert_eq!(sync_digest(&b.read()).expect("digest"), want);
+        assert_eq!(b.read().state_root().expect("root"), want);
+        // Every table, derived indexes included, is byte-identical to the source's.
+        assert_eq!(b.state_digest(), a.state_digest());
+    }
 
-        let mut bad = snap.clone();
-        if let Some(es) = bad.tables.get_mut(&(Table::Keys as u8)) {
+    #[test]
+    fn forged_or_malformed_copies_are_refused() {
+        let a = source();
+        let want = a.read().state_root().expect("root");
+        let snap = copy_of(&a);
+
+        let mut swapped = snap.clone();
+        if let Some(es) = swapped.tables.get_mut(&(Table::Keys as u8)) {
             es.swap(0, 1);
         }
-        assert_eq!(bad.digest(), None);
-        let mut forged = snap;
-        if let Some(es) = forged.tables.get_mut(&(Table::Keys as u8)) {
-            es[0].1 = Bytes::from_static(b"forged");
+        assert_eq!(swapped.root(), None);
+
+        // A forged database record (generation) changes the root: dbs are leaves.
+        let mut forged_db = snap.clone();
+        if let Some(es) = forged_db.tables.get_mut(&(Table::Dbs as u8)) {
+            let mut v = es[0].1.to_vec();
+            v[0] ^= 1;
+            es[0].1 = Bytes::from(v);
         }
-        assert_ne!(forged.digest(), Some(want));
+        assert_ne!(forged_db.root(), Some(want));
+
+        let mut forged_value = snap.clone();
+        if let Some(es) = forged_value.tables.get_mut(&(Table::Elems as u8)) {
+            es.pop();
+        }
+        assert_ne!(forged_value.root(), Some(want));
+
+        // An extra applied spore changes the applied digest.
+        let mut forged_applied = snap.clone();
+        forged_applied
+            .tables
+            .entry(Table::Applied as u8)
+            .or_default()
+            .push((Bytes::from(vec![0xff; 40]), Bytes::new()));
+        assert_ne!(forged_applied.root(), Some(want));
+
+        // Installing a copy that does not hash to the expected root fails.
+        let mut b = MemStore::without_root();
+        let mut w = b.write();
+        let err = install_verified(&mut w, &forged_db, &want).expect_err("forged");
+        assert!(matches!(err, InstallError::RootMismatch { .. }), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 
+use crate::root::Root;
 use crate::spore::codec::{DecodeError, Reader, Writer};
 
 /// First byte of every state-transfer message.
@@ -12,8 +13,8 @@ pub const SYNC_TAG: u8 = b'S';
 /// What a catching-up node asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncRequest {
-    /// "What is your digest of the replicated tables, and how many spores have you applied?"
-    Digest,
+    /// "What is your state root, signed?" (cheap: the root is maintained at every commit).
+    Root,
     /// Entries of one table after `after` (exclusive; `None` = from the start), up to about
     /// `max_bytes`.
     Page {
@@ -26,10 +27,9 @@ pub enum SyncRequest {
 /// The answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncResponse {
-    Digest {
-        digest: [u8; 32],
-        applied: u64,
-    },
+    /// The answering node's root and its signature of it (`root::attest`; the signer is the
+    /// peer that answered, checked by the asker).
+    Root { root: Root, signature: [u8; 64] },
     /// Entries ascending; `more` when the table continues after the last one.
     Page {
         entries: Vec<(Bytes, Bytes)>,
@@ -42,7 +42,7 @@ impl SyncRequest {
         let mut w = Writer::default();
         w.u8(SYNC_TAG);
         match self {
-            SyncRequest::Digest => w.u8(1),
+            SyncRequest::Root => w.u8(3),
             SyncRequest::Page {
                 table,
                 after,
@@ -69,7 +69,7 @@ impl SyncRequest {
             return Err(DecodeError("not a sync message"));
         }
         let req = match r.u8()? {
-            1 => SyncRequest::Digest,
+            3 => SyncRequest::Root,
             2 => {
                 let table = r.u8()?;
                 let after = match r.u8()? {
@@ -95,10 +95,12 @@ impl SyncResponse {
         let mut w = Writer::default();
         w.u8(SYNC_TAG);
         match self {
-            SyncResponse::Digest { digest, applied } => {
-                w.u8(1);
-                w.fixed(digest);
-                w.u64(*applied);
+            SyncResponse::Root { root, signature } => {
+                w.u8(3);
+                w.fixed(&root.root);
+                w.fixed(&root.applied_digest);
+                w.u64(root.applied_count);
+                w.fixed(signature);
             }
             SyncResponse::Page { entries, more } => {
                 w.u8(2);
@@ -119,9 +121,13 @@ impl SyncResponse {
             return Err(DecodeError("not a sync message"));
         }
         let resp = match r.u8()? {
-            1 => SyncResponse::Digest {
-                digest: r.digest()?,
-                applied: r.u64()?,
+            3 => SyncResponse::Root {
+                root: Root {
+                    root: r.digest()?,
+                    applied_digest: r.digest()?,
+                    applied_count: r.u64()?,
+                },
+                signature: r.signature()?,
             },
             2 => {
                 let more = r.bool()?;
@@ -148,7 +154,7 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_junk() {
         let reqs = [
-            SyncRequest::Digest,
+            SyncRequest::Root,
             SyncRequest::Page {
                 table: 1,
                 after: Some(Bytes::from_static(b"k")),
@@ -164,9 +170,13 @@ mod tests {
             assert_eq!(SyncRequest::decode(&Bytes::from(q.encode())), Ok(q));
         }
         let resps = [
-            SyncResponse::Digest {
-                digest: [7; 32],
-                applied: 9,
+            SyncResponse::Root {
+                root: Root {
+                    root: [7; 32],
+                    applied_digest: [8; 32],
+                    applied_count: 9,
+                },
+                signature: [5; 64],
             },
             SyncResponse::Page {
                 entries: vec![(Bytes::from_static(b"a"), Bytes::from_static(b""))],
@@ -184,6 +194,8 @@ mod tests {
         w.u32(u32::MAX);
         assert!(SyncResponse::decode(&Bytes::from(w.buf)).is_err());
         assert!(SyncRequest::decode(&Bytes::from_static(b"S\x09")).is_err());
+        // The v1 digest request (kind 1) is gone: refused, not misread.
+        assert!(SyncRequest::decode(&Bytes::from_static(b"S\x01")).is_err());
         assert!(SyncRequest::decode(&Bytes::from_static(b"")).is_err());
     }
 }

@@ -1,0 +1,212 @@
+//! Attestations in a running cluster node (issue 5 §3): the node signs its state root whenever
+//! it moves and floods it on the gossip topic; peers' signed roots (from gossip and from
+//! state-transfer answers) go into the attestation book (`root::book`). A conflict between a
+//! peer's root and ours at the same applied set is logged as an alarm with both signed
+//! statements kept as evidence (`SPORE.ATTESTATIONS`, INFO). When f + 1 endorsers agree on a
+//! root other than ours, or the scrub found our data changed behind our back, the node refuses
+//! reads (a clear error) and the sync loop repairs it by state transfer; a successful install
+//! resets the book.
+//!
+//! One root covers every database, so a disagreement cannot be pinned to one database: reads
+//! are refused in all of them until the repair.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::crypto::NodeKey;
+use crate::net::NetHandle;
+use crate::root::book::{Book, Report, RootConflict, Standing};
+use crate::root::{attest, Integrity, NodeRoots, Proof, Root, RootService, SignedRoot};
+use crate::store::{Store, StoreError};
+
+/// How often the node looks at its own root.
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// Least time between two gossiped attestations while the root keeps moving.
+const GOSSIP_MIN_GAP_MS: u64 = 1_000;
+/// An unchanged root is gossiped again after this long (peers that joined meanwhile hear it;
+/// gossipsub drops exact repeats within its duplicate window anyway).
+const GOSSIP_REPEAT_MS: u64 = 30_000;
+
+/// The node's attestation state, shared by the attest loop, the network bridge, the sync loop
+/// and the command layer.
+pub struct Attestations {
+    key: NodeKey,
+    book: Mutex<Book>,
+    /// Mirrors `Standing::Diverged`, for the read path (no lock per read).
+    diverged: AtomicBool,
+}
+
+impl Attestations {
+    pub fn new(key: NodeKey, f: usize) -> Attestations {
+        Attestations {
+            book: Mutex::new(Book::new(key.id(), f)),
+            key,
+            diverged: AtomicBool::new(false),
+        }
+    }
+
+    fn book(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Signs `root` and records it as this node's current root.
+    pub fn own(&self, root: Root) -> SignedRoot {
+        let signed = SignedRoot {
+            root,
+            attestation: attest(&self.key, &root),
+        };
+        let found = self.book().own(signed);
+        self.after(found);
+        signed
+    }
+
+    /// Records a peer's signed root (signature already checked).
+    pub fn peer(&self, s: SignedRoot) {
+        let found = self.book().peer(s);
+        self.after(found);
+    }
+
+    /// After a successful state transfer to `root`.
+    pub fn repaired(&self, root: Root) {
+        let signed = SignedRoot {
+            root,
+            attestation: attest(&self.key, &root),
+        };
+        self.book().reset(signed);
+        self.diverged.store(false, Ordering::Relaxed);
+    }
+
+    fn after(&self, found: Vec<RootConflict>) {
+        for c in &found {
+            tracing::error!(
+                peer = %hex::encode(c.theirs.attestation.node),
+                applied_count = c.ours.root.applied_count,
+                ours = %hex::encode(c.ours.root.root),
+                theirs = %hex::encode(c.theirs.root.root),
+                "state root conflict: a peer signed another root for the same applied spores (evidence kept, see SPORE.ATTESTATIONS)"
+            );
+        }
+        let standing = self.book().standing().clone();
+        let diverged = matches!(standing, Standing::Diverged { .. });
+        let was = self.diverged.swap(diverged, Ordering::Relaxed);
+        if diverged && !was {
+            if let Standing::Diverged { peers, theirs, .. } = &standing {
+                tracing::error!(
+                    "{} endorsers agree on root {} where this node holds another: refusing reads and repairing by state transfer",
+                    peers.len(),
+                    hex::encode(theirs)
+                );
+            }
+        } else if was && !diverged {
+            tracing::warn!("peers confirm this node's current root again: serving reads");
+        }
+    }
+
+    pub fn diverged(&self) -> bool {
+        self.diverged.load(Ordering::Relaxed)
+    }
+
+    pub fn standing(&self) -> Standing {
+        self.book().standing().clone()
+    }
+
+    /// Why reads must be refused now, if they must.
+    pub fn reads_refused(&self, store: &Store) -> Option<String> {
+        if store.integrity().is_tampered() {
+            return Some(
+                "this node's data does not match its state root (changed behind its back); it is repairing itself from its peers"
+                    .into(),
+            );
+        }
+        if let Standing::Diverged { peers, .. } = self.standing() {
+            return Some(format!(
+                "{} endorsers signed another state root for the spores this node applied; it is repairing itself from its peers",
+                peers.len()
+            ));
+        }
+        None
+    }
+
+    /// Conflicts kept as evidence and how many were ever found; each peer's latest signed root
+    /// and whether it agrees with this node.
+    pub fn report(&self) -> Report {
+        let book = self.book();
+        let (conflicts, conflicts_total) = book.conflicts();
+        Report {
+            current: book.current(),
+            standing: book.standing().clone(),
+            peers: book.latest(),
+            conflicts,
+            conflicts_total,
+        }
+    }
+}
+
+/// The node's roots as the command layer sees them in a cluster: `NodeRoots` plus the
+/// attestation book (read refusal, `SPORE.ATTESTATIONS`).
+pub struct ClusterRoots {
+    pub inner: NodeRoots,
+    pub attestations: Arc<Attestations>,
+}
+
+impl RootService for ClusterRoots {
+    fn signed_root(&self) -> Result<SignedRoot, StoreError> {
+        self.inner.signed_root()
+    }
+    fn prove(&self, db: u8, name: &[u8]) -> Result<(Root, Proof), StoreError> {
+        self.inner.prove(db, name)
+    }
+    fn integrity(&self) -> Integrity {
+        self.inner.integrity()
+    }
+    fn reads_refused(&self) -> Option<String> {
+        self.attestations.reads_refused(&self.inner.store)
+    }
+    fn attestations(&self) -> Option<Report> {
+        Some(self.attestations.report())
+    }
+}
+
+/// Watches the node's root and gossips it, signed, when it moves (at most once a second) and
+/// every `GOSSIP_REPEAT_MS` otherwise.
+pub async fn attest_loop(
+    att: Arc<Attestations>,
+    store: Arc<Store>,
+    net: NetHandle,
+    shutdown: CancellationToken,
+) {
+    let mut last_root: Option<Root> = None;
+    let mut sent: Option<(Root, u64)> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let root = match store.state_root() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!("attest: no root: {e}");
+                continue;
+            }
+        };
+        if last_root != Some(root) {
+            last_root = Some(root);
+            att.own(root);
+        }
+        let now = super::clock::now_ms();
+        let due = match sent {
+            None => true,
+            Some((r, at)) if r != root => now.saturating_sub(at) >= GOSSIP_MIN_GAP_MS,
+            Some((_, at)) => now.saturating_sub(at) >= GOSSIP_REPEAT_MS,
+        };
+        // A node that knows its data is not what its root says does not vouch for the root.
+        if due && !store.integrity().is_tampered() && !net.peers().is_empty() {
+            let signed = att.own(root);
+            net.broadcast(crate::root::gossip::encode(&signed));
+            sent = Some((root, now));
+        }
+    }
+}

@@ -46,6 +46,8 @@ pub use session::Session;
 pub use view::{Keyspace, Snapshot};
 
 #[cfg(test)]
+mod read_gate_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;

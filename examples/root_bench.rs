@@ -25,8 +25,16 @@ fn arg(i: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Writes/s of `writes` SETs by `clients` concurrent clients on a fresh store.
-fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> f64 {
+/// The calling thread's CPU time in µs (the driver thread's, measured from inside it).
+fn thread_cpu_us() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as f64 * 1e6 + t.tv_nsec as f64 / 1e3
+}
+
+/// Writes/s of `writes` SETs by `clients` concurrent clients on a fresh store, and the driver
+/// thread's CPU µs per write (the driver is the only store writer and does all the root work;
+/// its CPU per write does not depend on what else the machine runs, unlike writes/s).
+fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let root = RootOptions {
         maintain,
@@ -38,7 +46,11 @@ fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> f
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
     let driver = Driver::single_node(store.clone(), &key, rx, stats.clone()).unwrap();
-    let thread = std::thread::spawn(move || driver.run());
+    let thread = std::thread::spawn(move || {
+        let t = thread_cpu_us();
+        driver.run();
+        thread_cpu_us() - t
+    });
     let path = Arc::new(NodeWritePath::new(tx.clone(), 5_000));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -70,8 +82,8 @@ fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> f
     });
     let rate = writes as f64 / start.elapsed().as_secs_f64();
     let _ = tx.send(DriverMsg::Shutdown);
-    let _ = thread.join();
-    rate
+    let cpu = thread.join().unwrap_or(f64::NAN);
+    (rate, cpu / writes as f64)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -158,20 +170,36 @@ fn main() {
     let rounds = arg(3, 3);
     let proof_keys = arg(4, 1_000_000);
     let (mut off, mut on) = (Vec::new(), Vec::new());
+    let (mut off_cpu, mut on_cpu) = (Vec::new(), Vec::new());
+    // ROOT_BENCH_ONLY_ON=1 runs only the root-on rounds (for profiling what the root costs).
+    let only_on = std::env::var_os("ROOT_BENCH_ONLY_ON").is_some();
     for r in 0..rounds {
-        off.push(write_round(false, clients, writes, r));
-        on.push(write_round(true, clients, writes, r));
+        let (rate, cpu) = if only_on {
+            (f64::NAN, f64::NAN)
+        } else {
+            write_round(false, clients, writes, r)
+        };
+        off.push(rate);
+        off_cpu.push(cpu);
+        let (rate, cpu) = write_round(true, clients, writes, r);
+        on.push(rate);
+        on_cpu.push(cpu);
         println!(
-            "round {r}: root off {:.0} writes/s, root on {:.0} writes/s",
-            off[r], on[r]
+            "round {r}: root off {:.0} writes/s ({:.1} µs driver CPU/write), root on {:.0} writes/s ({:.1} µs)",
+            off[r], off_cpu[r], on[r], on_cpu[r]
         );
     }
     if rounds > 0 {
         let (off_m, on_m) = (median(&mut off), median(&mut on));
+        let (off_c, on_c) = (median(&mut off_cpu), median(&mut on_cpu));
         println!(
-        "write path, {clients} clients, SET: root off {off_m:.0}/s, root on {on_m:.0}/s (medians of {rounds}): cost {:.1} %",
-        (1.0 - on_m / off_m) * 100.0
-    );
+            "write path, {clients} clients, SET: root off {off_m:.0}/s, root on {on_m:.0}/s (medians of {rounds}): cost {:.1} % of throughput",
+            (1.0 - on_m / off_m) * 100.0
+        );
+        println!(
+            "driver CPU per write: root off {off_c:.1} µs, root on {on_c:.1} µs (medians): a CPU-bound driver loses {:.1} % of its throughput to the root",
+            (1.0 - off_c / on_c) * 100.0
+        );
     }
     if proof_keys > 0 {
         proof_latency(proof_keys);

@@ -1,72 +1,118 @@
-//! The applied-set digest: an order-independent summary of every spore id this store applied.
+//! The applied-set digest: an order-independent, collision-resistant summary of every spore
+//! this store applied.
 //!
-//! `digest = Σ sha3-256("sporedb/v1/applied" ‖ 0x00 ‖ id) mod 2^256` (big-endian numbers) and
-//! `count` = how many ids. Addition commutes, so two replicas that applied the same set of
-//! spores in different orders or commit groups hold the same pair, and it is updated in O(1)
-//! per spore in the commit's transaction. Ids are added when their `applied` entry is first
-//! written; removing `applied` entries later (pruning old deadlines) does not subtract: the
-//! digest covers every spore ever applied.
+//! It is **LtHash16** (Bellare–Micciancio's lattice hash as specified by Lewi, Kim, Maykov and
+//! Weis, "Securing Update Propagation with Homomorphic Hashing", 2019): a state of 1024 lanes of
+//! 16 bits; an element adds, lane by lane mod 2^16, the 2048 bytes (1024 little-endian u16)
+//! that SHAKE128 squeezes from `"sporedb/v1/applied" ‖ 0x00 ‖ applied key`, where the applied
+//! key is the `applied` table's `deadline u64 BE ‖ spore id[32]`. Addition commutes, so two
+//! replicas that applied the same spores in any order or grouping hold the same state, and it
+//! is updated in O(1) per spore in the commit's transaction. The digest nodes sign is
+//! `sha3-256("sporedb/v1/applied-lthash" ‖ 0x00 ‖ the 2048 state bytes)`; `count` is how many
+//! spores.
 //!
-//! Caveat: an additive hash is a checksum, not a collision-resistant set commitment: someone
-//! free to choose many ids could search for two different sets with the same sum (a k-sum
-//! problem). Spore ids are hashes of signed content, which makes that expensive, but a
-//! multiset hash with a proof of security (e.g. LtHash) is the upgrade if the digest is ever
-//! used as a commitment rather than as a consistency check.
+//! Why not a plain sum of sha3 hashes mod 2^256 (what format 3 had): state transfer accepts a
+//! copy of the `applied` table because its digest matches one trusted peers signed, and the
+//! copy comes from one peer, which may be Byzantine. A 256-bit additive hash falls to
+//! generalised-birthday (k-sum) attacks in a few billion hash evaluations when the attacker
+//! can choose thousands of entries; LtHash16 is estimated at 200+ bits of security. Its one
+//! known weakness, an element added 2^16 times cancelling out, cannot occur here: an `applied`
+//! key is added once (apply is idempotent, and a copy's keys are strictly ascending).
+//!
+//! Hand-written (40 lines) rather than the `lthash-rs` crate, which needs the older
+//! `digest` 0.10 traits and so a second copy of the SHA-3 code.
+
+use shake::{ExtendableOutput, Shake128, Update, XofReader};
 
 use crate::store::kv::{KvRead, KvWrite, Table};
 use crate::store::StoreError;
 
-const DOMAIN: &[u8] = b"sporedb/v1/applied";
-/// The `root` table key holding `digest[32] ‖ count u64 BE`.
+const ELEMENT_DOMAIN: &[u8] = b"sporedb/v1/applied";
+const DIGEST_DOMAIN: &[u8] = b"sporedb/v1/applied-lthash";
+/// The `root` table key holding `state[2048] ‖ count u64 BE`.
 pub const KEY: &[u8] = b"applied";
+const LANES: usize = 1024;
+const STATE_BYTES: usize = 2 * LANES;
 
-/// The applied-set digest and count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The applied-set state and count.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AppliedSet {
-    pub digest: [u8; 32],
+    lanes: Box<[u16; LANES]>,
     pub count: u64,
 }
 
+impl Default for AppliedSet {
+    fn default() -> AppliedSet {
+        AppliedSet {
+            lanes: Box::new([0; LANES]),
+            count: 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for AppliedSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AppliedSet {{ digest: {}, count: {} }}",
+            hex::encode(self.digest()),
+            self.count
+        )
+    }
+}
+
 impl AppliedSet {
-    /// Adds one spore id.
-    pub fn add(&mut self, id: &[u8; 32]) {
-        let h = crate::crypto::sha3(&[DOMAIN, &[0], id]);
-        add_256(&mut self.digest, &h);
+    /// Adds one `applied` table key (`deadline u64 BE ‖ spore id`).
+    pub fn add(&mut self, applied_key: &[u8]) {
+        let mut xof = Shake128::default();
+        xof.update(ELEMENT_DOMAIN);
+        xof.update(&[0]);
+        xof.update(applied_key);
+        let mut bytes = [0u8; STATE_BYTES];
+        xof.finalize_xof().read(&mut bytes);
+        for (lane, b) in self.lanes.iter_mut().zip(bytes.chunks_exact(2)) {
+            *lane = lane.wrapping_add(u16::from_le_bytes([b[0], b[1]]));
+        }
         self.count = self.count.wrapping_add(1);
+    }
+
+    /// The 32-byte digest of the state (what roots carry and nodes sign).
+    pub fn digest(&self) -> [u8; 32] {
+        crate::crypto::sha3(&[DIGEST_DOMAIN, &[0], &self.state_bytes()])
+    }
+
+    fn state_bytes(&self) -> [u8; STATE_BYTES] {
+        let mut out = [0u8; STATE_BYTES];
+        for (chunk, lane) in out.chunks_exact_mut(2).zip(self.lanes.iter()) {
+            chunk.copy_from_slice(&lane.to_le_bytes());
+        }
+        out
     }
 
     /// Reads the stored set (empty if none).
     pub fn load<T: KvRead + ?Sized>(kv: &T) -> Result<AppliedSet, StoreError> {
         match kv.get(Table::Root, KEY)? {
             None => Ok(AppliedSet::default()),
-            Some(b) if b.len() == 40 => {
+            Some(b) if b.len() == STATE_BYTES + 8 => {
                 let mut s = AppliedSet::default();
-                s.digest.copy_from_slice(&b[..32]);
+                for (lane, c) in s.lanes.iter_mut().zip(b[..STATE_BYTES].chunks_exact(2)) {
+                    *lane = u16::from_le_bytes([c[0], c[1]]);
+                }
                 let mut c = [0u8; 8];
-                c.copy_from_slice(&b[32..]);
+                c.copy_from_slice(&b[STATE_BYTES..]);
                 s.count = u64::from_be_bytes(c);
                 Ok(s)
             }
-            Some(_) => Err(StoreError::Corrupt("bad applied-set digest")),
+            Some(_) => Err(StoreError::Corrupt("bad applied-set state")),
         }
     }
 
     /// Writes the set.
     pub fn store<T: KvWrite + ?Sized>(&self, kv: &mut T) -> Result<(), StoreError> {
-        let mut v = [0u8; 40];
-        v[..32].copy_from_slice(&self.digest);
-        v[32..].copy_from_slice(&self.count.to_be_bytes());
+        let mut v = Vec::with_capacity(STATE_BYTES + 8);
+        v.extend_from_slice(&self.state_bytes());
+        v.extend_from_slice(&self.count.to_be_bytes());
         kv.put(Table::Root, KEY, &v)
-    }
-}
-
-/// `a += b mod 2^256`, both big-endian.
-fn add_256(a: &mut [u8; 32], b: &[u8; 32]) {
-    let mut carry = 0u16;
-    for i in (0..32).rev() {
-        let s = a[i] as u16 + b[i] as u16 + carry;
-        a[i] = s as u8;
-        carry = s >> 8;
     }
 }
 
@@ -74,21 +120,47 @@ fn add_256(a: &mut [u8; 32], b: &[u8; 32]) {
 mod tests {
     use super::*;
 
+    fn key(i: u8) -> [u8; 40] {
+        let mut k = [i; 40];
+        k[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        k
+    }
+
     #[test]
-    fn order_independent_and_wraps() {
-        let ids: Vec<[u8; 32]> = (0u8..5).map(|i| [i; 32]).collect();
+    fn order_independent_and_distinguishing() {
+        let keys: Vec<[u8; 40]> = (0u8..5).map(key).collect();
         let mut a = AppliedSet::default();
         let mut b = AppliedSet::default();
-        ids.iter().for_each(|i| a.add(i));
-        ids.iter().rev().for_each(|i| b.add(i));
+        keys.iter().for_each(|k| a.add(k));
+        keys.iter().rev().for_each(|k| b.add(k));
         assert_eq!(a, b);
+        assert_eq!(a.digest(), b.digest());
         assert_eq!(a.count, 5);
-        let mut x = [0xff; 32];
-        add_256(&mut x, &{
-            let mut one = [0; 32];
-            one[31] = 1;
-            one
-        });
-        assert_eq!(x, [0; 32]);
+        let mut c = AppliedSet::default();
+        keys[..4].iter().for_each(|k| c.add(k));
+        c.add(&key(9));
+        assert_eq!(c.count, 5);
+        assert_ne!(c.digest(), a.digest());
+        assert_ne!(AppliedSet::default().digest(), a.digest());
+    }
+
+    /// Golden: the digest of the empty set and of one key. Changing either changes every
+    /// node's signed roots.
+    #[test]
+    fn digest_is_frozen() {
+        let empty = AppliedSet::default().digest();
+        let expected = crate::crypto::sha3(&[DIGEST_DOMAIN, &[0], &[0u8; STATE_BYTES]]);
+        assert_eq!(empty, expected);
+        let mut one = AppliedSet::default();
+        one.add(&[0u8; 40]);
+        let mut xof = Shake128::default();
+        xof.update(b"sporedb/v1/applied\x00");
+        xof.update(&[0u8; 40]);
+        let mut bytes = [0u8; STATE_BYTES];
+        xof.finalize_xof().read(&mut bytes);
+        assert_eq!(
+            one.digest(),
+            crate::crypto::sha3(&[DIGEST_DOMAIN, &[0], &bytes])
+        );
     }
 }

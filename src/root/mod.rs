@@ -55,7 +55,7 @@ pub trait StateRootRead: KvRead {
         let applied = AppliedSet::load(self)?;
         Ok(Root {
             root: state.root,
-            applied_digest: applied.digest,
+            applied_digest: applied.digest(),
             applied_count: applied.count,
         })
     }

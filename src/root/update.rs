@@ -21,8 +21,8 @@ use super::nodes::{write_update, Nodes, TreeState};
 pub struct Dirty {
     /// Leaf entries written or deleted (their final value is read at commit).
     leaves: BTreeSet<(Table, Vec<u8>)>,
-    /// Spore ids newly recorded in `applied`.
-    applied: Vec<[u8; 32]>,
+    /// `applied` keys (deadline ‖ spore id) newly recorded.
+    applied: Vec<[u8; 40]>,
 }
 
 impl Dirty {
@@ -33,8 +33,8 @@ impl Dirty {
             self.leaves.insert((table, key.to_vec()));
         } else if table == Table::Applied && fresh_applied {
             // `applied` key: deadline u64 BE ‖ spore id[32].
-            if let Some(id) = key.get(8..40).and_then(|s| <[u8; 32]>::try_from(s).ok()) {
-                self.applied.push(id);
+            if let Ok(k) = <[u8; 40]>::try_from(key) {
+                self.applied.push(k);
             }
         }
     }
@@ -95,8 +95,8 @@ fn put_values<T: KvWrite + ?Sized>(
 pub fn apply<T: KvWrite + ?Sized>(kv: &mut T, dirty: Dirty) -> Result<(), StoreError> {
     if !dirty.applied.is_empty() {
         let mut set = AppliedSet::load(kv)?;
-        for id in &dirty.applied {
-            set.add(id);
+        for k in &dirty.applied {
+            set.add(k);
         }
         set.store(kv)?;
     }
@@ -172,18 +172,12 @@ pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
         }
     }
     let mut applied = AppliedSet::default();
-    let ids: Vec<[u8; 32]> = kv
-        .range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)?
-        .map(|e| {
-            e.and_then(|(k, _)| {
-                k.get(8..40)
-                    .and_then(|s| <[u8; 32]>::try_from(s).ok())
-                    .ok_or(StoreError::Corrupt("bad applied key"))
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    for id in &ids {
-        applied.add(id);
+    for e in kv.range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)? {
+        let (k, _) = e?;
+        if k.len() != 40 {
+            return Err(StoreError::Corrupt("bad applied key"));
+        }
+        applied.add(k);
     }
     applied.store(kv)?;
     Ok(state.root)

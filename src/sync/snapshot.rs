@@ -80,7 +80,7 @@ impl Snapshot {
         let applied = applied_set(self.tables.get(&(Table::Applied as u8)))?;
         Some(Root {
             root: tree,
-            applied_digest: applied.digest,
+            applied_digest: applied.digest(),
             applied_count: applied.count,
         })
     }
@@ -94,11 +94,10 @@ impl Snapshot {
 fn applied_set(entries: Option<&Vec<(Bytes, Bytes)>>) -> Option<AppliedSet> {
     let mut set = AppliedSet::default();
     for (k, _) in entries.into_iter().flatten() {
-        let id: [u8; 32] = k.get(8..40)?.try_into().ok()?;
         if k.len() != 40 {
             return None;
         }
-        set.add(&id);
+        set.add(k);
     }
     Some(set)
 }
@@ -156,7 +155,7 @@ pub fn install_verified<T: KvWrite + ?Sized>(
     let applied = AppliedSet::load(kv)?;
     let got = Root {
         root: tree,
-        applied_digest: applied.digest,
+        applied_digest: applied.digest(),
         applied_count: applied.count,
     };
     if &got != expected {

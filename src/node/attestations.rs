@@ -172,10 +172,14 @@ impl RootService for ClusterRoots {
 
 /// Watches the node's root and gossips it, signed, when it moves (at most once a second) and
 /// every `GOSSIP_REPEAT_MS` otherwise.
+///
+/// Only endorsers gossip (peers relay only endorsers' attestations and score down the sender
+/// of any other); an observer still collects its peers' roots and can still stop its reads.
 pub async fn attest_loop(
     att: Arc<Attestations>,
     store: Arc<Store>,
     net: NetHandle,
+    endorser: bool,
     shutdown: CancellationToken,
 ) {
     let mut last_root: Option<Root> = None;
@@ -203,7 +207,7 @@ pub async fn attest_loop(
             Some((_, at)) => now.saturating_sub(at) >= GOSSIP_REPEAT_MS,
         };
         // A node that knows its data is not what its root says does not vouch for the root.
-        if due && !store.integrity().is_tampered() && !net.peers().is_empty() {
+        if endorser && due && !store.integrity().is_tampered() && !net.peers().is_empty() {
             let signed = att.own(root);
             net.broadcast(crate::root::gossip::encode(&signed));
             sent = Some((root, now));

@@ -232,10 +232,12 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 att.clone(),
                 shutdown.clone(),
             )));
+            let endorser = setup.policy.is_endorser(&key.id());
             cluster_tasks.push(tokio::spawn(attest_loop(
                 att,
                 store.clone(),
                 net.clone(),
+                endorser,
                 shutdown.clone(),
             )));
         }

@@ -117,6 +117,9 @@ impl Book {
             if let Some(gone) = self.own.pop_front() {
                 if self.own_at.get(&at(&gone)) == Some(&gone) {
                     self.own_at.remove(&at(&gone));
+                    // Alarms about states no longer remembered cannot repeat: forget them, so
+                    // a peer contradicting every state cannot grow this set without bound.
+                    self.reported.retain(|(_, a)| *a != at(&gone));
                 }
             }
         }

@@ -16,8 +16,9 @@
 //! OUTPUT, for the three peers' addresses only: packets between node 4 and nodes 1–3 vanish
 //! silently in both directions (established TCP connections included, as on a real link
 //! failure; nothing is reset), while the test client at 10.231.X.1 still reaches node 4. Healing
-//! deletes the rules; the TCP connections that survived and libp2p's re-dials then carry traffic
-//! again, and node 4 catches up by gossip and state transfer (docs/CLUSTER.md §7).
+//! deletes the rules. Both sides must notice the silence on their own (libp2p ping closes the
+//! dead connections, so SPORE.PEERS shows the partition), re-dial each other after the heal,
+//! and node 4 catches up by state transfer (docs/CLUSTER.md §7).
 //!
 //! Scenario: mesh → writes commit everywhere → partition → node 4's `SET contested minority`,
 //! `INCR counter` and a fresh key all fail with `TRYAGAIN … dropped` and node 4's data does not
@@ -30,6 +31,9 @@
 //! namespaces; deleting a namespace also removes its veths and rules). Names include the test's
 //! pid and a per-run nonce, so leftovers of a crashed run (e.g. SIGKILLed) cannot collide with a
 //! new run; such leftovers are visible as `ip netns list | grep spdb`.
+//!
+//! `SPOREDB_PARTITION_HOLD_SECS=N` keeps the partition at least N seconds (by hand: long
+//! partitions are where a black-holed connection used to delay reconvergence by minutes).
 //!
 //! Requirements: root (or CAP_NET_ADMIN + CAP_SYS_ADMIN), `ip` (iproute2) and `iptables`. When
 //! they are missing the test fails and says why, unless `SPOREDB_SKIP_NETNS=1`, in which case it
@@ -362,23 +366,28 @@ impl Lab {
         con
     }
 
-    /// Waits until node k sees `want` connected peers.
+    /// How many peers node k reports connected (SPORE.PEERS).
+    fn connected(&self, k: usize) -> usize {
+        let peers: Vec<BTreeMap<String, String>> = redis::cmd("SPORE.PEERS")
+            .query(&mut self.con(k))
+            .expect("SPORE.PEERS");
+        peers
+            .iter()
+            .filter(|p| p.get("state").map(String::as_str) == Some("connected"))
+            .count()
+    }
+
+    /// Waits until node k reports exactly `want` connected peers.
     fn wait_peers(&self, k: usize, want: usize, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            let peers: Vec<BTreeMap<String, String>> = redis::cmd("SPORE.PEERS")
-                .query(&mut self.con(k))
-                .expect("SPORE.PEERS");
-            let connected = peers
-                .iter()
-                .filter(|p| p.get("state").map(String::as_str) == Some("connected"))
-                .count();
-            if connected >= want {
+            let connected = self.connected(k);
+            if connected == want {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "node{} sees {connected}/{want} peers after {secs} s",
+                "node{} sees {connected} connected peers after {secs} s, {want} expected",
                 k + 1
             );
             std::thread::sleep(Duration::from_millis(200));
@@ -507,6 +516,15 @@ impl Model {
     }
 }
 
+/// `SPOREDB_PARTITION_HOLD_SECS`: keep the partition at least this long (default: only as long
+/// as the scenario needs, ~30 s), to reproduce long partitions by hand.
+fn hold_secs() -> Option<u64> {
+    std::env::var("SPOREDB_PARTITION_HOLD_SECS").ok().map(|s| {
+        s.parse()
+            .expect("SPOREDB_PARTITION_HOLD_SECS: a number of seconds")
+    })
+}
+
 /// Asserts a write was refused for lack of a quorum, with the clear error.
 fn assert_dropped(what: &str, r: &Result<(), String>) {
     match r {
@@ -562,6 +580,7 @@ fn minority_partition_commits_nothing_and_reconverges_after_heal() {
 
     // 2. Cut node 4 off from nodes 1-3.
     let part = lab.partition(CUT);
+    let partitioned_at = Instant::now();
     phase("node4 partitioned");
 
     // 3. The minority's writes run in a thread (each waits for its spore's deadline) while the
@@ -612,6 +631,19 @@ fn minority_partition_commits_nothing_and_reconverges_after_heal() {
         assert_dropped(what, &r);
     }
     phase("minority writes refused");
+    // Both sides notice that the other went silent (ping, `net/behaviour.rs`): node 4 reports no
+    // peer connected, each majority node the two others. Before the ping check, a black-holed
+    // connection stayed "connected" until the kernel gave up on it (~15 minutes).
+    lab.wait_peers(CUT, 0, 90);
+    for k in majority {
+        lab.wait_peers(k, NODES - 2, 90);
+    }
+    phase("both sides see the partition in SPORE.PEERS");
+    if let Some(secs) = hold_secs() {
+        let until = partitioned_at + Duration::from_secs(secs);
+        phase(&format!("holding the partition for {secs} s in all"));
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    }
     // Node 4 applied none of it: its data is what it was when the partition began.
     assert_eq!(
         dump(&mut lab.con(CUT)),
@@ -622,6 +654,10 @@ fn minority_partition_commits_nothing_and_reconverges_after_heal() {
     // 4. Heal: node 4 catches up, and every node holds exactly the acknowledged writes.
     part.heal();
     phase("healed");
+    for k in 0..NODES {
+        lab.wait_peers(k, NODES - 1, 120);
+    }
+    phase("mesh re-formed");
     let after = converge(&lab, &all, 180);
     phase("all 4 nodes converged");
     assert_eq!(after, model.expected(), "data after heal");

@@ -16,9 +16,10 @@
 //! OUTPUT, for the three peers' addresses only: packets between node 4 and nodes 1–3 vanish
 //! silently in both directions (established TCP connections included, as on a real link
 //! failure; nothing is reset), while the test client at 10.231.X.1 still reaches node 4. Healing
-//! deletes the rules. Both sides must notice the silence on their own (libp2p ping closes the
-//! dead connections, so SPORE.PEERS shows the partition), re-dial each other after the heal,
-//! and node 4 catches up by state transfer (docs/CLUSTER.md §7).
+//! deletes the rules. Both sides must notice the silence on their own (the kernel fails the dead
+//! connections after TCP_USER_TIMEOUT, `net/start.rs`, so SPORE.PEERS shows the partition),
+//! re-dial each other after the heal, and node 4 catches up by state transfer
+//! (docs/CLUSTER.md §7).
 //!
 //! Scenario: mesh → writes commit everywhere → partition → node 4's `SET contested minority`,
 //! `INCR counter` and a fresh key all fail with `TRYAGAIN … dropped` and node 4's data does not
@@ -631,9 +632,9 @@ fn minority_partition_commits_nothing_and_reconverges_after_heal() {
         assert_dropped(what, &r);
     }
     phase("minority writes refused");
-    // Both sides notice that the other went silent (ping, `net/behaviour.rs`): node 4 reports no
-    // peer connected, each majority node the two others. Before the ping check, a black-holed
-    // connection stayed "connected" until the kernel gave up on it (~15 minutes).
+    // Both sides notice that the other went silent (TCP_USER_TIMEOUT + keepalive, 30 s,
+    // `net/start.rs`): node 4 reports no peer connected, each majority node the two others.
+    // Before, a black-holed connection stayed "connected" for ~15 minutes of retransmissions.
     lab.wait_peers(CUT, 0, 90);
     for k in majority {
         lab.wait_peers(k, NODES - 2, 90);

@@ -395,6 +395,28 @@ impl Lab {
         }
     }
 
+    /// Waits until node k has compared its state with its peers since it started (INFO
+    /// `startup_sync:done`), so that a later catch-up is the one a running node does, not the
+    /// start-up one.
+    fn wait_startup_sync(&self, k: usize, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("sporedb")
+                .query(&mut self.con(k))
+                .expect("INFO sporedb");
+            if info.lines().any(|l| l.trim() == "startup_sync:done") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node{} has not finished its start-up sync after {secs} s: {info}",
+                k + 1
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Cuts node k off from every other node (not from the test client).
     fn partition(&self, k: usize) -> Partition {
         let mut part = Partition {
@@ -577,6 +599,11 @@ fn minority_partition_commits_nothing_and_reconverges_after_heal() {
     let all: Vec<usize> = (0..NODES).collect();
     let before = converge(&lab, &all, 60);
     assert_eq!(before, model.expected(), "pre-partition writes");
+    // Catching up after the heal must be the running node's periodic digest check, not the
+    // start-up sync that retries every second until it succeeds once.
+    for k in 0..NODES {
+        lab.wait_startup_sync(k, 60);
+    }
     phase("pre-partition writes on all 4 nodes");
 
     // 2. Cut node 4 off from nodes 1-3.
@@ -660,7 +687,18 @@ fn minority_partition_commits_nothing_and_reconverges_after_heal() {
     }
     phase("mesh re-formed");
     let after = converge(&lab, &all, 180);
-    phase("all 4 nodes converged");
+    let info: String = redis::cmd("INFO")
+        .arg("sporedb")
+        .query(&mut lab.con(CUT))
+        .expect("INFO sporedb");
+    let transfers = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("state_transfers:"))
+        .unwrap_or("?")
+        .to_string();
+    phase(&format!(
+        "all 4 nodes converged (node4: state_transfers:{transfers})"
+    ));
     assert_eq!(after, model.expected(), "data after heal");
     assert_eq!(after.get("contested").map(String::as_str), Some("majority"));
     assert!(!after.contains_key("minority:only"));

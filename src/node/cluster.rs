@@ -407,12 +407,18 @@ pub async fn sync_loop(
                     return;
                 }
                 match rx.await {
-                    Ok(Ok(())) => startup = false,
+                    Ok(Ok(())) => {
+                        startup = false;
+                        stats.startup_sync_pending.store(false, Ordering::Relaxed);
+                    }
                     Ok(Err(e)) => tracing::error!("state transfer: install failed: {e}"),
                     Err(_) => return,
                 }
             }
-            Err(FetchError::UpToDate) => startup = false,
+            Err(FetchError::UpToDate) => {
+                startup = false;
+                stats.startup_sync_pending.store(false, Ordering::Relaxed);
+            }
             Err(e) => tracing::info!("state transfer: {e}; will retry"),
         }
     }

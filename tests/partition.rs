@@ -28,8 +28,8 @@
 //! majority`, none of the minority's) → node 4 commits writes again.
 //!
 //! Cleanup. Every process, namespace, veth pair and iptables rule created here is owned by an
-//! RAII guard dropped on success and on panic (processes first, then rules, links and
-//! namespaces; deleting a namespace also removes its veths and rules). Names include the test's
+//! RAII guard dropped on success and on panic (the processes before the namespaces they run in;
+//! deleting a namespace also removes its veths and iptables rules). Names include the test's
 //! pid and a per-run nonce, so leftovers of a crashed run (e.g. SIGKILLed) cannot collide with a
 //! new run; such leftovers are visible as `ip netns list | grep spdb`.
 //!

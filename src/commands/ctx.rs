@@ -87,6 +87,10 @@ pub struct NodeStatus {
     pub spores_committed: u64,
     pub spores_dropped: u64,
     pub spores_pending: u64,
+    /// State transfers installed since start.
+    pub state_transfers: u64,
+    /// The node has not yet caught up with its peers since it started (cluster nodes only).
+    pub startup_sync_pending: bool,
 }
 
 /// Implemented by the node: a cheap snapshot of its consensus status.

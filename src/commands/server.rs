@@ -297,6 +297,16 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
             kv("spores_committed", st.spores_committed.to_string());
             kv("spores_dropped", st.spores_dropped.to_string());
             kv("spores_pending", st.spores_pending.to_string());
+            kv("state_transfers", st.state_transfers.to_string());
+            kv(
+                "startup_sync",
+                if st.startup_sync_pending {
+                    "pending"
+                } else {
+                    "done"
+                }
+                .to_string(),
+            );
             kv(
                 "spore_deadline_ms",
                 sh.settings.get("spore-deadline-ms").unwrap_or_default(),

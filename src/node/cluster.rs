@@ -408,12 +408,16 @@ pub async fn sync_loop(
                         startup = false;
                         last_vouched = None;
                         attestations.repaired(root);
+                        stats.startup_sync_pending.store(false, Ordering::Relaxed);
                     }
                     Ok(Err(e)) => tracing::error!("state transfer: install failed: {e}"),
                     Err(_) => return,
                 }
             }
-            Err(FetchError::UpToDate) => startup = false,
+            Err(FetchError::UpToDate) => {
+                startup = false;
+                stats.startup_sync_pending.store(false, Ordering::Relaxed);
+            }
             Err(e) => tracing::info!("state transfer: {e}; will retry"),
         }
     }

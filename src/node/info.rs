@@ -25,6 +25,11 @@ impl NodeInfo for NodeStatusSource {
             spores_committed: SporeStats::get(&self.stats.committed),
             spores_dropped: SporeStats::get(&self.stats.dropped),
             spores_pending: SporeStats::get(&self.stats.pending),
+            state_transfers: SporeStats::get(&self.stats.syncs),
+            startup_sync_pending: self
+                .stats
+                .startup_sync_pending
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 }

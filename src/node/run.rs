@@ -223,6 +223,9 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 att.clone(),
                 shutdown.clone(),
             )));
+            stats
+                .startup_sync_pending
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             cluster_tasks.push(tokio::spawn(sync_loop(
                 net.clone(),
                 tx.clone(),

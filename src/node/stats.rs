@@ -1,6 +1,6 @@
 //! Counters the node keeps for INFO's `sporedb` section and CONFIG RESETSTAT.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Spore outcomes since start (or the last reset).
 #[derive(Debug, Default)]
@@ -15,6 +15,9 @@ pub struct SporeStats {
     pub stalled_since_ms: AtomicU64,
     /// State transfers completed since start.
     pub syncs: AtomicU64,
+    /// A cluster node has not yet compared its state with its peers since it started (set
+    /// before the sync task starts, cleared once it is up to date or installed a copy).
+    pub startup_sync_pending: AtomicBool,
 }
 
 impl SporeStats {

@@ -26,7 +26,7 @@ use crate::consensus::{
 };
 use crate::crypto::{NodeId, NodeKey};
 use crate::net::{NetConfig, NetEvent, NetHandle, Verdict};
-use crate::root::{attest, gossip as attest_gossip, StateRootRead};
+use crate::root::{gossip as attest_gossip, StateRootRead};
 use crate::store::Store;
 use crate::sync::{catch_up, FetchError, Requester, SyncRequest, SyncResponse, SYNC_TAG};
 use crate::trust::TrustRing;
@@ -212,7 +212,6 @@ pub async fn bridge(
     driver: Sender<DriverMsg>,
     rules: GossipRules,
     store: Arc<Store>,
-    key: NodeKey,
     attestations: Arc<Attestations>,
     shutdown: CancellationToken,
 ) {
@@ -244,9 +243,9 @@ pub async fn bridge(
             } => {
                 if data.first() == Some(&SYNC_TAG) {
                     let store = store.clone();
-                    let key = key.clone();
+                    let attestations = attestations.clone();
                     tokio::task::spawn_blocking(move || {
-                        respond.send(serve_sync(&store, &key, &data));
+                        respond.send(serve_sync(&store, &attestations, &data));
                     });
                     continue;
                 }
@@ -271,7 +270,7 @@ pub async fn bridge(
 }
 
 /// Answers a state-transfer request from the store (an empty answer for junk).
-fn serve_sync(store: &Store, key: &NodeKey, data: &Bytes) -> Vec<u8> {
+fn serve_sync(store: &Store, attestations: &Attestations, data: &Bytes) -> Vec<u8> {
     let Ok(req) = SyncRequest::decode(data) else {
         return Vec::new();
     };
@@ -289,7 +288,7 @@ fn serve_sync(store: &Store, key: &NodeKey, data: &Bytes) -> Vec<u8> {
             };
             SyncResponse::Root {
                 root,
-                signature: attest(key, &root).signature,
+                signature: attestations.sign(root).attestation.signature,
             }
         }
         SyncRequest::Page {

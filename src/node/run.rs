@@ -219,7 +219,6 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 tx.clone(),
                 setup.rules.clone(),
                 store.clone(),
-                key.clone(),
                 att.clone(),
                 shutdown.clone(),
             )));

@@ -2,7 +2,8 @@
 # Installs everything the compat suite needs, idempotently:
 #   - Debian's redis-server and redis-tools (redis-cli, redis-benchmark): the reference server
 #     and the real clients we test sporedb with;
-#   - a Python venv at compat/.venv with the pinned packages from compat/requirements.txt.
+#   - a Python venv at compat/.venv with the pinned packages from compat/requirements.txt;
+#   - iproute2 and iptables, which tests/partition.rs uses to partition nodes in namespaces.
 # Works as root on a fresh Debian 12 (no sudo); uses sudo only when run as another user.
 set -euo pipefail
 
@@ -18,6 +19,9 @@ install_apt_packages() {
     command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-tools)
     # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is installed.
     python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
+    # tests/partition.rs puts nodes in network namespaces and cuts one off with iptables.
+    command -v ip >/dev/null || missing+=(iproute2)
+    command -v iptables >/dev/null || missing+=(iptables)
     apt_install_quiet install-deps "${missing[@]}"
 }
 

@@ -134,6 +134,11 @@ impl Attestations {
                     .into(),
             );
         }
+        // The flag first: this runs on every read, and the book's lock is needed only to word
+        // the refusal.
+        if !self.diverged() {
+            return None;
+        }
         if let Standing::Diverged { peers, .. } = self.standing() {
             return Some(format!(
                 "{} endorsers signed another state root for the spores this node applied; it is repairing itself from its peers",

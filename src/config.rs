@@ -56,6 +56,11 @@ pub struct Config {
     pub lmdb_map_size: u64,
     /// Log filter (error, warn, info, debug, trace).
     pub log_level: String,
+    /// Threads serving client connections (and, in a cluster, the network). 0 = automatic: one
+    /// for a single node (tokio's current-thread runtime: the consensus driver has its own
+    /// thread, and on few cores one I/O thread spends less CPU per request than work-stealing
+    /// workers that park and wake each other), one per core in a cluster.
+    pub io_threads: usize,
     /// `[cluster]`: peers, global policy, trust. Absent = a single node that is its own
     /// committee.
     pub cluster: Option<ClusterConfig>,
@@ -183,6 +188,7 @@ impl Default for Config {
             spore_deadline_ms: 5_000,
             lmdb_map_size: 64 << 30,
             log_level: "info".to_string(),
+            io_threads: 0,
             cluster: None,
             local_policy: LocalPolicy::default(),
         }

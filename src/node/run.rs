@@ -82,10 +82,7 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         },
     )?);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(NodeError::Runtime)?;
+    let runtime = io_runtime(config.io_threads, config.cluster.is_some())?;
 
     // A node that ran before with this data dir may have endorsed spores it no longer
     // remembers: it stays quiet for a while (the amnesia guard, PROTOCOL.md §9.3).
@@ -235,6 +232,25 @@ pub fn run(config: Config) -> Result<(), NodeError> {
     let _ = tx.send(DriverMsg::Shutdown);
     let _ = driver_thread.join();
     served
+}
+
+/// The runtime serving clients (and the network). One thread, tokio's current-thread runtime,
+/// when asked for one, or by default for a single node: its driver thread does the write work,
+/// and the front end's per-request work is small enough that handing connections between
+/// work-stealing workers (parking, waking, stealing) costs more CPU per request than it gains.
+/// A cluster also runs the network stack (noise, yamux, gossipsub) here and keeps one worker
+/// per core by default.
+fn io_runtime(io_threads: usize, clustered: bool) -> Result<tokio::runtime::Runtime, NodeError> {
+    let mut builder = match io_threads {
+        0 if clustered => tokio::runtime::Builder::new_multi_thread(),
+        0 | 1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+    };
+    builder.enable_all().build().map_err(NodeError::Runtime)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -56,10 +56,10 @@ pub struct Config {
     pub lmdb_map_size: u64,
     /// Log filter (error, warn, info, debug, trace).
     pub log_level: String,
-    /// Threads serving client connections (and, in a cluster, the network). 0 = automatic: one
-    /// for a single node (tokio's current-thread runtime: the consensus driver has its own
-    /// thread, and on few cores one I/O thread spends less CPU per request than work-stealing
-    /// workers that park and wake each other), one per core in a cluster.
+    /// Threads serving client connections (and, in a cluster, the network); 0 = one per core.
+    /// A single node pins each connection to one of them (a current-thread runtime each, no
+    /// work stealing: less CPU per request than workers that park, wake and steal from each
+    /// other); a cluster uses tokio's multi-thread runtime with this many workers.
     pub io_threads: usize,
     /// `[cluster]`: peers, global policy, trust. Absent = a single node that is its own
     /// committee.

@@ -72,7 +72,9 @@ def run_benchmark(server: harness.Server, pipeline: int, what: list[str], args) 
 
 
 def flushall(server: harness.Server) -> None:
-    conn = server.connect()
+    # Not the harness's short reply timeout: after a run sporedb's FLUSHALL removes a few hundred
+    # thousand state-tree leaves (list elements, set members, keys), which takes many seconds.
+    conn = server.connect(timeout=600)
     try:
         conn.call("FLUSHALL")
     finally:

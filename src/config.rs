@@ -56,6 +56,11 @@ pub struct Config {
     pub lmdb_map_size: u64,
     /// Log filter (error, warn, info, debug, trace).
     pub log_level: String,
+    /// Threads serving client connections (and, in a cluster, the network); 0 = one per core.
+    /// A single node pins each connection to one of them (a current-thread runtime each, no
+    /// work stealing: less CPU per request than workers that park, wake and steal from each
+    /// other); a cluster uses tokio's multi-thread runtime with this many workers.
+    pub io_threads: usize,
     /// `[cluster]`: peers, global policy, trust. Absent = a single node that is its own
     /// committee.
     pub cluster: Option<ClusterConfig>,
@@ -183,6 +188,7 @@ impl Default for Config {
             spore_deadline_ms: 5_000,
             lmdb_map_size: 64 << 30,
             log_level: "info".to_string(),
+            io_threads: 0,
             cluster: None,
             local_policy: LocalPolicy::default(),
         }

@@ -516,6 +516,52 @@ async fn maxclients_refuses_extra_connections() {
     srv.stop().await;
 }
 
+/// Connections handed to worker runtimes (the node's thread-per-core front end) behave the
+/// same: pipelining with deferred replies, several clients, kill, and a shutdown that waits
+/// for them.
+#[tokio::test]
+async fn connections_served_by_worker_runtimes() {
+    let stop = CancellationToken::new();
+    let mut handles = Vec::new();
+    let mut threads = Vec::new();
+    for _ in 0..2 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        handles.push(rt.handle().clone());
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || rt.block_on(stop.cancelled())));
+    }
+    let config = ServerConfig {
+        workers: handles,
+        ..ServerConfig::default()
+    };
+    let srv = TestServer::start_with(KvService::with_delay(20), config).await;
+    let mut conns = Vec::new();
+    for i in 0..4 {
+        let mut c = srv.connect().await;
+        let req = format!("SET k{i} v{i}\r\nSET k{i} w{i}\r\nGET k{i}\r\nPING\r\n");
+        let want = format!("+OK\r\n+OK\r\n$2\r\nw{i}\r\n+PONG\r\n");
+        roundtrip(&mut c, req.as_bytes(), want.as_bytes()).await;
+        conns.push(c);
+    }
+    assert_eq!(srv.clients.connected(), 4);
+    let first = srv.clients.list()[0].id;
+    assert!(srv.clients.kill(first));
+    expect_eof(&mut conns[0]).await;
+    wait_until("the killed client is gone", || srv.clients.connected() == 3).await;
+    roundtrip(&mut conns[1], b"GET k1\r\n", b"$2\r\nw1\r\n").await;
+    srv.stop().await;
+    for c in conns.iter_mut().skip(1) {
+        expect_eof(c).await;
+    }
+    stop.cancel();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn unauthenticated_clients_get_small_limits() {
     let srv = TestServer::start(KvService::with_password("pw")).await;

@@ -33,6 +33,8 @@ const TRANSACTION_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "qui
 /// A looked-up command: its spec and where its own arguments start.
 pub struct Resolved {
     pub spec: &'static CommandSpec,
+    /// The top-level command's name (the container's, for a subcommand).
+    pub top: &'static str,
     pub skip: usize,
     /// `name` or `name|sub`, as INFO and CLIENT LIST show it.
     pub full_name: &'static str,
@@ -62,6 +64,7 @@ pub fn resolve(argv: &[Bytes]) -> Result<Resolved, RedisError> {
         }
         return Ok(Resolved {
             spec: sub,
+            top: spec.name,
             skip: 2,
             full_name,
         });
@@ -71,6 +74,7 @@ pub fn resolve(argv: &[Bytes]) -> Result<Resolved, RedisError> {
     }
     Ok(Resolved {
         spec,
+        top: spec.name,
         skip: 1,
         full_name: spec.name,
     })
@@ -120,7 +124,7 @@ fn run(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
     if !session.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
         return reject(session, RedisError::NoAuth);
     }
-    let top = table::lookup(&argv[0]).map_or(spec.name, |s| s.name);
+    let top = resolved.top;
     if let Some(multi) = session.multi.as_mut() {
         if !TRANSACTION_CONTROL.contains(&top) {
             if spec.flags.contains(Flags::NO_MULTI) {

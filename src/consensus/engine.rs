@@ -243,6 +243,13 @@ impl Engine {
     /// (reflecting every spore confirmed by `Input::Applied`). Returns the effects, network
     /// ones first.
     pub fn step(&mut self, now_ms: u64, input: Input, view: &dyn VersionView) -> Vec<Effect> {
+        if let Input::Applied(ids) = &input {
+            // Nothing else happens on a confirmation (no timer, no message, no decision), and
+            // the view already holds these spores: projecting them again over it would only
+            // cost a version computation per spore of the group just committed.
+            self.on_applied(ids);
+            return Vec::new();
+        }
         let mut proj = Projection::new(view);
         for (id, s) in &self.unconfirmed {
             proj.push(s, id);
@@ -263,7 +270,7 @@ impl Engine {
             Input::Submit(spores) => self.on_submit(&mut cx, spores),
             Input::Message { from, msg } => self.on_message(&mut cx, from, msg),
             Input::Tick => self.on_tick(&mut cx),
-            Input::Applied(ids) => self.on_applied(&ids),
+            Input::Applied(_) => {}
             Input::Approve(id) => self.on_decision(&mut cx, id, true),
             Input::Decline(id) => self.on_decision(&mut cx, id, false),
             Input::Resynced { present } => self.on_resynced(&mut cx, &present),
@@ -422,26 +429,24 @@ impl Engine {
     /// submission, a certificate, a fallback or an addendum: PROTOCOL.md §6).
     fn flush_floods(&mut self, cx: &mut Cx<'_>) {
         let ids = std::mem::take(&mut cx.to_flood);
-        let mut batches: BTreeMap<[u8; 64], Bundle> = BTreeMap::new();
+        let mut batches: BTreeMap<[u8; 64], (Bundle, Arc<[SporeId]>)> = BTreeMap::new();
         for id in ids {
             let Some(r) = self.records.get(&id) else {
                 continue;
             };
             let Some(c) = &r.content else { continue };
-            let entry = batches.entry(c.batch.signature).or_insert_with(|| Bundle {
-                spores: vec![c.batch.clone()],
-                ..Bundle::default()
+            batches.entry(c.batch.signature).or_insert_with(|| {
+                let bundle = Bundle {
+                    spores: vec![c.batch.clone()],
+                    ..Bundle::default()
+                };
+                (bundle, c.batch_ids.clone())
             });
-            let _ = entry;
         }
-        for bundle in batches.values_mut() {
+        for (bundle, batch_ids) in batches.values_mut() {
             let mut seen: BTreeSet<[u8; 64]> = BTreeSet::new();
-            let Some(batch) = bundle.spores.first().cloned() else {
-                continue;
-            };
-            for s in &batch.spores {
-                let id = s.id();
-                if let Some(r) = self.records.get_mut(&id) {
+            for id in batch_ids.iter() {
+                if let Some(r) = self.records.get_mut(id) {
                     for eb in r.endorsements.values() {
                         if seen.insert(eb.signature) {
                             bundle.endorsements.push(eb.clone());
@@ -451,7 +456,7 @@ impl Engine {
                 }
             }
         }
-        for (_, bundle) in batches {
+        for (_, (bundle, _)) in batches {
             cx.net
                 .push(Effect::Broadcast(Arc::new(Message::Bundle(bundle))));
         }
@@ -558,7 +563,7 @@ impl Engine {
                 .insert(id);
             cx.changed.insert(p.key.clone());
         }
-        self.note_classes(&s, &id);
+        self.note_classes(&id);
         self.remove_produced(id);
         self.unlock(cx, id);
         if let Some(r) = self.records.get_mut(&id) {
@@ -568,16 +573,11 @@ impl Engine {
     }
 
     /// Records which commutative classes were applied at each key's order (§5.3).
-    fn note_classes(&mut self, s: &Spore, _id: &SporeId) {
-        let Some(fp) = self
-            .records
-            .get(&s.id())
-            .and_then(|r| r.content.as_ref())
-            .map(|c| c.footprint.clone())
-        else {
+    fn note_classes(&mut self, id: &SporeId) {
+        let Some(c) = self.records.get(id).and_then(|r| r.content.as_ref()) else {
             return;
         };
-        for t in &fp.keys {
+        for t in &c.footprint.keys {
             let bit = match t.class {
                 KeyClass::Counter => 1u8,
                 KeyClass::Members { .. } => 2u8,

@@ -135,9 +135,16 @@ impl SporeBatch {
 
     /// Signs a batch of spores built by `key`'s node.
     pub fn sign(key: &NodeKey, spores: Vec<Arc<Spore>>) -> SporeBatch {
-        let origin = key.id();
         let ids: Vec<SporeId> = spores.iter().map(|s| s.id()).collect();
-        let signature = key.sign(DOMAIN_SPORES, &Self::payload(&origin, &ids));
+        Self::sign_with_ids(key, spores, &ids)
+    }
+
+    /// `sign` when the caller already holds the spores' ids (`ids[i]` must be
+    /// `spores[i].id()`; verifiers recompute them, so a wrong id only makes the batch invalid).
+    pub fn sign_with_ids(key: &NodeKey, spores: Vec<Arc<Spore>>, ids: &[SporeId]) -> SporeBatch {
+        debug_assert!(spores.len() == ids.len());
+        let origin = key.id();
+        let signature = key.sign(DOMAIN_SPORES, &Self::payload(&origin, ids));
         SporeBatch {
             origin,
             spores,

@@ -96,6 +96,7 @@ impl Engine {
             return false;
         }
         let mut new = false;
+        let batch_ids: Arc<[SporeId]> = ids.clone().into();
         for i in fresh {
             let (id, spore) = (ids[i], batch.spores[i].clone());
             if validate(&spore).is_err() {
@@ -105,6 +106,7 @@ impl Engine {
                 footprint: Footprint::of(&spore),
                 spore: spore.clone(),
                 batch: batch.clone(),
+                batch_ids: batch_ids.clone(),
             };
             let record = self
                 .records

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::spore::footprint::Footprint;
 use crate::spore::validate::validate;
-use crate::spore::Spore;
+use crate::spore::{Spore, SporeId};
 
 use super::effect::{DropReason, Effect};
 use super::endorse::Verdict;
@@ -22,6 +22,7 @@ impl Engine {
             spores: vec![],
             signature: [0; 64],
         });
+        let no_ids: Arc<[SporeId]> = Arc::new([]);
         let mut accepted = Vec::new();
         for spore in spores {
             let id = spore.id();
@@ -46,6 +47,7 @@ impl Engine {
                 footprint: Footprint::of(&spore),
                 spore: spore.clone(),
                 batch: placeholder.clone(),
+                batch_ids: no_ids.clone(),
             });
             self.records.insert(id, record);
             let verdict = if self.cfg.policy.is_endorser(&self.me) {
@@ -89,14 +91,17 @@ impl Engine {
         if accepted.is_empty() {
             return;
         }
-        let batch = Arc::new(SporeBatch::sign(
+        let batch_ids: Arc<[SporeId]> = accepted.iter().map(|(id, _)| *id).collect();
+        let batch = Arc::new(SporeBatch::sign_with_ids(
             &self.cfg.me,
             accepted.iter().map(|(_, s)| s.clone()).collect(),
+            &batch_ids,
         ));
         self.stats.signatures_made += 1;
         for (id, spore) in &accepted {
             if let Some(c) = self.records.get_mut(id).and_then(|r| r.content.as_mut()) {
                 c.batch = batch.clone();
+                c.batch_ids = batch_ids.clone();
             }
             self.schedule(*id, spore);
             cx.to_flood.insert(*id);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::crypto::NodeId;
 use crate::spore::footprint::Footprint;
-use crate::spore::Spore;
+use crate::spore::{Spore, SporeId};
 
 use super::effect::DropReason;
 use super::message::{EndorseBatch, RejectBatch, SporeBatch};
@@ -30,6 +30,9 @@ pub struct Content {
     pub footprint: Footprint,
     /// The signed batch it arrived in (what certificates carry).
     pub batch: Arc<SporeBatch>,
+    /// The ids of `batch`'s spores, in batch order (computed once, when the batch is signed or
+    /// verified: an id is a hash of the whole spore).
+    pub batch_ids: Arc<[SporeId]>,
 }
 
 /// Everything known about one spore id.

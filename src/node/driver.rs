@@ -354,8 +354,10 @@ impl Driver {
 
     fn carry_out(&mut self, effects: Vec<Effect>) {
         let mut to_apply: Vec<(SporeId, Arc<Spore>)> = Vec::new();
+        let alone = self.link.is_alone();
         for effect in effects {
             match effect {
+                Effect::Broadcast(_) | Effect::Send { .. } if alone => {}
                 Effect::Broadcast(msg) => {
                     if self.relayed.as_ref() != Some(&*msg) {
                         self.link.broadcast(encode_message(&msg));

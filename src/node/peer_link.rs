@@ -14,6 +14,11 @@ pub trait PeerLink: Send {
     fn ban(&self, node: NodeId, why: String);
     /// Nodes currently connected, sorted.
     fn peers(&self) -> Vec<NodeId>;
+    /// True when there is nobody to send to, ever (a single node): the driver then skips
+    /// encoding the messages the engine emits.
+    fn is_alone(&self) -> bool {
+        false
+    }
 }
 
 /// A node alone: nothing to send, nobody to ban.
@@ -25,5 +30,8 @@ impl PeerLink for NoPeers {
     fn ban(&self, _node: NodeId, _why: String) {}
     fn peers(&self) -> Vec<NodeId> {
         Vec::new()
+    }
+    fn is_alone(&self) -> bool {
+        true
     }
 }

@@ -82,10 +82,8 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         },
     )?);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(NodeError::Runtime)?;
+    let io = IoRuntimes::new(config.io_threads, config.cluster.is_some())?;
+    let runtime = &io.main;
 
     // A node that ran before with this data dir may have endorsed spores it no longer
     // remembers: it stays quiet for a while (the amnesia guard, PROTOCOL.md §9.3).
@@ -198,6 +196,7 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 max_bulk_len: config.proto_max_bulk_len,
                 ..Limits::default()
             },
+            workers: io.workers.clone(),
             ..ServerConfig::default()
         };
         let listener = Listener::bind(server_config, service)
@@ -255,9 +254,85 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         }
         Ok::<(), NodeError>(())
     });
+    io.stop_workers();
     let _ = tx.send(DriverMsg::Shutdown);
     let _ = driver_thread.join();
     served
+}
+
+/// The runtimes serving clients (and, in a cluster, the network).
+///
+/// A single node gets a current-thread runtime for the listener and the node's own tasks, plus
+/// `io_threads` (0 = one per core) worker threads, each running a current-thread runtime that
+/// serves the connections handed to it: its driver thread does the write work, and a
+/// request's front-end work is small enough that work stealing between workers (parking,
+/// waking, stealing) cost more CPU per request than it gained. A cluster also runs the network
+/// stack (noise, yamux, gossipsub) and keeps tokio's multi-thread runtime (`io_threads`
+/// workers, 0 = one per core).
+struct IoRuntimes {
+    main: tokio::runtime::Runtime,
+    /// Connection workers: their handles, the token that stops them, their threads.
+    workers: Vec<tokio::runtime::Handle>,
+    stop: CancellationToken,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl IoRuntimes {
+    fn new(io_threads: usize, clustered: bool) -> Result<IoRuntimes, NodeError> {
+        let stop = CancellationToken::new();
+        if clustered {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if io_threads > 0 {
+                b.worker_threads(io_threads);
+            }
+            let main = b.enable_all().build().map_err(NodeError::Runtime)?;
+            return Ok(IoRuntimes {
+                main,
+                workers: Vec::new(),
+                stop,
+                threads: Vec::new(),
+            });
+        }
+        let current = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(NodeError::Runtime)
+        };
+        let main = current()?;
+        let n = match io_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut workers = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let rt = current()?;
+            workers.push(rt.handle().clone());
+            let stop = stop.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("sporedb-io-{i}"))
+                    .spawn(move || rt.block_on(stop.cancelled()))
+                    .map_err(NodeError::Runtime)?,
+            );
+        }
+        Ok(IoRuntimes {
+            main,
+            workers,
+            stop,
+            threads,
+        })
+    }
+
+    /// Stops the connection workers (after the listener has returned: every connection task
+    /// has ended by then).
+    fn stop_workers(self) {
+        self.stop.cancel();
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -71,6 +71,7 @@ impl<S: Service> Listener<S> {
             config,
         } = self;
         let mut tasks = JoinSet::new();
+        let mut next_worker = 0usize;
         loop {
             tokio::select! {
                 biased;
@@ -78,7 +79,9 @@ impl<S: Service> Listener<S> {
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => task_ended(done),
                 accepted = tcp.accept() => match accepted {
                     Ok((stream, addr)) => {
-                        admit(stream, addr, &service, &clients, &config, &shutdown, &mut tasks)
+                        let worker = config.workers.get(next_worker % config.workers.len().max(1));
+                        next_worker = next_worker.wrapping_add(1);
+                        admit(stream, addr, &service, &clients, &config, &shutdown, &mut tasks, worker)
                     }
                     Err(e) => {
                         warn!(error = %e, "accept failed");
@@ -108,8 +111,10 @@ impl<S: Service> Listener<S> {
     }
 }
 
-/// Starts serving an accepted connection, or refuses it as Redis does when `maxclients` is
-/// reached (the error is written, then the socket closed).
+/// Starts serving an accepted connection (on `worker` if given, else on this runtime), or
+/// refuses it as Redis does when `maxclients` is reached (the error is written, then the
+/// socket closed).
+#[allow(clippy::too_many_arguments)]
 fn admit<S: Service>(
     stream: TcpStream,
     addr: SocketAddr,
@@ -118,6 +123,7 @@ fn admit<S: Service>(
     config: &Arc<ServerConfig>,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
+    worker: Option<&tokio::runtime::Handle>,
 ) {
     // Redis sets TCP_NODELAY on every client: replies to small requests must not wait for
     // Nagle's algorithm.
@@ -134,13 +140,37 @@ fn admit<S: Service>(
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let registration = clients.register(addr, laddr, raw_fd(&stream), shutdown);
     debug!(id = registration.handle.id(), %addr, "client connected");
-    tasks.spawn(connection::serve(
-        stream,
-        service.clone(),
-        registration,
-        config.clone(),
-        shutdown.clone(),
-    ));
+    let (service, config, shutdown) = (service.clone(), config.clone(), shutdown.clone());
+    let Some(worker) = worker else {
+        tasks.spawn(connection::serve(
+            stream,
+            service,
+            registration,
+            config,
+            shutdown,
+        ));
+        return;
+    };
+    // A tokio socket belongs to the reactor of the runtime that registered it: hand the
+    // worker the plain socket and let it register it with its own.
+    let stream = match stream.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, %addr, "could not hand a connection to its worker");
+            return;
+        }
+    };
+    tasks.spawn_on(
+        async move {
+            match TcpStream::from_std(stream) {
+                Ok(stream) => {
+                    connection::serve(stream, service, registration, config, shutdown).await
+                }
+                Err(e) => warn!(error = %e, %addr, "could not register a connection"),
+            }
+        },
+        worker,
+    );
 }
 
 async fn refuse(mut stream: TcpStream) {

@@ -59,6 +59,12 @@ pub struct ServerConfig {
     /// On shutdown, how long connections may take to deliver replies already in progress
     /// before they are closed. Default 2 s.
     pub shutdown_grace: Duration,
+    /// Runtimes the connections are spread over, round-robin; a connection stays on the one
+    /// it was given for its whole life (no work stealing: each runtime is typically a
+    /// current-thread runtime on its own thread, so a request costs no cross-thread wake-up).
+    /// They must keep running until [`Listener::run`] has returned. Empty (the default): the
+    /// runtime running the listener.
+    pub workers: Vec<tokio::runtime::Handle>,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +77,7 @@ impl Default for ServerConfig {
             output_limit_bytes: 256 * 1024 * 1024,
             max_deferred: 1024,
             shutdown_grace: Duration::from_secs(2),
+            workers: Vec::new(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! the new generation and get `after_write`. A database's sum is kept over recorded keys, and a
 //! key is recorded exactly when its version differs from the absent version of its generation.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::footprint::MergedAccess;
@@ -113,10 +114,17 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
 
 /// A `VersionView` that layers version effects over another view: the projected state after
 /// spores that are committed or built but not yet applied to the store.
+///
+/// The base must be a snapshot (it must not change while the projection lives): what it
+/// answers is remembered, because the engine asks for the same keys several times per spore
+/// (endorsement checks, apply gate, effects) and each answer is a store lookup, plus a hash
+/// for a key never written.
 pub struct Projection<'a> {
     base: &'a dyn VersionView,
     keys: BTreeMap<Key, KeyVersion>,
     dbs: BTreeMap<u8, DbState>,
+    base_keys: RefCell<BTreeMap<Key, KeyVersion>>,
+    base_dbs: RefCell<BTreeMap<u8, DbState>>,
 }
 
 impl<'a> Projection<'a> {
@@ -125,7 +133,27 @@ impl<'a> Projection<'a> {
             base,
             keys: BTreeMap::new(),
             dbs: BTreeMap::new(),
+            base_keys: RefCell::new(BTreeMap::new()),
+            base_dbs: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    fn base_key_version(&self, key: &Key) -> KeyVersion {
+        if let Some(v) = self.base_keys.borrow().get(key) {
+            return *v;
+        }
+        let v = self.base.key_version(key);
+        self.base_keys.borrow_mut().insert(key.clone(), v);
+        v
+    }
+
+    fn base_db_state(&self, db: u8) -> DbState {
+        if let Some(s) = self.base_dbs.borrow().get(&db) {
+            return *s;
+        }
+        let s = self.base.db_state(db);
+        self.base_dbs.borrow_mut().insert(db, s);
+        s
     }
 
     /// Layers the effects of `spore` on top of the current projection.
@@ -147,10 +175,10 @@ impl VersionView for Projection<'_> {
         }
         match self.dbs.get(&key.db) {
             // A db flushed in the projection: keys not rewritten since are absent.
-            Some(state) if state.generation != self.base.db_state(key.db).generation => {
+            Some(state) if state.generation != self.base_db_state(key.db).generation => {
                 KeyVersion::absent(&state.generation, key)
             }
-            _ => self.base.key_version(key),
+            _ => self.base_key_version(key),
         }
     }
 
@@ -158,6 +186,6 @@ impl VersionView for Projection<'_> {
         self.dbs
             .get(&db)
             .copied()
-            .unwrap_or_else(|| self.base.db_state(db))
+            .unwrap_or_else(|| self.base_db_state(db))
     }
 }

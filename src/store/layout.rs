@@ -164,6 +164,20 @@ impl RawRecord<'_> {
     }
 }
 
+/// Calls `f` with the `keys` table key of `key`, built on the stack when the name is short
+/// (every point read of a key goes through here: no allocation for the common case).
+pub fn with_key_key<R>(key: &Key, f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; 128];
+    match buf.get_mut(1..=key.name.len()) {
+        Some(name) => {
+            name.copy_from_slice(&key.name);
+            buf[0] = key.db;
+            f(&buf[..=key.name.len()])
+        }
+        None => f(&key_key(key)),
+    }
+}
+
 /// `keys` table key.
 pub fn key_key(key: &Key) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + key.name.len());
@@ -356,6 +370,10 @@ mod tests {
     fn layout_is_frozen() {
         let key = Key::new(3, "ab");
         assert_eq!(hex::encode(key_key(&key)), "036162");
+        for len in [0, 1, 126, 127, 128, 300] {
+            let long = Key::new(7, vec![b'x'; len]);
+            assert_eq!(with_key_key(&long, <[u8]>::to_vec), key_key(&long), "{len}");
+        }
         assert_eq!(hex::encode(elems_prefix(&key)), "03000000026162");
         assert_eq!(
             hex::encode(list_elem_key(&elems_prefix(&key), -1)),

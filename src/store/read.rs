@@ -94,7 +94,7 @@ pub trait StoreRead: KvRead {
         if !layout::name_fits(&key.name) {
             return Ok(None);
         }
-        match self.get(Table::Keys, &layout::key_key(key))? {
+        match layout::with_key_key(key, |kk| self.get(Table::Keys, kk))? {
             Some(b) => Ok(Some(layout::decode_record(b)?)),
             None => Ok(None),
         }

@@ -373,3 +373,41 @@ fn root_off_then_on_rebuilds() {
     assert_ne!(r2.root, r.root);
     assert!(matches!(store.scrub().unwrap(), Integrity::Verified { root } if root == r2.root));
 }
+
+/// A FLUSHDB that removes most of the tree rebuilds it from what remains instead of removing
+/// leaves one path at a time; the result is the root the data implies, and proofs still work.
+#[test]
+fn large_flush_rebuilds_the_tree_to_the_right_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &StoreOptions { map_size: 1 << 30 }).unwrap();
+    for chunk in 0..4 {
+        let ops = (0..1000)
+            .map(|i| set(&format!("k{chunk}:{i}"), "v"))
+            .collect();
+        lmdb_apply(&store, ops);
+    }
+    let kept = Key::new(1, Bytes::from_static(b"kept"));
+    lmdb_apply(
+        &store,
+        vec![Op::Set {
+            key: kept,
+            value: Bytes::from_static(b"1"),
+            cond: SetCond::Always,
+            ttl: Ttl::Clear,
+            get: false,
+        }],
+    );
+    let before = store.state_root().unwrap();
+    let t = std::time::Instant::now();
+    lmdb_apply(&store, vec![Op::FlushDb { db: 0 }]);
+    eprintln!("FLUSHDB of 4000 keys: {:?}", t.elapsed());
+    let after = store.state_root().unwrap();
+    assert_ne!(after.root, before.root);
+    assert_eq!(after.applied_count, before.applied_count + 1);
+    assert_eq!(store.scrub().unwrap(), Integrity::Verified { root: after.root });
+    let txn = store.read().unwrap();
+    let p = txn.prove(1, b"kept").unwrap();
+    assert!(p.present());
+    p.verify(&after.root).unwrap();
+    assert!(!txn.prove(0, b"k0:1").unwrap().present());
+}

@@ -114,8 +114,40 @@ pub fn apply<T: KvWrite + ?Sized>(kv: &mut T, dirty: Dirty) -> Result<(), StoreE
             kv.get(*table, key)?.map(<[u8]>::to_vec),
         ));
     }
-    put_values(kv, state, values)?;
+    if rebuild_is_cheaper(&*kv, &values)? {
+        build_tree(kv)?;
+    } else {
+        put_values(kv, state, values)?;
+    }
     Ok(())
+}
+
+/// Whether rebuilding the tree from the data is cheaper than applying `values` to it. jmt
+/// removes leaves one path at a time (each removal rehashes every node above it), so a
+/// FLUSHDB/FLUSHALL of 100k keys took over 10 s and stalled every write behind it; a rebuild
+/// costs a batched insert of the leaves that remain. The count of remaining leaves comes from
+/// the backend for free (LMDB's table header), or not at all (then never rebuild).
+fn rebuild_is_cheaper<T: KvRead + ?Sized>(
+    kv: &T,
+    values: &[(KeyHash, Option<OwnedValue>)],
+) -> Result<bool, StoreError> {
+    /// Below this many removals the incremental path is fast enough whatever the tree size.
+    const MIN_REMOVALS: usize = 1024;
+    /// A removal costs roughly this many batched leaf inserts (one path of ~15 hashes per
+    /// level against ~1 hash per node when building).
+    const REMOVAL_WEIGHT: u64 = 8;
+    let removals = values.iter().filter(|(_, v)| v.is_none()).count();
+    if removals < MIN_REMOVALS {
+        return Ok(false);
+    }
+    let mut remaining = 0u64;
+    for t in LEAF_TABLES {
+        match kv.entry_count(t)? {
+            Some(n) => remaining += n,
+            None => return Ok(false),
+        }
+    }
+    Ok(remaining <= removals as u64 * REMOVAL_WEIGHT)
 }
 
 /// Leaf entries per jmt version while building: bounds the memory a batch holds.
@@ -156,21 +188,8 @@ pub fn next_chunk<T: KvRead + ?Sized>(
 /// Builds the tree from `kv`'s data, replacing any tree it had, and records the applied-set
 /// digest of its `applied` table. Returns the root.
 pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
-    clear_table(kv, Table::Nodes)?;
     clear_table(kv, Table::Root)?;
-    // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
-    let mut state = put_values(kv, None, Vec::new())?;
-    let mut cursor = None;
-    loop {
-        let (values, next) = next_chunk(&*kv, cursor)?;
-        if !values.is_empty() {
-            state = put_values(kv, Some(state), values)?;
-        }
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let state = build_tree(kv)?;
     let mut applied = AppliedSet::default();
     for e in kv.range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)? {
         let (k, _) = e?;
@@ -181,6 +200,25 @@ pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
     }
     applied.store(kv)?;
     Ok(state.root)
+}
+
+/// Replaces the tree with one built from `kv`'s leaf tables (versions restart at 0: they are
+/// this node's bookkeeping, and a read transaction opened earlier keeps its own snapshot).
+fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> {
+    clear_table(kv, Table::Nodes)?;
+    // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
+    let mut state = put_values(kv, None, Vec::new())?;
+    let mut cursor = None;
+    loop {
+        let (values, next) = next_chunk(&*kv, cursor)?;
+        if !values.is_empty() {
+            state = put_values(kv, Some(state), values)?;
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(state),
+        }
+    }
 }
 
 /// The root `src`'s data should have, computed from scratch in a scratch in-memory tree (the

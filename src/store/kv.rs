@@ -93,6 +93,12 @@ pub trait KvRead {
         hi: Bound<&[u8]>,
         rev: bool,
     ) -> Result<KvIter<'a>, StoreError>;
+
+    /// How many entries `table` holds, when the backend knows it without counting (LMDB keeps
+    /// it in the table's header); `None` otherwise.
+    fn entry_count(&self, _table: Table) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Write access. A write transaction sees its own writes.

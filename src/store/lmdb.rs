@@ -167,6 +167,10 @@ impl KvRead for WriteTxn<'_> {
         get(&self.dbs[table as usize], &self.txn, key)
     }
 
+    fn entry_count(&self, table: Table) -> Result<Option<u64>, StoreError> {
+        Ok(Some(self.dbs[table as usize].len(&self.txn)?))
+    }
+
     fn range<'a>(
         &'a self,
         table: Table,

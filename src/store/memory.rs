@@ -155,6 +155,10 @@ impl KvRead for MemWrite<'_> {
         Ok(self.tables[table as usize].get(key).map(Vec::as_slice))
     }
 
+    fn entry_count(&self, table: Table) -> Result<Option<u64>, StoreError> {
+        Ok(Some(self.tables[table as usize].len() as u64))
+    }
+
     fn range<'a>(
         &'a self,
         table: Table,

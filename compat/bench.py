@@ -73,7 +73,8 @@ def run_benchmark(server: harness.Server, pipeline: int, what: list[str], args) 
 
 def flushall(server: harness.Server) -> None:
     # Not the harness's short reply timeout: after a run sporedb's FLUSHALL removes a few hundred
-    # thousand state-tree leaves (list elements, set members, keys), which takes many seconds.
+    # thousand state-tree leaves (list elements, set members, keys). It rebuilds the tree from
+    # what remains (well under a second), but the margin costs nothing.
     conn = server.connect(timeout=600)
     try:
         conn.call("FLUSHALL")

@@ -50,6 +50,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::cluster::dump;
 use common::READY_PREFIX;
 
 const NODES: usize = 4;
@@ -448,27 +449,6 @@ fn free_subnet(pid: u32) -> Result<String, String> {
         .map(|x| format!("10.231.{x}"))
         .find(|net| !used.contains(&format!("{net}.")))
         .ok_or_else(|| "no free 10.231.X.0/24 subnet in the root namespace".to_string())
-}
-
-/// Every key and value of db 0 on one node (strings, counters, sorted set members), sorted.
-fn dump(con: &mut redis::Connection) -> BTreeMap<String, String> {
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(con).expect("keys");
-    let mut out = BTreeMap::new();
-    for k in keys {
-        let t: String = redis::cmd("TYPE").arg(&k).query(con).expect("type");
-        let v = match t.as_str() {
-            "string" => redis::cmd("GET").arg(&k).query::<String>(con).expect("get"),
-            "set" => {
-                let mut m: Vec<String> =
-                    redis::cmd("SMEMBERS").arg(&k).query(con).expect("smembers");
-                m.sort();
-                m.join(",")
-            }
-            other => format!("<{other}>"),
-        };
-        out.insert(k, v);
-    }
-    out
 }
 
 /// Waits until the given nodes hold the same data; returns it.

@@ -404,7 +404,10 @@ fn large_flush_rebuilds_the_tree_to_the_right_root() {
     let after = store.state_root().unwrap();
     assert_ne!(after.root, before.root);
     assert_eq!(after.applied_count, before.applied_count + 1);
-    assert_eq!(store.scrub().unwrap(), Integrity::Verified { root: after.root });
+    assert_eq!(
+        store.scrub().unwrap(),
+        Integrity::Verified { root: after.root }
+    );
     let txn = store.read().unwrap();
     let p = txn.prove(1, b"kept").unwrap();
     assert!(p.present());

@@ -11,7 +11,7 @@
 //! | `applied` | `deadline_ms u64 BE ‖ spore id[32]`              | empty                          |
 //! | `meta`    | `"format"`                                       | `u32 BE` format version        |
 //! | `scan`    | `db u8 ‖ h64(name) u64 BE ‖ name`                | empty                          |
-//! | `nodes`   | `borsh(nibble path)`                             | `version u64 BE ‖ borsh(jmt Node)` (not replicated) |
+//! | `nodes`   | `version u64 BE ‖ borsh(nibble path)`            | `borsh(jmt Node)` (not replicated) |
 //! | `root`    | `"tree"` / `"applied"`                           | `version u64 BE ‖ root[32]` / `LtHash state[2048] ‖ count u64 BE` (not replicated) |
 //!
 //! Key record: `kind u8 ‖ expire_at_ms u64 BE (0 = none) ‖ order[32] ‖ acc[32] ‖ payload`, where
@@ -37,10 +37,9 @@
 //! deadline first in `applied`, and hashes set members; 3 adds the state tree's tables
 //! `nodes` and `root` (`crate::root`), no other change; 4 makes `dbs` entries leaves of the
 //! state tree too (so a root covers database versions, and state transfer can verify them) and
-//! keys `nodes` by position alone (`root::nodes`) and hashes the applied set with LtHash16
-//! (`root::applied`); no replicated table changed. A version-2 or -3 store is upgraded at open (the tree is rebuilt from its data,
-//! then the format becomes 4). A store of any other version
-//! is refused at open (`StoreError::Format`): there is no migration, a node rebuilds its data
+//! hashes the applied set with LtHash16 (`root::applied`); no replicated table changed. A
+//! version-2 or -3 store is upgraded at open (the tree is rebuilt from its data, then the format
+//! becomes 4). A store of any other version is refused at open (`StoreError::Format`): there is no migration, a node rebuilds its data
 //! directory from its peers.
 //!
 //! LMDB keys are limited to 511 bytes (fixed at build time, the same on every node), which

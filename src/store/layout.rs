@@ -39,8 +39,8 @@
 //! state tree too (so a root covers database versions, and state transfer can verify them) and
 //! hashes the applied set with LtHash16 (`root::applied`); no replicated table changed. A
 //! version-2 or -3 store is upgraded at open (the tree is rebuilt from its data, then the format
-//! becomes 4). A store of any other version is refused at open (`StoreError::Format`): there is no migration, a node rebuilds its data
-//! directory from its peers.
+//! becomes 4). A store of any other version is refused at open (`StoreError::Format`): there
+//! is no migration, a node rebuilds its data directory from its peers.
 //!
 //! LMDB keys are limited to 511 bytes (fixed at build time, the same on every node), which
 //! bounds names and members: see `name_fits` / `member_fits`. Command handlers refuse longer

@@ -2,7 +2,8 @@
 //! and, in this test process, node 4's key driving its own libp2p node. It gossips a forged
 //! spore batch (flipped signature) and equivocates: it endorses two mutually exclusive spores.
 //! The honest nodes must not apply the forgery, must produce signed evidence naming node 4
-//! (`SPORE.EVIDENCE`), and must keep committing writes among themselves.
+//! (`SPORE.EVIDENCE`), and must keep committing writes among themselves. It also signs a false
+//! state root: the honest nodes keep it as evidence of a conflict and keep serving reads.
 
 mod common;
 
@@ -52,8 +53,17 @@ fn set_x(
     }
 }
 
-#[test]
-fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
+/// Three honest nodes and, in this process, node 4's key on its own libp2p node in their mesh.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    honest: Vec<TestNode>,
+    cons: Vec<redis::Client>,
+    byz: sporedb::crypto::NodeKey,
+    net: sporedb::net::NetHandle,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn setup() -> Setup {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     let ports = common::demo_cluster_files(dir, 4);
@@ -94,6 +104,26 @@ fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    Setup {
+        _tmp: tmp,
+        honest,
+        cons,
+        byz,
+        net,
+        _rt: rt,
+    }
+}
+
+#[test]
+fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
+    let Setup {
+        _tmp,
+        honest,
+        cons,
+        byz,
+        net,
+        _rt,
+    } = setup();
 
     // 1. A forged batch: node 4 "signs" a spore but the signature is broken.
     let forged_spore = Arc::new(set_x(&byz, 1, "forged", now_ms() + 4_000));
@@ -180,6 +210,119 @@ fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
         }
         assert!(Instant::now() < deadline, "honest nodes disagree: {vals:?}");
         std::thread::sleep(Duration::from_millis(300));
+    }
+    net.shutdown();
+    drop(honest);
+}
+
+fn info_field(con: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("sporedb").query(con).expect("info");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO has no {field}:\n{info}"))
+        .trim()
+        .to_string()
+}
+
+/// The honest nodes' common root, once they hold the same one.
+fn common_root(cons: &[redis::Client]) -> sporedb::root::Root {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let roots: Vec<(String, String, u64)> = cons
+            .iter()
+            .map(|c| {
+                let mut con = c.get_connection().expect("con");
+                let (root, digest, count, _, _): (String, String, u64, String, String) =
+                    redis::cmd("SPORE.ROOT").query(&mut con).expect("root");
+                (root, digest, count)
+            })
+            .collect();
+        if roots.windows(2).all(|w| w[0] == w[1]) {
+            let hex32 = |h: &str| -> [u8; 32] {
+                hex::decode(h).expect("hex").try_into().expect("32 bytes")
+            };
+            return sporedb::root::Root {
+                root: hex32(&roots[0].0),
+                applied_digest: hex32(&roots[0].1),
+                applied_count: roots[0].2,
+            };
+        }
+        assert!(Instant::now() < deadline, "honest roots differ: {roots:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One endorser (f = 1) signs a false root for the applied spores the honest nodes hold, and
+/// gossips a forged attestation besides. The honest nodes keep the signed lie as evidence of a
+/// conflict, drop the forgery, and go on serving reads: f lying endorsers cannot make an honest
+/// node stop (that takes f + 1 agreeing on one root, `root::book`).
+#[test]
+fn lying_attestation_is_evidence_not_a_verdict() {
+    let Setup {
+        _tmp,
+        honest,
+        cons,
+        byz,
+        net,
+        _rt,
+    } = setup();
+    let mut con = cons[0].get_connection().expect("con");
+    for i in 0..5 {
+        let _: String = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("v")
+            .query(&mut con)
+            .expect("honest write");
+    }
+    let truth = common_root(&cons);
+    // Each honest node must have recorded its own root at this applied set before the lie
+    // arrives (it looks at its root every 250 ms).
+    std::thread::sleep(Duration::from_secs(1));
+
+    let lie = sporedb::root::Root {
+        root: [0x66; 32],
+        ..truth
+    };
+    let signed = sporedb::root::SignedRoot {
+        root: lie,
+        attestation: sporedb::root::attest(&byz, &lie),
+    };
+    net.broadcast(sporedb::root::gossip::encode(&signed));
+    // A forged one too: node 4's attestation with a broken signature.
+    let mut forged = signed;
+    forged.root.root = [0x77; 32];
+    forged.attestation.signature[3] ^= 1;
+    net.broadcast(sporedb::root::gossip::encode(&forged));
+
+    let culprit = hex::encode(byz.id());
+    for c in &cons {
+        let mut con = c.get_connection().expect("con");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while info_field(&mut con, "state_root_conflicts") == "0" {
+            assert!(
+                Instant::now() < deadline,
+                "no conflict recorded for the lying attestation"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Exactly the signed lie: the forged attestation was dropped by the gossip validator.
+        assert_eq!(info_field(&mut con, "state_root_conflicts"), "1");
+        let report: BTreeMap<String, redis::Value> = redis::cmd("SPORE.ATTESTATIONS")
+            .query(&mut con)
+            .expect("attestations");
+        let Some(redis::Value::Array(conflicts)) = report.get("conflicts") else {
+            panic!("no conflicts in {report:?}");
+        };
+        let text = format!("{conflicts:?}");
+        assert!(
+            text.contains(&culprit) && text.contains(&"66".repeat(32)),
+            "the conflict must carry node 4's signed lie: {text}"
+        );
+        assert!(!text.contains(&"77".repeat(32)), "forgery kept: {text}");
+        assert_eq!(info_field(&mut con, "state_diverged"), "0");
+        assert_eq!(info_field(&mut con, "state_reads"), "served");
+        let v: Option<String> = redis::cmd("GET").arg("k0").query(&mut con).expect("read");
+        assert_eq!(v.as_deref(), Some("v"));
     }
     net.shutdown();
     drop(honest);

@@ -74,25 +74,36 @@ impl Attestations {
     /// Signs `root` and records it as this node's current root.
     pub fn own(&self, root: Root) -> SignedRoot {
         let signed = self.sign(root);
-        let found = self.book().own(signed);
-        self.after(found);
+        self.update(|book| book.own(signed));
         signed
     }
 
     /// Records a peer's signed root (signature already checked).
     pub fn peer(&self, s: SignedRoot) {
-        let found = self.book().peer(s);
-        self.after(found);
+        self.update(|book| book.peer(s));
     }
 
     /// After a successful state transfer to `root`.
     pub fn repaired(&self, root: Root) {
         let signed = self.sign(root);
-        self.book().reset(signed);
-        self.diverged.store(false, Ordering::Relaxed);
+        self.update(|book| {
+            book.reset(signed);
+            Vec::new()
+        });
     }
 
-    fn after(&self, found: Vec<RootConflict>) {
+    /// Changes the book, and mirrors its standing in the read path's flag under the same lock
+    /// (two threads updating at once cannot leave the flag saying the opposite of the book);
+    /// then logs what changed.
+    fn update(&self, change: impl FnOnce(&mut Book) -> Vec<RootConflict>) {
+        let (found, standing, was) = {
+            let mut book = self.book();
+            let found = change(&mut book);
+            let standing = book.standing().clone();
+            let diverged = matches!(standing, Standing::Diverged { .. });
+            let was = self.diverged.swap(diverged, Ordering::Relaxed);
+            (found, standing, was)
+        };
         for c in &found {
             tracing::error!(
                 peer = %hex::encode(c.theirs.attestation.node),
@@ -102,9 +113,7 @@ impl Attestations {
                 "state root conflict: a peer signed another root for the same applied spores (evidence kept, see SPORE.ATTESTATIONS)"
             );
         }
-        let standing = self.book().standing().clone();
         let diverged = matches!(standing, Standing::Diverged { .. });
-        let was = self.diverged.swap(diverged, Ordering::Relaxed);
         if diverged && !was {
             if let Standing::Diverged { peers, theirs, .. } = &standing {
                 tracing::error!(
@@ -114,7 +123,9 @@ impl Attestations {
                 );
             }
         } else if was && !diverged {
-            tracing::warn!("peers confirm this node's current root again: serving reads");
+            tracing::warn!(
+                "this node's root is no longer contradicted (repaired, or confirmed by f + 1 peers): serving reads"
+            );
         }
     }
 

@@ -18,6 +18,7 @@ use sporedb::consensus::{Bundle, EndorseBatch, Message, SporeBatch};
 use sporedb::net::{NetConfig, Verdict};
 use sporedb::spore::*;
 
+use common::cluster::info_field;
 use common::TestNode;
 
 fn now_ms() -> u64 {
@@ -56,7 +57,7 @@ fn set_x(
 /// Three honest nodes and, in this process, node 4's key on its own libp2p node in their mesh.
 struct Setup {
     _tmp: tempfile::TempDir,
-    honest: Vec<TestNode>,
+    _honest: Vec<TestNode>,
     cons: Vec<redis::Client>,
     byz: sporedb::crypto::NodeKey,
     net: sporedb::net::NetHandle,
@@ -106,7 +107,7 @@ fn setup() -> Setup {
     }
     Setup {
         _tmp: tmp,
-        honest,
+        _honest: honest,
         cons,
         byz,
         net,
@@ -116,18 +117,12 @@ fn setup() -> Setup {
 
 #[test]
 fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
-    let Setup {
-        _tmp,
-        honest,
-        cons,
-        byz,
-        net,
-        _rt,
-    } = setup();
+    let s = setup();
+    let (cons, byz, net) = (s.cons.as_slice(), &s.byz, &s.net);
 
     // 1. A forged batch: node 4 "signs" a spore but the signature is broken.
-    let forged_spore = Arc::new(set_x(&byz, 1, "forged", now_ms() + 4_000));
-    let mut forged = SporeBatch::sign(&byz, vec![forged_spore]);
+    let forged_spore = Arc::new(set_x(byz, 1, "forged", now_ms() + 4_000));
+    let mut forged = SporeBatch::sign(byz, vec![forged_spore]);
     forged.signature[7] ^= 0x40;
     net.broadcast(encode_message(&Message::Bundle(Bundle {
         spores: vec![Arc::new(forged)],
@@ -136,17 +131,17 @@ fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
 
     // 2. Equivocation: two spores that both require x absent, both endorsed by node 4.
     let d = now_ms() + 4_000;
-    let a = Arc::new(set_x(&byz, 2, "a", d));
-    let b = Arc::new(set_x(&byz, 3, "b", d));
+    let a = Arc::new(set_x(byz, 2, "a", d));
+    let b = Arc::new(set_x(byz, 3, "b", d));
     let (ia, ib) = (a.id(), b.id());
     let bundle = Bundle {
         spores: vec![
-            Arc::new(SporeBatch::sign(&byz, vec![a])),
-            Arc::new(SporeBatch::sign(&byz, vec![b])),
+            Arc::new(SporeBatch::sign(byz, vec![a])),
+            Arc::new(SporeBatch::sign(byz, vec![b])),
         ],
         endorsements: vec![
-            Arc::new(EndorseBatch::sign(&byz, vec![ia])),
-            Arc::new(EndorseBatch::sign(&byz, vec![ib])),
+            Arc::new(EndorseBatch::sign(byz, vec![ia])),
+            Arc::new(EndorseBatch::sign(byz, vec![ib])),
         ],
         rejections: vec![],
     };
@@ -156,7 +151,7 @@ fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
     let culprit = hex::encode(byz.id());
     let deadline = Instant::now() + Duration::from_secs(30);
     'wait: loop {
-        for c in &cons {
+        for c in cons {
             let mut con = c.get_connection().expect("con");
             let ev: Vec<BTreeMap<String, redis::Value>> = redis::cmd("SPORE.EVIDENCE")
                 .query(&mut con)
@@ -178,7 +173,7 @@ fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
 
     // The forgery is never applied; at most one of the two conflicting spores is.
     std::thread::sleep(Duration::from_secs(7));
-    for c in &cons {
+    for c in cons {
         let mut con = c.get_connection().expect("con");
         let x: Option<String> = redis::cmd("GET").arg("x").query(&mut con).expect("get");
         assert_ne!(x.as_deref(), Some("forged"), "a forged spore was applied");
@@ -212,16 +207,7 @@ fn equivocating_and_forging_endorser_is_tolerated_and_reported() {
         std::thread::sleep(Duration::from_millis(300));
     }
     net.shutdown();
-    drop(honest);
-}
-
-fn info_field(con: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("sporedb").query(con).expect("info");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO has no {field}:\n{info}"))
-        .trim()
-        .to_string()
+    drop(s);
 }
 
 /// The honest nodes' common root, once they hold the same one.
@@ -258,14 +244,8 @@ fn common_root(cons: &[redis::Client]) -> sporedb::root::Root {
 /// node stop (that takes f + 1 agreeing on one root, `root::book`).
 #[test]
 fn lying_attestation_is_evidence_not_a_verdict() {
-    let Setup {
-        _tmp,
-        honest,
-        cons,
-        byz,
-        net,
-        _rt,
-    } = setup();
+    let s = setup();
+    let (cons, byz, net) = (s.cons.as_slice(), &s.byz, &s.net);
     let mut con = cons[0].get_connection().expect("con");
     for i in 0..5 {
         let _: String = redis::cmd("SET")
@@ -274,7 +254,7 @@ fn lying_attestation_is_evidence_not_a_verdict() {
             .query(&mut con)
             .expect("honest write");
     }
-    let truth = common_root(&cons);
+    let truth = common_root(cons);
     // Each honest node must have recorded its own root at this applied set before the lie
     // arrives (it looks at its root every 250 ms).
     std::thread::sleep(Duration::from_secs(1));
@@ -285,7 +265,7 @@ fn lying_attestation_is_evidence_not_a_verdict() {
     };
     let signed = sporedb::root::SignedRoot {
         root: lie,
-        attestation: sporedb::root::attest(&byz, &lie),
+        attestation: sporedb::root::attest(byz, &lie),
     };
     net.broadcast(sporedb::root::gossip::encode(&signed));
     // A forged one too: node 4's attestation with a broken signature.
@@ -295,7 +275,7 @@ fn lying_attestation_is_evidence_not_a_verdict() {
     net.broadcast(sporedb::root::gossip::encode(&forged));
 
     let culprit = hex::encode(byz.id());
-    for c in &cons {
+    for c in cons {
         let mut con = c.get_connection().expect("con");
         let deadline = Instant::now() + Duration::from_secs(20);
         while info_field(&mut con, "state_root_conflicts") == "0" {
@@ -325,5 +305,5 @@ fn lying_attestation_is_evidence_not_a_verdict() {
         assert_eq!(v.as_deref(), Some("v"));
     }
     net.shutdown();
-    drop(honest);
+    drop(s);
 }

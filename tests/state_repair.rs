@@ -27,15 +27,6 @@ fn set(con: &mut redis::Connection, k: &str, v: &str) {
     let _: String = redis::cmd("SET").arg(k).arg(v).query(con).expect("set");
 }
 
-fn info_field(con: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("sporedb").query(con).expect("info");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO has no {field}:\n{info}"))
-        .trim()
-        .to_string()
-}
-
 /// The `keys` record of db 0 key `name` with its string payload replaced by `value`.
 fn forged_record(current: &[u8], value: &str) -> Vec<u8> {
     assert!(

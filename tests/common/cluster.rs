@@ -123,3 +123,13 @@ pub fn start_all() -> Cluster {
     }
     c
 }
+
+/// One field of `INFO sporedb`.
+pub fn info_field(con: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("sporedb").query(con).expect("info");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO has no {field}:\n{info}"))
+        .trim()
+        .to_string()
+}

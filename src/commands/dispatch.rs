@@ -142,9 +142,11 @@ fn run(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
             return Outcome::Reply(Reply::Simple("QUEUED"));
         }
     }
-    // A replica whose data is known not to be the cluster's serves no data until repaired
-    // (SPORE.* stay available: they show what is wrong and how the repair goes).
-    if spec.flags.contains(Flags::READONLY) && !top.starts_with("spore.") {
+    // A replica whose data is known not to be the cluster's serves no data until repaired.
+    // Redis's own mechanism for this is the STALE flag (the commands a replica with stale data
+    // still answers): data reads lack it, while SPORE.ROOT / SPORE.PROOF have it and show what
+    // is wrong.
+    if spec.flags.contains(Flags::READONLY) && !spec.flags.contains(Flags::STALE) {
         if let Some(why) = shared.roots.as_ref().and_then(|r| r.reads_refused()) {
             return Outcome::Reply(Reply::Error(RedisError::ReadsRefused { why }));
         }

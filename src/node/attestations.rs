@@ -237,8 +237,8 @@ pub async fn attest_loop(
         };
         // A node that knows its data is not what its root says does not vouch for the root.
         if endorser && due && !store.integrity().is_tampered() && !net.peers().is_empty() {
-            let signed = att.own(root);
-            net.broadcast(crate::root::gossip::encode(&signed));
+            // Recorded above when it moved; `sign` reuses that signature.
+            net.broadcast(crate::root::gossip::encode(&att.sign(root)));
             sent = Some((root, now));
         }
     }

@@ -361,18 +361,19 @@ pub async fn sync_loop(
                 continue;
             }
         };
+        // One round of root requests per pass: it feeds the attestation book (a restarted
+        // node learns its peers' roots here before any gossip) and decides what to copy.
+        let signed = crate::sync::fetch::signed_roots(&requester, &peers).await;
+        for s in &signed {
+            attestations.peer(*s);
+        }
+        let by_root = crate::sync::fetch::group(&signed);
         if !(startup || stalled || distrust) {
             // Periodic check: sync only when trusted peers vouch for the same root twice in a
             // row and it is not ours — they are quiet and this node differs. Under constant
             // load the vouched root keeps moving and nothing happens (catch-up of spores
             // nothing here depends on waits for a pause).
-            let signed = crate::sync::fetch::signed_roots(&requester, &peers).await;
-            for s in &signed {
-                attestations.peer(*s);
-            }
-            let vouched = crate::sync::vouched(&crate::sync::fetch::group(&signed), &agreement)
-                .map(|(r, _)| r);
-            match vouched {
+            match crate::sync::vouched(&by_root, &agreement).map(|(r, _)| r) {
                 Some(r) if Some(r) != own => {
                     if last_vouched != Some(r) {
                         last_vouched = Some(r);
@@ -389,7 +390,7 @@ pub async fn sync_loop(
                 }
             }
         }
-        match catch_up(&requester, &peers, &agreement, own, PAGE_BYTES).await {
+        match catch_up(&requester, &peers, &by_root, &agreement, own, PAGE_BYTES).await {
             Ok(c) => {
                 let root = c.root;
                 let (reply, rx) = oneshot::channel();

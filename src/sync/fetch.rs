@@ -137,19 +137,20 @@ async fn copy_from(
     Ok(snap)
 }
 
-/// Catches up from `peers`. `agreement(vouchers)` is the trust rule (one ultimate peer, or N
+/// Catches up from `peers`, whose signed roots the caller just collected (`signed_roots`,
+/// grouped: `by_root`). `agreement(vouchers)` is the trust rule (one ultimate peer, or N
 /// marginal ones); `own` is this node's current root, or `None` when it must not count (a
 /// store found tampered, or one whose root peers disagree with).
 pub async fn catch_up(
     request: &Requester,
     peers: &[NodeId],
+    by_root: &BTreeMap<Root, Vec<NodeId>>,
     agreement: &(dyn Fn(&[NodeId]) -> bool + Send + Sync),
     own: Option<Root>,
     page_bytes: u32,
 ) -> Result<CatchUp, FetchError> {
-    let by_root = roots(request, peers).await;
     let answers: usize = by_root.values().map(Vec::len).sum();
-    let Some((root, vouchers)) = vouched(&by_root, agreement) else {
+    let Some((root, vouchers)) = vouched(by_root, agreement) else {
         return Err(FetchError::NoAgreement { answers });
     };
     if Some(root) == own {

@@ -76,6 +76,21 @@ impl AppliedSet {
         self.count = self.count.wrapping_add(1);
     }
 
+    /// The set of a whole `applied` table's keys (every one must be `deadline ‖ spore id`).
+    pub fn of_keys<'a>(
+        keys: impl IntoIterator<Item = Result<&'a [u8], StoreError>>,
+    ) -> Result<AppliedSet, StoreError> {
+        let mut set = AppliedSet::default();
+        for k in keys {
+            let k = k?;
+            if k.len() != 40 {
+                return Err(StoreError::Corrupt("bad applied key"));
+            }
+            set.add(k);
+        }
+        Ok(set)
+    }
+
     /// The 32-byte digest of the state (what roots carry and nodes sign).
     pub fn digest(&self) -> [u8; 32] {
         crate::crypto::sha3(&[DIGEST_DOMAIN, &[0], &self.state_bytes()])

@@ -160,14 +160,16 @@ pub fn next_chunk<T: KvRead + ?Sized>(
     src: &T,
     cursor: Option<(Table, Vec<u8>)>,
 ) -> Result<(Vec<(KeyHash, Option<OwnedValue>)>, Option<(Table, Vec<u8>)>), StoreError> {
-    let tables = LEAF_TABLES;
     let mut out = Vec::new();
     let (mut ti, mut after) = match cursor {
         None => (0, None),
-        Some((t, k)) => (tables.iter().position(|x| *x == t).unwrap_or(0), Some(k)),
+        Some((t, k)) => (
+            LEAF_TABLES.iter().position(|x| *x == t).unwrap_or(0),
+            Some(k),
+        ),
     };
-    while ti < tables.len() {
-        let table = tables[ti];
+    while ti < LEAF_TABLES.len() {
+        let table = LEAF_TABLES[ti];
         let lo = match &after {
             Some(k) => Bound::Excluded(k.as_slice()),
             None => Bound::Unbounded,
@@ -190,14 +192,10 @@ pub fn next_chunk<T: KvRead + ?Sized>(
 pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
     clear_table(kv, Table::Root)?;
     let state = build_tree(kv)?;
-    let mut applied = AppliedSet::default();
-    for e in kv.range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)? {
-        let (k, _) = e?;
-        if k.len() != 40 {
-            return Err(StoreError::Corrupt("bad applied key"));
-        }
-        applied.add(k);
-    }
+    let applied = AppliedSet::of_keys(
+        kv.range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)?
+            .map(|e| e.map(|(k, _)| k)),
+    )?;
     applied.store(kv)?;
     Ok(state.root)
 }

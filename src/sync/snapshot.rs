@@ -77,7 +77,14 @@ impl Snapshot {
             w.commit().ok()?;
         }
         let tree = crate::root::update::recompute(&scratch.read()).ok()?;
-        let applied = applied_set(self.tables.get(&(Table::Applied as u8)))?;
+        let applied = AppliedSet::of_keys(
+            self.tables
+                .get(&(Table::Applied as u8))
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| Ok(k.as_ref())),
+        )
+        .ok()?;
         Some(Root {
             root: tree,
             applied_digest: applied.digest(),
@@ -88,18 +95,6 @@ impl Snapshot {
     pub fn entries(&self) -> usize {
         self.tables.values().map(Vec::len).sum()
     }
-}
-
-/// The applied-set digest of `applied` entries (`None` for a malformed key).
-fn applied_set(entries: Option<&Vec<(Bytes, Bytes)>>) -> Option<AppliedSet> {
-    let mut set = AppliedSet::default();
-    for (k, _) in entries.into_iter().flatten() {
-        if k.len() != 40 {
-            return None;
-        }
-        set.add(k);
-    }
-    Some(set)
 }
 
 /// One page of a copied table for a peer: entries after `after`, up to about `max_bytes`;

@@ -267,12 +267,24 @@ fn lying_attestation_is_evidence_not_a_verdict() {
         root: lie,
         attestation: sporedb::root::attest(byz, &lie),
     };
-    net.broadcast(sporedb::root::gossip::encode(&signed));
+    // The breakdown by database must fold to the signed root: one single-leaf database whose
+    // hash is the lie does.
+    let mut lie_dbs = sporedb::root::DbRoots::default();
+    lie_dbs.0[0] = Some(sporedb::root::DbRoot {
+        hash: lie.root,
+        leaf: true,
+    });
+    net.broadcast(sporedb::root::gossip::encode(&signed, &lie_dbs));
     // A forged one too: node 4's attestation with a broken signature.
     let mut forged = signed;
     forged.root.root = [0x77; 32];
     forged.attestation.signature[3] ^= 1;
-    net.broadcast(sporedb::root::gossip::encode(&forged));
+    let mut forged_dbs = lie_dbs;
+    forged_dbs.0[0] = Some(sporedb::root::DbRoot {
+        hash: forged.root.root,
+        leaf: true,
+    });
+    net.broadcast(sporedb::root::gossip::encode(&forged, &forged_dbs));
 
     let culprit = hex::encode(byz.id());
     for c in cons {

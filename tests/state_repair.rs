@@ -4,8 +4,9 @@
 //!
 //! - A value edited in a stopped node's LMDB file with another program (raw heed, the tree
 //!   left as it was): the scrub at restart finds the data no longer matches the stored root,
-//!   the node refuses reads with a clear error, then installs a copy whose recomputed root
-//!   its peers signed, and serves the right value again.
+//!   the node refuses reads in that database (only: another database keeps serving) with a
+//!   clear error, then installs a copy whose recomputed root its peers signed, and serves the
+//!   right value again.
 //! - A value edited in a *running* node's LMDB environment by another process, through the
 //!   store's own write path, so the tree is updated to match (the scrub cannot see it): the
 //!   node's root now differs from the roots its peers signed for the same applied spores. Its
@@ -74,6 +75,10 @@ fn write_some(c: &Cluster) -> BTreeMap<String, String> {
         set(&mut con, &format!("k{i}"), &format!("v{i}"));
     }
     set(&mut con, "balance", "100");
+    // One key in database 1, which the tests below leave intact.
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut con).expect("select");
+    set(&mut con, "other-db", "intact");
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut con).expect("select");
     converge(c, 30)
 }
 
@@ -123,6 +128,15 @@ fn tampered_stopped_node_refuses_reads_then_heals_from_peers() {
     );
     assert_eq!(info_field(&mut con3, "state_integrity"), "tampered");
     assert_eq!(info_field(&mut con3, "state_reads"), "refused");
+    // Only the edited database: the scrub pins the edit to database 0, and database 1 serves.
+    assert_eq!(info_field(&mut con3, "state_reads_refused_dbs"), "0");
+    let mut db1 = c.con(2);
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut db1).expect("select");
+    let intact: Option<String> = redis::cmd("GET")
+        .arg("other-db")
+        .query(&mut db1)
+        .expect("database 1 must keep serving");
+    assert_eq!(intact.as_deref(), Some("intact"));
     // SPORE.ROOT still answers: it is how an operator sees what is wrong.
     let _: Vec<redis::Value> = redis::cmd("SPORE.ROOT").query(&mut con3).expect("root");
 
@@ -186,6 +200,12 @@ fn diverged_running_node_is_found_by_attestations_and_repaired() {
     // The edited value can be served only in the moment before the node notices (its next
     // look at its own root); once it refused reads, it never serves it again.
     if let Some(refused) = seen.iter().position(|s| s.contains("reads refused")) {
+        // Attestations carry each root's breakdown by database: the refusal is pinned to the
+        // edited database (database 1 was not touched).
+        assert!(
+            seen[refused].contains("database(s) 0;"),
+            "refusal not pinned to database 0: {seen:?}"
+        );
         assert!(
             !seen[refused..].iter().any(|s| s == "999999"),
             "edited value served after the node knew: {seen:?}"

@@ -318,7 +318,14 @@ fn tampered_value_is_detected_at_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let root = {
         let store = Store::open(dir.path(), &opts()).unwrap();
-        lmdb_apply(&store, vec![set("balance", "100"), set("other", "x")]);
+        let mut elsewhere = set("elsewhere", "y");
+        if let Op::Set { key, .. } = &mut elsewhere {
+            key.db = 2;
+        }
+        lmdb_apply(
+            &store,
+            vec![set("balance", "100"), set("other", "x"), elsewhere],
+        );
         store.state_root().unwrap()
     };
     {
@@ -334,9 +341,15 @@ fn tampered_value_is_detected_at_reopen() {
     }
     let store = Store::open(dir.path(), &opts()).unwrap();
     match store.integrity() {
-        Integrity::Tampered { stored, recomputed } => {
+        Integrity::Tampered {
+            stored,
+            recomputed,
+            dbs,
+        } => {
             assert_eq!(stored, root.root);
             assert_ne!(recomputed, root.root);
+            // Pinned to the database that was edited; database 2 is intact.
+            assert_eq!(dbs, 1 << 0);
         }
         other => panic!("tampering not detected: {other:?}"),
     }

@@ -142,12 +142,17 @@ fn run(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
             return Outcome::Reply(Reply::Simple("QUEUED"));
         }
     }
-    // A replica whose data is known not to be the cluster's serves no data until repaired.
+    // A replica whose data is known not to be the cluster's serves no data from the databases
+    // concerned until repaired (every data read works on the connection's database).
     // Redis's own mechanism for this is the STALE flag (the commands a replica with stale data
     // still answers): data reads lack it, while SPORE.ROOT / SPORE.PROOF have it and show what
     // is wrong.
     if spec.flags.contains(Flags::READONLY) && !spec.flags.contains(Flags::STALE) {
-        if let Some(why) = shared.roots.as_ref().and_then(|r| r.reads_refused()) {
+        if let Some(why) = shared
+            .roots
+            .as_ref()
+            .and_then(|r| r.reads_refused(session.db))
+        {
             return Outcome::Reply(Reply::Error(RedisError::ReadsRefused { why }));
         }
     }

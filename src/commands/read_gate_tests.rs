@@ -1,6 +1,7 @@
-//! The read gate: a node whose `RootService` says its data must not be served answers every
-//! data read with `TRYAGAIN sporedb: reads refused: …`, keeps answering INFO and the
-//! `SPORE.*` commands (they show what is wrong), and serves again once the reason is gone.
+//! The read gate: a node whose `RootService` says a database's data must not be served answers
+//! every data read in that database with `TRYAGAIN sporedb: reads refused: …`, keeps serving
+//! the other databases, keeps answering INFO and the `SPORE.*` commands (they show what is
+//! wrong), and serves again once the reason is gone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,9 +25,9 @@ impl RootService for Gate {
     fn integrity(&self) -> Integrity {
         Integrity::Unchecked
     }
-    fn reads_refused(&self) -> Option<String> {
-        self.0
-            .load(Ordering::Relaxed)
+    /// Database 0 is refused while the flag is set.
+    fn reads_refused(&self, db: u8) -> Option<String> {
+        (db == 0 && self.0.load(Ordering::Relaxed))
             .then(|| "test says the data is wrong".to_string())
     }
 }
@@ -71,6 +72,11 @@ fn refused_reads_answer_a_clear_error_and_recover() {
     assert!(error_text(&k.run(&mut s, &["INFO", "sporedb"])).is_none());
     let root = error_text(&k.run(&mut s, &["SPORE.ROOT"])).unwrap_or_default();
     assert!(!root.contains("reads refused"), "{root}");
+    // Another database keeps serving.
+    let mut other = Session::detached();
+    assert_eq!(k.run(&mut other, &["SELECT", "1"]), Reply::Simple("OK"));
+    assert_eq!(k.run(&mut other, &["GET", "a"]), Reply::Nil);
+    assert_eq!(k.run(&mut other, &["DBSIZE"]), Reply::Int(0));
 
     gate.0.store(false, Ordering::Relaxed);
     assert_eq!(k.run(&mut s, &["GET", "a"]), Reply::bulk_str("1"));

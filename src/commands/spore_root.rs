@@ -189,10 +189,14 @@ pub fn info_fields(roots: &dyn RootService, kv: &mut impl FnMut(&str, String)) {
         let agreeing = r.peers.iter().filter(|(_, a)| *a == Some(true)).count();
         kv("state_peers_agreeing", agreeing.to_string());
     }
-    let refused = roots.reads_refused();
+    let refused: Vec<String> = (0..16u8)
+        .filter(|&db| roots.reads_refused(db).is_some())
+        .map(|db| db.to_string())
+        .collect();
+    kv("state_reads_refused_dbs", refused.join(","));
     kv(
         "state_reads",
-        if refused.is_some() {
+        if !refused.is_empty() {
             "refused"
         } else {
             "served"

@@ -7,10 +7,12 @@
 //! reads (a clear error) and the sync loop repairs it by state transfer; a successful install
 //! resets the book.
 //!
-//! One root covers every database, so a disagreement cannot be pinned to one database: reads
-//! are refused in all of them until the repair.
+//! Attestations carry the root's breakdown by database (`root::dbroots`), and the scrub finds
+//! which databases' data changed, so reads are refused only in the databases that differ; the
+//! others keep serving. (A divergence known only from state-transfer answers, which carry no
+//! breakdown, refuses reads in every database.)
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -19,7 +21,10 @@ use tokio_util::sync::CancellationToken;
 use crate::crypto::NodeKey;
 use crate::net::NetHandle;
 use crate::root::book::{Book, Report, RootConflict, Standing};
-use crate::root::{attest, Integrity, NodeRoots, Proof, Root, RootService, SignedRoot};
+use crate::root::dbroots::list as db_list;
+use crate::root::{
+    attest, DbRoots, Integrity, NodeRoots, Proof, Root, RootService, SignedRoot, StateRootRead,
+};
 use crate::store::{Store, StoreError};
 
 /// How often the node looks at its own root.
@@ -35,8 +40,9 @@ const GOSSIP_REPEAT_MS: u64 = 30_000;
 pub struct Attestations {
     key: NodeKey,
     book: Mutex<Book>,
-    /// Mirrors `Standing::Diverged`, for the read path (no lock per read).
-    diverged: AtomicBool,
+    /// The databases `Standing::Diverged` refuses reads in (`Book::diverged_dbs`; 0 while
+    /// serving), mirrored for the read path (no lock per read).
+    diverged: AtomicU16,
     /// The last root signed: signing costs ~20 µs, and peers ask for the root every 2 s each.
     last_signed: Mutex<Option<SignedRoot>>,
 }
@@ -46,7 +52,7 @@ impl Attestations {
         Attestations {
             book: Mutex::new(Book::new(key.id(), f)),
             key,
-            diverged: AtomicBool::new(false),
+            diverged: AtomicU16::new(0),
             last_signed: Mutex::new(None),
         }
     }
@@ -71,16 +77,26 @@ impl Attestations {
         self.book.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Signs `root` and records it as this node's current root.
-    pub fn own(&self, root: Root) -> SignedRoot {
+    /// Signs `root` and records it, with its breakdown by database, as this node's current
+    /// root.
+    pub fn own(&self, root: Root, dbs: DbRoots) -> SignedRoot {
         let signed = self.sign(root);
-        self.update(|book| book.own(signed));
+        self.update(|book| {
+            book.breakdown(root.root, dbs);
+            book.own(signed)
+        });
         signed
     }
 
-    /// Records a peer's signed root (signature already checked).
-    pub fn peer(&self, s: SignedRoot) {
-        self.update(|book| book.peer(s));
+    /// Records a peer's signed root (signature already checked) and its breakdown by database
+    /// when it came with one (already checked to fold to the root).
+    pub fn peer(&self, s: SignedRoot, dbs: Option<DbRoots>) {
+        self.update(|book| {
+            if let Some(dbs) = dbs {
+                book.breakdown(s.root.root, dbs);
+            }
+            book.peer(s)
+        });
     }
 
     /// After a successful state transfer to `root`.
@@ -100,8 +116,7 @@ impl Attestations {
             let mut book = self.book();
             let found = change(&mut book);
             let standing = book.standing().clone();
-            let diverged = matches!(standing, Standing::Diverged { .. });
-            let was = self.diverged.swap(diverged, Ordering::Relaxed);
+            let was = self.diverged.swap(book.diverged_dbs(), Ordering::Relaxed) != 0;
             (found, standing, was)
         };
         for c in &found {
@@ -117,9 +132,10 @@ impl Attestations {
         if diverged && !was {
             if let Standing::Diverged { peers, theirs, .. } = &standing {
                 tracing::error!(
-                    "{} endorsers agree on root {} where this node holds another: refusing reads and repairing by state transfer",
+                    "{} endorsers agree on root {} where this node holds another: refusing reads in database(s) {} and repairing by state transfer",
                     peers.len(),
-                    hex::encode(theirs)
+                    hex::encode(theirs),
+                    db_list(self.diverged.load(Ordering::Relaxed))
                 );
             }
         } else if was && !diverged {
@@ -130,30 +146,32 @@ impl Attestations {
     }
 
     pub fn diverged(&self) -> bool {
-        self.diverged.load(Ordering::Relaxed)
+        self.diverged.load(Ordering::Relaxed) != 0
     }
 
     pub fn standing(&self) -> Standing {
         self.book().standing().clone()
     }
 
-    /// Why reads must be refused now, if they must.
-    pub fn reads_refused(&self, store: &Store) -> Option<String> {
-        if store.integrity().is_tampered() {
-            return Some(
-                "this node's data does not match its state root (changed behind its back); it is repairing itself from its peers"
-                    .into(),
-            );
+    /// Why reads of database `db` must be refused now, if they must.
+    pub fn reads_refused(&self, store: &Store, db: u8) -> Option<String> {
+        let integrity = store.integrity();
+        if integrity.is_tampered_in(db) {
+            return Some(format!(
+                "database {db} of this node does not match its state root (changed behind its back); it is repairing itself from its peers"
+            ));
         }
         // The flag first: this runs on every read, and the book's lock is needed only to word
         // the refusal.
-        if !self.diverged() {
+        let refused = self.diverged.load(Ordering::Relaxed);
+        if refused & (1u16.checked_shl(u32::from(db)).unwrap_or(u16::MAX)) == 0 {
             return None;
         }
         if let Standing::Diverged { peers, .. } = self.standing() {
             return Some(format!(
-                "{} endorsers signed another state root for the spores this node applied; it is repairing itself from its peers",
-                peers.len()
+                "{} endorsers signed another state root for the spores this node applied, differing in database(s) {}; it is repairing itself from its peers",
+                peers.len(),
+                db_list(refused)
             ));
         }
         None
@@ -191,8 +209,8 @@ impl RootService for ClusterRoots {
     fn integrity(&self) -> Integrity {
         self.inner.integrity()
     }
-    fn reads_refused(&self) -> Option<String> {
-        self.attestations.reads_refused(&self.inner.store)
+    fn reads_refused(&self, db: u8) -> Option<String> {
+        self.attestations.reads_refused(&self.inner.store, db)
     }
     fn attestations(&self) -> Option<Report> {
         Some(self.attestations.report())
@@ -218,7 +236,11 @@ pub async fn attest_loop(
             _ = tokio::time::sleep(LOOK_EVERY) => {}
             _ = shutdown.cancelled() => return,
         }
-        let root = match store.state_root() {
+        // Root and breakdown from one snapshot.
+        let read = store
+            .read()
+            .and_then(|txn| Ok((txn.state_root()?, DbRoots::of_tree(&txn)?)));
+        let (root, dbs) = match read {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!("attest: no root: {e}");
@@ -227,7 +249,7 @@ pub async fn attest_loop(
         };
         if last_root != Some(root) {
             last_root = Some(root);
-            att.own(root);
+            att.own(root, dbs);
         }
         let now = super::clock::now_ms();
         let due = match sent {
@@ -238,7 +260,7 @@ pub async fn attest_loop(
         // A node that knows its data is not what its root says does not vouch for the root.
         if endorser && due && !store.integrity().is_tampered() && !net.peers().is_empty() {
             // Recorded above when it moved; `sign` reuses that signature.
-            net.broadcast(crate::root::gossip::encode(&att.sign(root)));
+            net.broadcast(crate::root::gossip::encode(&att.sign(root), &dbs));
             sent = Some((root, now));
         }
     }

@@ -223,8 +223,8 @@ pub async fn bridge(
         match event {
             NetEvent::Gossip { data, .. } if data.first() == Some(&attest_gossip::ATTEST_TAG) => {
                 // The validator checked it before relay; decoding cannot fail here.
-                if let Ok(s) = attest_gossip::decode(&data) {
-                    attestations.peer(s);
+                if let Ok((s, dbs)) = attest_gossip::decode(&data) {
+                    attestations.peer(s, Some(dbs));
                 }
             }
             NetEvent::Gossip { from, data } => match decode_message(&data) {
@@ -365,7 +365,8 @@ pub async fn sync_loop(
         // node learns its peers' roots here before any gossip) and decides what to copy.
         let signed = crate::sync::fetch::signed_roots(&requester, &peers).await;
         for s in &signed {
-            attestations.peer(*s);
+            // State-transfer answers carry no breakdown by database.
+            attestations.peer(*s, None);
         }
         let by_root = crate::sync::fetch::group(&signed);
         if !(startup || stalled || distrust) {

@@ -13,6 +13,11 @@
 //!   installed. A lone dissenting peer (up to f) only raises conflicts: it cannot make an
 //!   honest node stop serving.
 //!
+//! - **Which databases**: attestations may carry the root's breakdown by database
+//!   (`DbRoots`, checked to fold to the signed root before it gets here). With both sides'
+//!   breakdowns known, a divergence is pinned to the databases whose subtrees differ
+//!   (`diverged_dbs`), and the node refuses reads in those only; without them, in all.
+//!
 //! Roots are compared at equal applied sets only, since nodes apply the same spores at
 //! different moments. Both sides keep a short history, so a peer's attestation can match a
 //! state this node passed through shortly before, or reaches shortly after.
@@ -21,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::crypto::NodeId;
 
+use super::dbroots::DbRoots;
 use super::SignedRoot;
 
 /// Own roots remembered.
@@ -29,6 +35,8 @@ const OWN_HISTORY: usize = 256;
 const PEER_HISTORY: usize = 64;
 /// Conflicts kept as evidence (the oldest are dropped beyond this).
 const MAX_CONFLICTS: usize = 64;
+/// Root breakdowns remembered (own and peers', by root; the oldest are dropped beyond this).
+const MAX_BREAKDOWNS: usize = 1024;
 
 /// An applied set: the applied-set digest and count.
 pub type AppliedAt = ([u8; 32], u64);
@@ -81,6 +89,9 @@ pub struct Book {
     reported: BTreeSet<(NodeId, AppliedAt)>,
     conflicts_total: u64,
     standing: Standing,
+    /// Known breakdowns by database of roots (a root determines its breakdown), oldest first.
+    breakdowns: BTreeMap<[u8; 32], DbRoots>,
+    breakdown_order: VecDeque<[u8; 32]>,
 }
 
 fn at(s: &SignedRoot) -> AppliedAt {
@@ -99,6 +110,38 @@ impl Book {
             reported: BTreeSet::new(),
             conflicts_total: 0,
             standing: Standing::Serving,
+            breakdowns: BTreeMap::new(),
+            breakdown_order: VecDeque::new(),
+        }
+    }
+
+    /// Remembers `root`'s breakdown by database (already checked to fold to it).
+    pub fn breakdown(&mut self, root: [u8; 32], dbs: DbRoots) {
+        if self.breakdowns.insert(root, dbs).is_none() {
+            self.breakdown_order.push_back(root);
+            if self.breakdown_order.len() > MAX_BREAKDOWNS {
+                if let Some(old) = self.breakdown_order.pop_front() {
+                    self.breakdowns.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// The databases this node must not serve reads from: none while serving; when diverged,
+    /// those whose subtrees differ between our root and the one f + 1 endorsers signed, or all
+    /// of them if either breakdown is unknown.
+    pub fn diverged_dbs(&self) -> u16 {
+        match &self.standing {
+            Standing::Serving => 0,
+            Standing::Diverged { ours, theirs, .. } => {
+                match (self.breakdowns.get(ours), self.breakdowns.get(theirs)) {
+                    (Some(a), Some(b)) => match a.differing(b) {
+                        0 => u16::MAX,
+                        d => d,
+                    },
+                    _ => u16::MAX,
+                }
+            }
         }
     }
 
@@ -334,11 +377,28 @@ mod tests {
             }
             s => panic!("expected divergence, got {s:?}"),
         }
+        // Without breakdowns every database is refused; with both, only those that differ.
+        assert_eq!(b.diverged_dbs(), u16::MAX);
+        let mut ours = crate::root::DbRoots::default();
+        ours.0[0] = Some(crate::root::DbRoot {
+            hash: [1; 32],
+            leaf: false,
+        });
+        let mut theirs = ours;
+        theirs.0[3] = Some(crate::root::DbRoot {
+            hash: [2; 32],
+            leaf: true,
+        });
+        b.breakdown([10; 32], ours);
+        assert_eq!(b.diverged_dbs(), u16::MAX);
+        b.breakdown([99; 32], theirs);
+        assert_eq!(b.diverged_dbs(), 1 << 3);
         // Moving on does not clear it; a repair does.
         b.own(signed(1, 11, 2));
         assert!(matches!(b.standing(), Standing::Diverged { .. }));
         b.reset(signed(1, 99, 1));
         assert_eq!(b.standing(), &Standing::Serving);
+        assert_eq!(b.diverged_dbs(), 0);
     }
 
     #[test]

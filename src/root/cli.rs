@@ -145,8 +145,13 @@ fn scrub_dir(dir: &std::path::Path) -> Verdict {
             Integrity::Verified { root } => {
                 Verdict::Valid(format!("data matches the state root {}", hex::encode(root)))
             }
-            Integrity::Tampered { stored, recomputed } => Verdict::Invalid(format!(
-                "state tampered: stored root {} but the data gives {}; repair needs peers",
+            Integrity::Tampered {
+                stored,
+                recomputed,
+                dbs,
+            } => Verdict::Invalid(format!(
+                "state tampered in database(s) {}: stored root {} but the data gives {}; repair needs peers",
+                crate::root::dbroots::list(dbs),
                 hex::encode(stored),
                 hex::encode(recomputed)
             )),

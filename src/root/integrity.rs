@@ -10,6 +10,7 @@
 use crate::store::kv::KvRead;
 use crate::store::StoreError;
 
+use super::dbroots::DbRoots;
 use super::nodes::TreeState;
 use super::update::recompute;
 
@@ -23,15 +24,25 @@ pub enum Integrity {
     /// The data matches the stored root.
     Verified { root: [u8; 32] },
     /// The data does not match the stored root: tampered or corrupted; repair needs peers.
+    /// `dbs`: the databases whose subtrees differ (bit `d` for database `d`).
     Tampered {
         stored: [u8; 32],
         recomputed: [u8; 32],
+        dbs: u16,
     },
 }
 
 impl Integrity {
     pub fn is_tampered(&self) -> bool {
         matches!(self, Integrity::Tampered { .. })
+    }
+
+    /// Whether database `db`'s data is known not to match the stored root.
+    pub fn is_tampered_in(&self, db: u8) -> bool {
+        match self {
+            Integrity::Tampered { dbs, .. } => db >= 16 || dbs & (1 << db) != 0,
+            _ => false,
+        }
     }
 
     /// One word for INFO.
@@ -60,18 +71,28 @@ pub fn scrub<T: KvRead + ?Sized>(kv: &T) -> Result<Integrity, StoreError> {
     let Some(state) = TreeState::load(kv)? else {
         return Ok(Integrity::Disabled);
     };
-    let recomputed = recompute(kv)?;
+    let (recomputed, by_db) = recompute(kv)?;
     if recomputed == state.root {
         Ok(Integrity::Verified { root: recomputed })
     } else {
+        // Which databases: the stored tree's root children against the recomputed ones. They
+        // differ somewhere (they fold to different roots); if the stored root node itself is
+        // unreadable, every database is suspect.
+        let dbs = match DbRoots::of_tree(kv) {
+            Ok(stored) => stored.differing(&by_db),
+            Err(_) => u16::MAX,
+        };
+        let dbs = if dbs == 0 { u16::MAX } else { dbs };
         tracing::error!(
             stored = %hex::encode(state.root),
             recomputed = %hex::encode(recomputed),
+            databases = %super::dbroots::list(dbs),
             "state tampered: the data no longer matches the stored state root; repair needs peers"
         );
         Ok(Integrity::Tampered {
             stored: state.root,
             recomputed,
+            dbs,
         })
     }
 }

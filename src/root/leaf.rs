@@ -1,7 +1,11 @@
 //! What the state tree covers: one leaf per entry of the `keys`, `elems` and `dbs` tables.
 //!
 //! A leaf's key is `sha3-256("sporedb/v1/leaf" ‖ 0x00 ‖ table tag u8 ‖ table key)` (the table
-//! tag is `Table as u8`: keys = 0, elems = 1, dbs = 2) and its value is the entry's stored
+//! tag is `Table as u8`: keys = 0, elems = 1, dbs = 2) with its first nibble replaced by the
+//! entry's database (every leaf table's key starts with the db byte, 0..15): the root's child
+//! `d` is then database `d`'s subtree, whose hash the node can compare with its peers' to pin a
+//! divergence or a tampered entry to one database (`dbroots`; format 5). The 252 bits left
+//! still make distinct entries' keys collide only by a sha3 collision. Its value is the entry's stored
 //! bytes, exactly as `store::layout` encodes them: a key record (kind, expire_at, version,
 //! string bytes / list head+tail / set cardinality), a list element, an empty set-member
 //! entry, or a database record (generation, version sum, live keys).
@@ -40,7 +44,10 @@ pub fn key_hash(table: Table, key: &[u8]) -> KeyHash {
     h.update(LEAF_DOMAIN);
     h.update(&[0, table as u8]);
     h.update(key);
-    KeyHash(h.finalize())
+    let mut k = h.finalize();
+    let db = key.first().copied().unwrap_or(0) & 0x0f;
+    k[0] = db << 4 | (k[0] & 0x0f);
+    KeyHash(k)
 }
 
 /// The table a proof's tag names, if it is a leaf table.
@@ -55,8 +62,16 @@ mod tests {
     /// Golden: the leaf key of db 0, key "a" in `keys`. Changing it changes every root.
     #[test]
     fn key_hash_is_frozen() {
-        let expected = crate::crypto::sha3(&[b"sporedb/v1/leaf", &[0, 0], &[0], b"a"]);
+        let mut expected = crate::crypto::sha3(&[b"sporedb/v1/leaf", &[0, 0], &[0], b"a"]);
+        expected[0] &= 0x0f;
         assert_eq!(key_hash(Table::Keys, b"\x00a").0, expected);
+        // Database 5's entries all sit under the root's child 5.
+        assert_eq!(key_hash(Table::Keys, b"\x05a").0[0] >> 4, 5);
+        assert_eq!(
+            key_hash(Table::Elems, b"\x05\x00\x00\x00\x01ax").0[0] >> 4,
+            5
+        );
+        assert_eq!(key_hash(Table::Dbs, b"\x05").0[0] >> 4, 5);
         assert_ne!(
             key_hash(Table::Elems, b"\x00a"),
             key_hash(Table::Keys, b"\x00a")

@@ -16,6 +16,7 @@ pub mod applied;
 pub mod attest;
 pub mod book;
 pub mod cli;
+pub mod dbroots;
 pub mod gossip;
 pub mod hasher;
 pub mod integrity;
@@ -32,6 +33,7 @@ use crate::store::StoreError;
 
 pub use applied::AppliedSet;
 pub use attest::{attest, verify_attestation, Attestation, ROOT_DOMAIN};
+pub use dbroots::{DbRoot, DbRoots};
 pub use integrity::Integrity;
 pub use proof::{Proof, ProofError};
 pub use service::{NodeRoots, RootService, SignedRoot};

@@ -28,9 +28,10 @@ pub trait RootService: Send + Sync {
     /// What the last scrub found.
     fn integrity(&self) -> Integrity;
 
-    /// Why this node must not serve reads now (its data is known not to match what its peers
-    /// or its own root say), if it must not. A node without peers always serves.
-    fn reads_refused(&self) -> Option<String> {
+    /// Why this node must not serve reads of database `db` now (its data there is known not
+    /// to match what its peers or its own root say), if it must not. A node without peers
+    /// always serves.
+    fn reads_refused(&self, _db: u8) -> Option<String> {
         None
     }
 

@@ -12,6 +12,7 @@ use crate::store::kv::{clear_table, KvRead, KvWrite, Table};
 use crate::store::StoreError;
 
 use super::applied::AppliedSet;
+use super::dbroots::DbRoots;
 use super::hasher::Sha3;
 use super::leaf::{is_leaf_table, key_hash, LEAF_TABLES};
 use super::nodes::{write_update, Nodes, TreeState};
@@ -219,9 +220,10 @@ fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> 
     }
 }
 
-/// The root `src`'s data should have, computed from scratch in a scratch in-memory tree (the
-/// scrub: compared with the stored root, it shows whether data and tree still agree).
-pub fn recompute<T: KvRead + ?Sized>(src: &T) -> Result<[u8; 32], StoreError> {
+/// The root `src`'s data should have, and its per-database breakdown, computed from scratch in
+/// a scratch in-memory tree (the scrub: compared with the stored root, it shows whether data
+/// and tree still agree, and in which databases they do not).
+pub fn recompute<T: KvRead + ?Sized>(src: &T) -> Result<([u8; 32], DbRoots), StoreError> {
     let mut scratch = crate::store::MemStore::without_root();
     let mut w = scratch.write();
     let mut state = put_values(&mut w, None, Vec::new())?;
@@ -236,7 +238,7 @@ pub fn recompute<T: KvRead + ?Sized>(src: &T) -> Result<[u8; 32], StoreError> {
             None => {
                 // Committing a scratch store without a tree just drops its undo log.
                 w.commit()?;
-                return Ok(state.root);
+                return Ok((state.root, DbRoots::of_tree(&scratch.read())?));
             }
         }
     }

@@ -37,9 +37,11 @@
 //! deadline first in `applied`, and hashes set members; 3 adds the state tree's tables
 //! `nodes` and `root` (`crate::root`), no other change; 4 makes `dbs` entries leaves of the
 //! state tree too (so a root covers database versions, and state transfer can verify them) and
-//! hashes the applied set with LtHash16 (`root::applied`); no replicated table changed. A
-//! version-2 or -3 store is upgraded at open (the tree is rebuilt from its data, then the format
-//! becomes 4). A store of any other version is refused at open (`StoreError::Format`): there
+//! hashes the applied set with LtHash16 (`root::applied`); no replicated table changed; 5 puts
+//! each leaf's database in the first nibble of its tree key (per-database subtrees,
+//! `root::dbroots`) and expands LtHash16 elements with BLAKE3 instead of SHAKE128; again no
+//! replicated table changed. A version-2, -3 or -4 store is upgraded at open (the tree and the
+//! applied digest are rebuilt from its data, then the format becomes 5). A store of any other version is refused at open (`StoreError::Format`): there
 //! is no migration, a node rebuilds its data directory from its peers.
 //!
 //! LMDB keys are limited to 511 bytes (fixed at build time, the same on every node), which
@@ -53,10 +55,11 @@ use crate::spore::{DbState, Key, KeyVersion, SporeId};
 use super::error::StoreError;
 
 /// The format version stored in `meta`.
-pub const FORMAT_VERSION: u32 = 4;
-/// Older formats upgraded at open by (re)building the state tree: 2 has no tree, 3's tree does
-/// not cover `dbs`. Neither changed any other table's bytes.
-pub const FORMAT_UPGRADABLE: [u32; 2] = [2, 3];
+pub const FORMAT_VERSION: u32 = 5;
+/// Older formats upgraded at open by (re)building the state tree and applied digest: 2 has no
+/// tree, 3's tree does not cover `dbs`, 4 keys leaves without the database nibble and hashes
+/// the applied set with SHAKE128. None changed any other table's bytes.
+pub const FORMAT_UPGRADABLE: [u32; 3] = [2, 3, 4];
 /// The `meta` key holding the format version.
 pub const META_FORMAT: &[u8] = b"format";
 
@@ -401,7 +404,7 @@ mod tests {
             hex::encode(applied_key(0x0a0b, &SporeId([0x33; 32]))),
             format!("0000000000000a0b{}", "33".repeat(32))
         );
-        assert_eq!(FORMAT_VERSION, 4);
+        assert_eq!(FORMAT_VERSION, 5);
         let v = KeyVersion {
             order: [0x11; 32],
             acc: [0x22; 32],

@@ -76,7 +76,7 @@ impl Snapshot {
             }
             w.commit().ok()?;
         }
-        let tree = crate::root::update::recompute(&scratch.read()).ok()?;
+        let (tree, _) = crate::root::update::recompute(&scratch.read()).ok()?;
         let applied = AppliedSet::of_keys(
             self.tables
                 .get(&(Table::Applied as u8))

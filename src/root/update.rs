@@ -15,7 +15,7 @@ use super::applied::AppliedSet;
 use super::dbroots::DbRoots;
 use super::hasher::Sha3;
 use super::leaf::{is_leaf_table, key_hash, LEAF_TABLES};
-use super::nodes::{write_update, Nodes, TreeState};
+use super::nodes::{forget_stale, write_update, Nodes, TreeState};
 
 /// What a write transaction changed that the tree must reflect.
 #[derive(Debug, Default)]
@@ -82,7 +82,7 @@ fn put_values<T: KvWrite + ?Sized>(
             tree.put_value_set(values, version).map_err(tree_error)?
         }
     };
-    write_update(kv, &update)?;
+    write_update(kv, version, &update)?;
     let state = TreeState {
         version,
         root: root.0,
@@ -205,6 +205,7 @@ pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
 /// this node's bookkeeping, and a read transaction opened earlier keeps its own snapshot).
 fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> {
     clear_table(kv, Table::Nodes)?;
+    forget_stale(kv)?;
     // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
     let mut state = put_values(kv, None, Vec::new())?;
     let mut cursor = None;

@@ -132,14 +132,46 @@ pub mod spores;
 #[allow(unused_imports)]
 pub use spores::*;
 
-/// A free loopback TCP port (bound and released: a small race other tests could lose, never
-/// port 6379).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+/// `n` distinct free loopback ports for nodes' p2p listeners, which must be written into every
+/// node's config before the nodes start (so they cannot bind port 0). They are picked below the
+/// kernel's ephemeral range (`ip_local_port_range`): ports the kernel hands out for `bind(0)`
+/// and outgoing connections (dozens per cluster test) come from that range, so a picked port
+/// released for its node to bind can no longer be taken meanwhile by another test's listener
+/// or connection, which made cluster tests fail now and then in a full parallel run. The ports
+/// are held until all `n` are found, so they are distinct.
+pub fn free_p2p_ports(n: usize) -> Vec<u16> {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u32>().ok())
+        })
+        .unwrap_or(32_768);
+    // From 21000: clear of the placeholder ports `demo --init-only` writes (20100 + k).
+    let (low, high) = (21_000u32, ephemeral_low.clamp(21_001, 65_535));
+    // A different starting point per test process: concurrent tests seldom try the same ports.
+    let mut x = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    let mut held = Vec::new();
+    for _ in 0..10_000 {
+        if held.len() == n {
+            break;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = (low + (x % u64::from(high - low)) as u32) as u16;
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            held.push(l);
+        }
+    }
+    assert_eq!(held.len(), n, "no free ports below {high}");
+    held.iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
 }
 
 /// Writes an `n`-node cluster's files into `dir` with `sporedb demo --init-only` (keys, policy,
@@ -161,7 +193,7 @@ pub fn demo_cluster_files(dir: &Path, n: usize) -> Vec<u16> {
         .output()
         .expect("demo");
     assert!(out.status.success(), "demo --init-only failed: {out:?}");
-    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let ports = free_p2p_ports(n);
     for k in 1..=n {
         let path = dir.join(format!("node{k}/sporedb.toml"));
         let mut text = std::fs::read_to_string(&path).expect("read config");

@@ -149,7 +149,7 @@ pub fn write_update<T: KvWrite + ?Sized>(
         }
         kv.put(Table::Root, &stale_key(version), &list)?;
     }
-    if version % PRUNE_EVERY == 0 {
+    if version.is_multiple_of(PRUNE_EVERY) {
         prune(kv)?;
     }
     Ok(())

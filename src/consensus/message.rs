@@ -35,6 +35,9 @@ pub enum RejectReason {
     Veto = 3,
     /// Mixed commutative classes at one order version (PROTOCOL.md §5.3).
     ClassMix = 4,
+    /// The global policy refuses it: a policy change on another base or proposing an invalid
+    /// policy, or (after a policy switch) a data spore the new rules forbid.
+    PolicyRefused = 5,
 }
 
 impl RejectReason {
@@ -44,6 +47,7 @@ impl RejectReason {
             2 => RejectReason::TooFarInFuture,
             3 => RejectReason::Veto,
             4 => RejectReason::ClassMix,
+            5 => RejectReason::PolicyRefused,
             _ => return None,
         })
     }

@@ -10,22 +10,31 @@ use tokio::sync::oneshot;
 
 use crate::commands::spore_admin::{AdminFuture, AdminRequest, SporeAdmin};
 use crate::consensus::{Evidence, Phase};
+use crate::crypto::Digest;
 use crate::error::RedisError;
 use crate::reply::Reply;
-use crate::spore::SporeId;
+use crate::spore::{Op, SporeId};
 
 use super::driver::Driver;
 use super::outcomes::Outcome;
+use super::policy_state::ActivePolicy;
 use super::write_path::DriverMsg;
 
 /// Sends `SPORE.*` requests to the driver.
 pub struct DriverAdmin {
     tx: Sender<DriverMsg>,
+    /// A cluster node's global policy (`SPORE.POLICY`, `SPORE.POLICY.PROPOSE`).
+    policy: Option<Arc<ActivePolicy>>,
 }
 
 impl DriverAdmin {
     pub fn new(tx: Sender<DriverMsg>) -> DriverAdmin {
-        DriverAdmin { tx }
+        DriverAdmin { tx, policy: None }
+    }
+
+    pub fn with_policy(mut self, policy: Option<Arc<ActivePolicy>>) -> DriverAdmin {
+        self.policy = policy;
+        self
     }
 }
 
@@ -36,6 +45,61 @@ impl SporeAdmin for DriverAdmin {
             return Box::pin(async { Err(RedisError::NoDriver) });
         }
         Box::pin(async move { rx.await.unwrap_or(Err(RedisError::NoDriver)) })
+    }
+
+    fn policy(&self) -> Result<Reply, RedisError> {
+        let active = self.policy.as_ref().ok_or(RedisError::NoGlobalPolicy)?;
+        let (p, previous) = active.current_and_previous();
+        let int = |v: u64| Reply::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        Ok(Reply::Map(vec![
+            field("hash", text(hex::encode(p.hash()))),
+            field(
+                "previous_hash",
+                previous.map_or(Reply::Nil, |q| text(hex::encode(q.hash()))),
+            ),
+            field("changes_adopted", int(active.switches())),
+            field("file", text(active.path().display().to_string())),
+            field(
+                "endorsers",
+                Reply::Array(
+                    p.endorsers()
+                        .iter()
+                        .map(|e| text(format!("{} {}", e.name, hex::encode(e.id))))
+                        .collect(),
+                ),
+            ),
+            field("quorum", int(p.quorum() as u64)),
+            field("faulty", int(p.faulty() as u64)),
+            field("spore_deadline_ms", int(p.spore_deadline_ms())),
+            field("grace_ms", int(p.grace_ms())),
+            field("max_spore_bytes", int(p.max_spore_bytes())),
+            field("max_op_bytes", int(p.max_op_bytes())),
+            field(
+                "rules",
+                Reply::Array(
+                    p.rules()
+                        .iter()
+                        .map(|r| {
+                            let ops: Vec<&str> = r
+                                .allow
+                                .iter()
+                                .map(|t| crate::cluster::ops::tag_name(*t))
+                                .collect();
+                            text(format!("{} allow {}", r.pattern, ops.join(" ")))
+                        })
+                        .collect(),
+                ),
+            ),
+        ]))
+    }
+
+    fn propose_policy(&self, policy: &[u8]) -> Result<(Op, Digest), RedisError> {
+        let active = self.policy.as_ref().ok_or(RedisError::NoGlobalPolicy)?;
+        let refused = |why: String| RedisError::PolicyChangeRefused { why };
+        let policy = std::str::from_utf8(policy)
+            .map_err(|_| refused("the proposed policy is not UTF-8 text".into()))?;
+        let (change, to) = active.propose(policy).map_err(|e| refused(e.to_string()))?;
+        Ok((change.to_op(), to))
     }
 }
 

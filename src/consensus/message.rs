@@ -269,3 +269,26 @@ impl Bundle {
         self.spores.is_empty() && self.endorsements.is_empty() && self.rejections.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RejectReason;
+
+    /// Reasons are signed inside rejection batches by their byte: frozen, append-only.
+    #[test]
+    fn reject_reason_tags_are_frozen() {
+        let all = [
+            RejectReason::Expired,
+            RejectReason::TooFarInFuture,
+            RejectReason::Veto,
+            RejectReason::ClassMix,
+            RejectReason::PolicyRefused,
+        ];
+        for (i, r) in all.iter().enumerate() {
+            assert_eq!(*r as u8, i as u8 + 1);
+            assert_eq!(RejectReason::from_u8(i as u8 + 1), Some(r.clone()));
+        }
+        assert_eq!(RejectReason::from_u8(6), None);
+        assert_eq!(RejectReason::from_u8(0), None);
+    }
+}

@@ -286,7 +286,7 @@ mod tests {
         ];
         for (i, r) in all.iter().enumerate() {
             assert_eq!(*r as u8, i as u8 + 1);
-            assert_eq!(RejectReason::from_u8(i as u8 + 1), Some(r.clone()));
+            assert_eq!(RejectReason::from_u8(i as u8 + 1), Some(*r));
         }
         assert_eq!(RejectReason::from_u8(6), None);
         assert_eq!(RejectReason::from_u8(0), None);

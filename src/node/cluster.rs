@@ -100,6 +100,7 @@ impl ClusterSetup {
             max_skew_ms,
             stale_after_ms,
             spore_rule: Some(active.gossip_rule()),
+            limits: Some(active.gossip_limits(max_skew_ms)),
             verifier: verifier.clone(),
         };
         Ok(ClusterSetup {

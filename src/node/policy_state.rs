@@ -142,6 +142,23 @@ impl ActivePolicy {
         })
     }
 
+    /// The gossip check's deadline horizon and staleness bound, `(max_horizon_ms,
+    /// stale_after_ms)`: the widest of the policy in force and the previous one while kept.
+    pub fn gossip_limits(
+        self: &Arc<Self>,
+        max_skew_ms: u64,
+    ) -> crate::consensus::gossip_check::Limits {
+        let me = self.clone();
+        Arc::new(move || {
+            let h = me.read();
+            let both = std::iter::once(&h.current).chain(h.previous.as_ref());
+            let (deadline, grace) = both.fold((0, 0), |(d, g), p| {
+                (d.max(p.spore_deadline_ms()), g.max(p.grace_ms()))
+            });
+            (deadline.max(me.min_horizon_ms), 2 * grace + 2 * max_skew_ms)
+        })
+    }
+
     /// The origin's pre-check (what this node's peers will accept from it): the policy in
     /// force only.
     pub fn origin_rule(self: &Arc<Self>) -> SporeRule {
@@ -266,6 +283,12 @@ mod tests {
         assert!(active.propose(&text("")).is_err());
 
         let rule = active.gossip_rule();
+        let limits = active.gossip_limits(10);
+        assert_eq!(
+            limits(),
+            (5_000, 2 * 2_000 + 20),
+            "the defaults: 5 s deadline, 2 s grace"
+        );
         let set = crate::cluster::spore_of(vec![crate::spore::Op::Del {
             key: crate::spore::Key::new(0, "ro:x"),
         }]);
@@ -273,6 +296,11 @@ mod tests {
         active.adopt(&h1, t1.as_bytes(), 100, None).unwrap();
         assert_eq!(active.current().hash(), h1);
         assert_eq!(active.spore_deadline_ms(), 9000);
+        assert_eq!(
+            limits().0,
+            9_000,
+            "the gossip horizon follows the new deadline"
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), t1);
         assert_eq!(GlobalPolicy::load(&path).unwrap().hash(), h1);
         // The previous policy still admits its spores at the gossip check; the origin's

@@ -192,3 +192,76 @@ fn a_stopped_endorser_blocks_a_policy_change_and_writes_go_on() {
     let data = converge(&c, 20);
     assert_eq!(data.get("ro:still").map(String::as_str), Some("1"));
 }
+
+/// Node 4 holds policy changes for its operator (`[local_policy] policy_changes = "manual"`):
+/// a change it rejects does not commit, one it approves does.
+#[test]
+fn one_endorser_decides_by_hand() {
+    let mut c = Cluster::init();
+    let config = c.node_dir(3).join("sporedb.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\n[local_policy]\npolicy_changes = \"manual\"\n");
+    std::fs::write(&config, text).expect("config");
+    for k in 0..4 {
+        c.start(k);
+    }
+    for k in 0..4 {
+        c.wait_mesh(k);
+    }
+    let old_text = std::fs::read_to_string(c.dir.join("policy.toml")).expect("policy");
+    let old_hash = hash_of(&mut c.con(0));
+
+    // Proposes on node 1 in the background; decides on node 4 once the change is held there.
+    let propose = |c: &Cluster, text: String| {
+        let url = c.nodes[0].as_ref().expect("node").url();
+        std::thread::spawn(move || {
+            let mut con = redis::Client::open(url)
+                .expect("client")
+                .get_connection()
+                .expect("con");
+            redis::cmd("SPORE.POLICY.PROPOSE")
+                .arg(text)
+                .query::<String>(&mut con)
+        })
+    };
+    let decide = |c: &Cluster, verb: &str| {
+        let mut c4 = c.con(3);
+        let deadline = Instant::now() + Duration::from_secs(4);
+        loop {
+            let held: Vec<BTreeMap<String, redis::Value>> =
+                redis::cmd("SPORE.PENDING").query(&mut c4).expect("pending");
+            if let Some(redis::Value::BulkString(id)) = held.first().and_then(|h| h.get("id")) {
+                let _: redis::Value = redis::cmd(verb).arg(id.clone()).query(&mut c4).expect(verb);
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the change was never held on node 4"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    let rejected = propose(&c, successor(&old_text));
+    decide(&c, "SPORE.REJECT");
+    let err = rejected
+        .join()
+        .expect("thread")
+        .expect_err("vetoed")
+        .to_string();
+    assert!(err.contains("dropped"), "{err}");
+    for k in 0..4 {
+        assert_eq!(
+            info_field(&mut c.con(k), "policy_hash"),
+            old_hash,
+            "node {k}"
+        );
+    }
+
+    let approved = propose(&c, successor(&old_text).replace("6000", "7000"));
+    decide(&c, "SPORE.APPROVE");
+    let new_hash = approved.join().expect("thread").expect("approved by hand");
+    for k in 0..4 {
+        wait_hash(&c, k, &new_hash);
+    }
+}

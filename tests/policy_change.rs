@@ -40,6 +40,9 @@ struct Cluster {
     engines: Vec<Engine>,
     stores: Vec<SimStore>,
     down: BTreeSet<usize>,
+    /// Messages to these nodes are kept in `held` instead of delivered.
+    paused: BTreeSet<usize>,
+    held: Vec<(usize, NodeId, Arc<Message>)>,
     now: u64,
     queue: VecDeque<(usize, NodeId, Arc<Message>)>,
     adopted: Vec<Vec<(SporeId, Digest)>>,
@@ -50,7 +53,12 @@ struct Cluster {
 
 impl Cluster {
     fn new(policy: &GlobalPolicy) -> Cluster {
-        let keys: Vec<NodeKey> = (0..N).map(node_key).collect();
+        Cluster::with_nodes(policy, N)
+    }
+
+    /// `nodes` engines: the N endorsers, then observers (keys outside the policy).
+    fn with_nodes(policy: &GlobalPolicy, nodes: usize) -> Cluster {
+        let keys: Vec<NodeKey> = (0..nodes).map(node_key).collect();
         let engines = keys
             .iter()
             .map(|k| {
@@ -65,13 +73,15 @@ impl Cluster {
         Cluster {
             keys,
             engines,
-            stores: (0..N).map(|_| SimStore::default()).collect(),
+            stores: (0..nodes).map(|_| SimStore::default()).collect(),
             down: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            held: Vec::new(),
             now: 1_000,
             queue: VecDeque::new(),
-            adopted: vec![Vec::new(); N],
-            applied: vec![Vec::new(); N],
-            dropped: vec![BTreeMap::new(); N],
+            adopted: vec![Vec::new(); nodes],
+            applied: vec![Vec::new(); nodes],
+            dropped: vec![BTreeMap::new(); nodes],
             nonce: 0,
         }
     }
@@ -91,7 +101,7 @@ impl Cluster {
         for e in effects {
             match e {
                 Effect::Broadcast(msg) => {
-                    for j in 0..N {
+                    for j in 0..self.engines.len() {
                         if j != i {
                             self.queue.push_back((j, me, msg.clone()));
                         }
@@ -123,6 +133,10 @@ impl Cluster {
     fn settle(&mut self) {
         while let Some((to, from, msg)) = self.queue.pop_front() {
             if self.down.contains(&to) {
+                continue;
+            }
+            if self.paused.contains(&to) {
+                self.held.push((to, from, msg));
                 continue;
             }
             self.step(
@@ -316,14 +330,16 @@ fn a_stale_base_is_refused_by_the_endorsers() {
     // Node 0 is a faulty origin whose gate accepts any base: the others must refuse.
     let lax = {
         let p0 = p0.clone();
-        PolicyGate(Arc::new(move |_from: &Digest, text: &[u8]| {
+        let base = p0.hash();
+        let judge = Arc::new(move |_from: &Digest, text: &[u8]| {
             let change = PolicyChange {
                 from: p0.hash(),
                 text: String::from_utf8_lossy(text).into_owned(),
             };
             let next = change.check(&p0).map_err(|e| e.to_string())?;
             Ok(sporedb::cluster::change::successor(next, 5_000))
-        }))
+        });
+        PolicyGate { base, judge }
     };
     let mut cfg = c.engines[0].config().clone();
     cfg.policy_gate = Some(lax);
@@ -377,4 +393,35 @@ fn two_competing_changes_never_both_commit() {
             assert!(committed[0], "order {order}");
         }
     }
+}
+
+/// A node that does not endorse (an observer) may hear of a change before the change it is
+/// based on (gossip does not keep order): it applies them in base order, never out of it.
+#[test]
+fn an_observer_applies_changes_in_base_order_whatever_order_it_hears_them() {
+    let p0 = base();
+    let t1 = successor_text();
+    let h1 = GlobalPolicy::parse(&t1).expect("p1").hash();
+    let t2 = policy_text("max_op_bytes = 100000");
+    let h2 = GlobalPolicy::parse(&t2).expect("p2").hash();
+    let mut c = Cluster::with_nodes(&p0, N + 1);
+    let observer = N;
+    c.paused.insert(observer);
+    let first = c.change(0, p0.hash(), &t1);
+    let first = c.submit(0, first);
+    c.settle();
+    let second = c.change(1, h1, &t2);
+    let second = c.submit(1, second);
+    c.settle();
+    assert!((0..N).all(|i| c.adopted[i] == vec![(first, h1), (second, h2)]));
+    assert!(c.adopted[observer].is_empty());
+    // Everything the observer missed, newest first.
+    c.paused.clear();
+    let mut held = std::mem::take(&mut c.held);
+    held.reverse();
+    c.queue.extend(held);
+    c.settle();
+    assert_eq!(c.adopted[observer], vec![(first, h1), (second, h2)]);
+    let at = |x: &SporeId| c.applied[observer].iter().position(|a| a == x);
+    assert!(at(&first) < at(&second));
 }

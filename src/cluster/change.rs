@@ -117,7 +117,8 @@ pub fn spore_rule(policy: GlobalPolicy) -> SporeRule {
 /// The engine's gate for changes on top of `current`. `min_horizon_ms` is the node's floor
 /// for the deadline horizon (the horizon is the policy's spore deadline, at least that).
 pub fn gate(current: GlobalPolicy, min_horizon_ms: u64) -> PolicyGate {
-    PolicyGate(Arc::new(move |from: &Digest, text: &[u8]| {
+    let base = current.hash();
+    let judge = Arc::new(move |from: &Digest, text: &[u8]| {
         let change = PolicyChange {
             from: *from,
             text: std::str::from_utf8(text)
@@ -126,7 +127,8 @@ pub fn gate(current: GlobalPolicy, min_horizon_ms: u64) -> PolicyGate {
         };
         let next = change.check(&current).map_err(|e| e.to_string())?;
         Ok(successor(next, min_horizon_ms))
-    }))
+    });
+    PolicyGate { base, judge }
 }
 
 /// What the engine switches to when a change to `next` is applied.
@@ -232,13 +234,15 @@ mod tests {
         let cur = current();
         let g = gate(cur.clone(), 1_000);
         let t1 = text("spore_deadline_ms = 7000\n");
-        let s1 = (g.0)(&cur.hash(), t1.as_bytes()).unwrap();
+        assert_eq!(g.base, cur.hash());
+        let s1 = (g.judge)(&cur.hash(), t1.as_bytes()).unwrap();
+        assert_eq!(s1.gate.base, s1.hash);
         assert_eq!(s1.max_horizon_ms, 7000);
         // The successor's gate judges changes on the successor's base, not the old one.
         let t2 = text("spore_deadline_ms = 8000\n");
-        assert!((s1.gate.0)(&cur.hash(), t2.as_bytes()).is_err());
-        let s2 = (s1.gate.0)(&s1.hash, t2.as_bytes()).unwrap();
+        assert!((s1.gate.judge)(&cur.hash(), t2.as_bytes()).is_err());
+        let s2 = (s1.gate.judge)(&s1.hash, t2.as_bytes()).unwrap();
         assert_eq!(s2.max_horizon_ms, 8000);
-        assert!((g.0)(&cur.hash(), b"\xff").is_err());
+        assert!((g.judge)(&cur.hash(), b"\xff").is_err());
     }
 }

@@ -534,7 +534,7 @@ impl Engine {
                 let Some(s) = self.records.get(&id).and_then(|r| r.spore().cloned()) else {
                     continue;
                 };
-                if !s.prereqs_hold(&cx.proj) {
+                if !s.prereqs_hold(&cx.proj) || !self.change_applicable(&s) {
                     continue;
                 }
                 self.apply(cx, id, s.clone());

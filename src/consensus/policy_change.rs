@@ -57,7 +57,11 @@ pub type GateFn = dyn Fn(&Digest, &[u8]) -> Result<Successor, String> + Send + S
 /// Judges a proposed policy change against the policy in force. Must be pure: the same inputs
 /// give the same answer on every node and at every call.
 #[derive(Clone)]
-pub struct PolicyGate(pub Arc<GateFn>);
+pub struct PolicyGate {
+    /// The hash of the policy in force: a committed change on this base is applicable.
+    pub base: Digest,
+    pub judge: Arc<GateFn>,
+}
 
 impl std::fmt::Debug for PolicyGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,7 +73,7 @@ impl PolicyGate {
     /// The gate's verdict on `spore` if it is a policy change (`None` for a data spore).
     pub fn judge(&self, spore: &Spore) -> Option<Result<Successor, String>> {
         let (from, text) = change_of(spore)?;
-        Some((self.0)(from, text))
+        Some((self.judge)(from, text))
     }
 }
 
@@ -139,6 +143,17 @@ impl Engine {
         }))
     }
 
+    /// The apply gate's extra condition for a committed policy change: its base is the policy
+    /// in force. Its endorsers all switched to that base before endorsing it, but a node that
+    /// does not endorse (an observer) may hear of it before it hears of the change before it;
+    /// it then waits for that one, like a data spore waits for its prerequisites.
+    pub(super) fn change_applicable(&self, spore: &Spore) -> bool {
+        match (change_of(spore), &self.cfg.policy_gate) {
+            (Some((from, _)), Some(gate)) => *from == gate.base,
+            _ => true,
+        }
+    }
+
     /// Whether the global policy forbids endorsing `spore` (see `Verdict`).
     pub(super) fn policy_refuses(&self, spore: &Spore) -> bool {
         if let Some(judged) = self.judge_change(spore) {
@@ -162,6 +177,19 @@ impl Engine {
                 self.cfg.max_horizon_ms = next.max_horizon_ms;
                 self.cfg.policy_gate = Some(next.gate);
                 self.endorse_rule = next.spore_rule.map(EndorseRule);
+                // A committed change waiting for this base can apply now.
+                let waiting_changes: Vec<SporeId> = self
+                    .waiting
+                    .iter()
+                    .filter(|w| {
+                        self.records
+                            .get(*w)
+                            .and_then(|r| r.content.as_ref())
+                            .is_some_and(|c| c.footprint.policy)
+                    })
+                    .copied()
+                    .collect();
+                cx.to_apply.extend(waiting_changes);
                 let policy = change_of(spore)
                     .map(|(_, t)| t.to_vec())
                     .unwrap_or_default();

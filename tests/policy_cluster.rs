@@ -231,6 +231,12 @@ fn one_endorser_decides_by_hand() {
             let held: Vec<BTreeMap<String, redis::Value>> =
                 redis::cmd("SPORE.PENDING").query(&mut c4).expect("pending");
             if let Some(redis::Value::BulkString(id)) = held.first().and_then(|h| h.get("id")) {
+                // SPORE.STATUS counts what a policy change needs: all four endorsers.
+                let status: BTreeMap<String, redis::Value> = redis::cmd("SPORE.STATUS")
+                    .arg(id.clone())
+                    .query(&mut c4)
+                    .expect("status");
+                assert_eq!(status.get("quorum"), Some(&redis::Value::Int(4)));
                 let _: redis::Value = redis::cmd(verb).arg(id.clone()).query(&mut c4).expect(verb);
                 return;
             }

@@ -209,7 +209,13 @@ impl Driver {
     }
 
     fn status(&self, id: &SporeId) -> Result<Reply, RedisError> {
-        let quorum = self.engine.config().policy.quorum as i64;
+        // A policy change needs every endorser, not ω.
+        let is_change = self
+            .engine
+            .spore(id)
+            .is_some_and(|s| crate::consensus::policy_change::change_of(&s).is_some());
+        let policy = &self.engine.config().policy;
+        let quorum = crate::consensus::policy_change::commit_quorum(policy, is_change) as i64;
         let (state, reason) = match self.engine.phase(id) {
             Some(Phase::Pending) if self.engine.held().any(|(h, _)| h == id) => ("held", None),
             Some(Phase::Pending) => ("pending", None),

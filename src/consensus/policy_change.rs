@@ -24,11 +24,9 @@ use super::gossip_check::SporeRule;
 pub struct Successor {
     /// Its hash (what the next change must name as its base).
     pub hash: Digest,
-    /// Endorsers, ω and f. A change may not alter them (checked by [`Engine`]'s caller's gate
-    /// and again here): spores in flight across the switch are then counted the same way by
-    /// every node, whichever side of the switch it counts them on.
-    ///
-    /// [`Engine`]: super::Engine
+    /// Endorsers, ω and f. A change may not alter them (the node's gate refuses it, and the
+    /// engine checks again with `same_committee`): spores in flight across the switch are then
+    /// counted the same way by every node, whichever side of the switch it counts them on.
     pub policy: Policy,
     pub grace_ms: u64,
     pub max_horizon_ms: u64,

@@ -231,6 +231,9 @@ fn one_endorser_decides_by_hand() {
             let held: Vec<BTreeMap<String, redis::Value>> =
                 redis::cmd("SPORE.PENDING").query(&mut c4).expect("pending");
             if let Some(redis::Value::BulkString(id)) = held.first().and_then(|h| h.get("id")) {
+                // The operator sees what the change is.
+                let ops = format!("{:?}", held[0].get("ops"));
+                assert!(ops.contains("POLICY.CHANGE from"), "{ops}");
                 // SPORE.STATUS counts what a policy change needs: all four endorsers.
                 let status: BTreeMap<String, redis::Value> = redis::cmd("SPORE.STATUS")
                     .arg(id.clone())

@@ -113,6 +113,14 @@ fn field(name: &'static str, value: Reply) -> (Reply, Reply) {
     (Reply::Bulk(Bytes::from_static(name.as_bytes())), value)
 }
 
+/// The hash of a proposed policy text, or why it has none.
+fn proposed_hash(policy: &[u8]) -> String {
+    match std::str::from_utf8(policy).map(crate::cluster::GlobalPolicy::parse) {
+        Ok(Ok(p)) => hex::encode(p.hash()),
+        _ => "an invalid policy".into(),
+    }
+}
+
 fn text(s: impl Into<String>) -> Reply {
     Reply::Bulk(Bytes::from(s.into()))
 }
@@ -136,7 +144,16 @@ impl Driver {
                                     s.ops
                                         .iter()
                                         .map(|op| {
-                                            let mut d = format!("{op:?}");
+                                            let mut d = match op {
+                                                // The operator decides on the new policy's
+                                                // hash (SPORE.POLICY shows the current one).
+                                                Op::PolicyChange { from, policy } => format!(
+                                                    "POLICY.CHANGE from {} to {}",
+                                                    hex::encode(from),
+                                                    proposed_hash(policy)
+                                                ),
+                                                _ => format!("{op:?}"),
+                                            };
                                             d.truncate(200);
                                             text(d)
                                         })

@@ -129,6 +129,11 @@ pub enum RedisError {
     ReadsRefused { why: String },
     /// `ERR sporedb: this node is not running the consensus driver` (tools without a node).
     NoDriver,
+    /// `ERR sporedb: this node runs no global policy (it is a single node, not in a cluster)`.
+    NoGlobalPolicy,
+    /// `ERR sporedb: policy change refused: <why>` (checked on the proposing node before a
+    /// spore is built: stale base, invalid policy, nothing changed, committee changed).
+    PolicyChangeRefused { why: String },
 }
 
 impl fmt::Display for RedisError {
@@ -238,6 +243,12 @@ impl fmt::Display for RedisError {
                 clip(why)
             ),
             NoDriver => f.write_str("ERR sporedb: this node is not running the consensus driver"),
+            NoGlobalPolicy => f.write_str(
+                "ERR sporedb: this node runs no global policy (it is a single node, not in a cluster)",
+            ),
+            PolicyChangeRefused { why } => {
+                write!(f, "ERR sporedb: policy change refused: {}", clip_to(why, 2048))
+            }
         }
     }
 }
@@ -270,9 +281,14 @@ impl RedisError {
 /// Redis clips user-supplied names in error texts to 128 bytes and strips line breaks so an
 /// error can never break the protocol framing.
 fn clip(s: &str) -> String {
+    clip_to(s, 128)
+}
+
+/// One line of at most `max` bytes (a policy's problems need more room than a key name).
+fn clip_to(s: &str, max: usize) -> String {
     let mut out: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-    if out.len() > 128 {
-        let mut cut = 128;
+    if out.len() > max {
+        let mut cut = max;
         while !out.is_char_boundary(cut) {
             cut -= 1;
         }

@@ -26,6 +26,7 @@ fn rules(keys: &[NodeKey]) -> GossipRules {
                 Ok(())
             }
         })),
+        limits: None,
         verifier: cached_verifier(1024),
     }
 }
@@ -96,8 +97,24 @@ fn verdicts() {
         vec![Arc::new(spore(&keys[1], 3, now - 20_000, 1))],
     );
     assert!(matches!(
-        check_gossip(&r, now, &bundle_of(stale)),
+        check_gossip(&r, now, &bundle_of(stale.clone())),
         GossipVerdict::Ignore(_)
+    ));
+    // Limits read at each check (a policy change moved the deadline and grace) replace the
+    // fixed fields: the far spore is within a 70 s horizon, the stale one current for 30 s.
+    let mut moved = r.clone();
+    moved.limits = Some(Arc::new(|| (70_000, 30_000)));
+    let far = SporeBatch::sign(
+        &keys[1],
+        vec![Arc::new(spore(&keys[1], 2, now + 60_000, 1))],
+    );
+    assert!(matches!(
+        check_gossip(&moved, now, &bundle_of(far)),
+        GossipVerdict::Accept(_)
+    ));
+    assert!(matches!(
+        check_gossip(&moved, now, &bundle_of(stale)),
+        GossipVerdict::Accept(_)
     ));
 
     let big = SporeBatch::sign(&keys[1], vec![Arc::new(spore(&keys[1], 4, now + 5_000, 5))]);

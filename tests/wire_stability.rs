@@ -191,9 +191,61 @@ fn op_tags_are_frozen() {
         },
         Op::FlushDb { db: 0 },
         Op::FlushAll,
+        Op::PolicyChange {
+            from: [0; 32],
+            policy: Bytes::new(),
+        },
     ]
     .iter()
     .map(Op::tag)
     .collect();
-    assert_eq!(tags, (1..=26).collect::<Vec<u8>>());
+    assert_eq!(tags, (1..=27).collect::<Vec<u8>>());
+}
+
+/// A policy-change spore (docs/CLUSTER.md §3.4): tag 27, the base hash, the policy text.
+#[test]
+fn policy_change_encoding_is_frozen() {
+    let s = Spore {
+        origin: [0xaa; 32],
+        nonce: 1,
+        deadline_ms: 2,
+        key_prereqs: vec![],
+        db_prereqs: vec![],
+        ops: vec![Op::PolicyChange {
+            from: [0x33; 32],
+            policy: Bytes::from_static(b"quorum = 1"),
+        }],
+    };
+    let expected = concat!(
+        "01",                                                               // format
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", // origin
+        "0000000000000001",                                                 // nonce
+        "0000000000000002",                                                 // deadline
+        "00000000",                                                         // no key prereqs
+        "00000000",                                                         // no db prereqs
+        "00000001",                                                         // 1 op
+        "1b",                                                               // tag 27
+        "3333333333333333333333333333333333333333333333333333333333333333", // from
+        "0000000a",                                                         // text length
+        "71756f72756d203d2031",                                             // "quorum = 1"
+    );
+    assert_eq!(hex::encode(s.encode()), expected);
+    assert_eq!(
+        sporedb::spore::codec::decode_spore(&Bytes::from(s.encode())),
+        Ok(s.clone())
+    );
+    assert_eq!(sporedb::spore::validate::validate(&s), Ok(()));
+    // It must travel alone and pin nothing.
+    let mut with_data = s.clone();
+    with_data.ops.push(Op::FlushAll);
+    with_data.db_prereqs = (0..DATABASES)
+        .map(|db| DbPrereq {
+            db,
+            version: [0; 32],
+        })
+        .collect();
+    assert_eq!(
+        sporedb::spore::validate::validate(&with_data),
+        Err(sporedb::spore::validate::InvalidSpore::PolicyChangeNotAlone)
+    );
 }

@@ -9,6 +9,7 @@
 //! [local_policy]
 //! deny = ["admin:*"]              # never endorse writes to matching keys
 //! manual_approval = ["payout:*"]  # wait for a human (SPORE.PENDING / APPROVE / REJECT)
+//! policy_changes = "manual"       # endorse | deny | manual: global policy changes (§3.4)
 //! ```
 //!
 //! `decide` is pure: a veto wins over a hold, a hold over an endorsement. FLUSHDB/FLUSHALL
@@ -16,7 +17,7 @@
 
 use serde::Deserialize;
 
-use crate::spore::Spore;
+use crate::spore::{Op, Spore};
 use crate::store::glob::glob_match;
 
 /// The `[local_policy]` table.
@@ -27,6 +28,22 @@ pub struct LocalPolicy {
     pub deny: Vec<String>,
     /// Redis globs over key names: spores writing matching keys wait for a human decision.
     pub manual_approval: Vec<String>,
+    /// What this node does with global policy-change spores (they touch no key, so the
+    /// patterns above never match them). A change needs every endorser: `deny` vetoes all.
+    pub policy_changes: PolicyChanges,
+}
+
+/// `[local_policy] policy_changes`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyChanges {
+    /// Endorse those the global policy's checks accept.
+    #[default]
+    Endorse,
+    /// Veto every one.
+    Deny,
+    /// Hold each for a human decision (SPORE.PENDING / SPORE.APPROVE / SPORE.REJECT).
+    Manual,
 }
 
 /// What this node does with a spore that passed the global policy.
@@ -55,13 +72,26 @@ impl LocalPolicy {
 
     /// Whether there is anything to decide (no patterns: every spore is endorsed).
     pub fn is_empty(&self) -> bool {
-        self.deny.is_empty() && self.manual_approval.is_empty()
+        self.deny.is_empty()
+            && self.manual_approval.is_empty()
+            && self.policy_changes == PolicyChanges::Endorse
     }
 
     /// This node's decision on `spore`.
     pub fn decide(&self, spore: &Spore) -> LocalDecision {
         let mut hold = false;
         for op in &spore.ops {
+            if let Op::PolicyChange { .. } = op {
+                match self.policy_changes {
+                    PolicyChanges::Endorse => {}
+                    PolicyChanges::Deny => {
+                        return LocalDecision::Veto(
+                            "this node's local policy denies global policy changes".into(),
+                        )
+                    }
+                    PolicyChanges::Manual => hold = true,
+                }
+            }
             if op.db_scope().is_some() {
                 if let Some(p) = self.deny.first() {
                     return LocalDecision::Veto(format!(
@@ -137,8 +167,8 @@ mod tests {
             LocalDecision::Veto(_)
         ));
         let hold_only = LocalPolicy {
-            deny: vec![],
             manual_approval: vec!["*".into()],
+            ..LocalPolicy::default()
         };
         assert_eq!(
             hold_only.decide(&spore(vec![Op::FlushDb { db: 1 }])),
@@ -151,11 +181,32 @@ mod tests {
     }
 
     #[test]
+    fn policy_changes_are_endorsed_denied_or_held_as_configured() {
+        let change = spore(vec![Op::PolicyChange {
+            from: [0; 32],
+            policy: Bytes::from_static(b"quorum = 1"),
+        }]);
+        // Key patterns never match a policy change (it touches no key).
+        let patterns: LocalPolicy =
+            toml::from_str("deny = [\"*\"]\nmanual_approval = [\"*\"]\n").unwrap();
+        assert_eq!(patterns.decide(&change), LocalDecision::Endorse);
+        let deny: LocalPolicy = toml::from_str("policy_changes = \"deny\"").unwrap();
+        assert!(!deny.is_empty());
+        assert!(
+            matches!(deny.decide(&change), LocalDecision::Veto(r) if r.contains("policy changes"))
+        );
+        assert_eq!(deny.decide(&spore(vec![del("x")])), LocalDecision::Endorse);
+        let manual: LocalPolicy = toml::from_str("policy_changes = \"manual\"").unwrap();
+        assert_eq!(manual.decide(&change), LocalDecision::Hold);
+        assert!(toml::from_str::<LocalPolicy>("policy_changes = \"maybe\"").is_err());
+    }
+
+    #[test]
     fn unknown_fields_and_empty_patterns_are_reported() {
         assert!(toml::from_str::<LocalPolicy>("denied = []").is_err());
         let p = LocalPolicy {
             deny: vec![String::new()],
-            manual_approval: vec![],
+            ..LocalPolicy::default()
         };
         assert_eq!(p.problems().len(), 1);
     }

@@ -5,7 +5,8 @@
 //! - `canonical`: its canonical encoding and hash, compared between peers.
 //! - `ops`: op names for policy rules (canonical names and Redis command aliases).
 //! - `check`: `GlobalPolicy::check_spore`, the pure size and per-pattern check.
-//! - `change`: the (not yet implemented) policy-change spore's types.
+//! - `change`: the policy-change spore: its check (base, validation, same committee) and the
+//!   engine's gate.
 //! - `local`: `LocalPolicy` (deny / manual approval) and `LocalDecision`.
 //! - `peer_id`: a node key's libp2p peer id, for bootstrap addresses.
 //! - `demo`: `sporedb demo`.

@@ -101,6 +101,10 @@ pub fn tag_name(tag: u8) -> &'static str {
 
 /// The canonical name of an op.
 pub fn op_name(op: &Op) -> &'static str {
+    // A policy change touches no key, so no rule can name it; it has a name for messages only.
+    if let Op::PolicyChange { .. } = op {
+        return "POLICY.CHANGE";
+    }
     tag_name(op.tag())
 }
 

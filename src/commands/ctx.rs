@@ -84,6 +84,10 @@ pub struct NodeStatus {
     pub quorum: u32,
     /// Byzantine nodes tolerated.
     pub f: u32,
+    /// The global policy's hash (hex); empty on a single node.
+    pub policy_hash: String,
+    /// Policy-change spores adopted since the node started.
+    pub policy_changes: u64,
     pub spores_committed: u64,
     pub spores_dropped: u64,
     pub spores_pending: u64,

@@ -31,6 +31,7 @@ pub mod settings;
 pub mod spec;
 pub mod spore_admin;
 pub mod spore_cmds;
+pub mod spore_policy;
 pub mod spore_root;
 pub mod stats;
 pub mod strings;

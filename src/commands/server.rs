@@ -294,6 +294,8 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
             kv("policy_n", st.n.to_string());
             kv("policy_quorum", st.quorum.to_string());
             kv("policy_f", st.f.to_string());
+            kv("policy_hash", st.policy_hash.clone());
+            kv("policy_changes", st.policy_changes.to_string());
             kv("spores_committed", st.spores_committed.to_string());
             kv("spores_dropped", st.spores_dropped.to_string());
             kv("spores_pending", st.spores_pending.to_string());

@@ -6,9 +6,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::crypto::Digest;
 use crate::error::RedisError;
 use crate::reply::Reply;
-use crate::spore::SporeId;
+use crate::spore::{Op, SporeId};
 
 /// One question or decision for the driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,17 @@ pub type AdminFuture = Pin<Box<dyn Future<Output = Result<Reply, RedisError>> + 
 /// Implemented by the node.
 pub trait SporeAdmin: Send + Sync {
     fn request(&self, request: AdminRequest) -> AdminFuture;
+
+    /// The global policy in force (`SPORE.POLICY`). A node without one (single node) refuses.
+    fn policy(&self) -> Result<Reply, RedisError> {
+        Err(RedisError::NoGlobalPolicy)
+    }
+
+    /// Checks a proposed policy (TOML text) against the policy in force, exactly as every
+    /// endorser will: the op to submit and the hash of the policy it switches to.
+    fn propose_policy(&self, _text: &[u8]) -> Result<(Op, Digest), RedisError> {
+        Err(RedisError::NoGlobalPolicy)
+    }
 }
 
 /// Parses a spore id given as 64 hex digits.

@@ -10,11 +10,12 @@ use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
 use super::{
-    connection, docs, keys, lists, server, sets, spore_cmds, spore_root, strings, transactions,
+    connection, docs, keys, lists, server, sets, spore_cmds, spore_policy, spore_root, strings,
+    transactions,
 };
 
 /// Every family's specs.
-pub fn families() -> [&'static [CommandSpec]; 10] {
+pub fn families() -> [&'static [CommandSpec]; 11] {
     [
         strings::SPECS,
         lists::SPECS,
@@ -25,6 +26,7 @@ pub fn families() -> [&'static [CommandSpec]; 10] {
         server::SPECS,
         docs::SPECS,
         spore_cmds::SPECS,
+        spore_policy::SPECS,
         spore_root::SPECS,
     ]
 }

@@ -133,6 +133,9 @@ pub struct EngineConfig {
     /// spore it may have endorsed before the restart is then resolved everywhere, so it cannot
     /// equivocate by forgetting (PROTOCOL.md §9.3). 0 = no guard (fresh node, simulator).
     pub endorse_after_ms: u64,
+    /// Judges policy-change spores (`policy_change.rs`); `None`: this node endorses none and
+    /// keeps its policy if one commits (the simulator's default).
+    pub policy_gate: Option<super::policy_change::PolicyGate>,
 }
 
 impl EngineConfig {
@@ -149,6 +152,7 @@ impl EngineConfig {
             resend_ms: 200,
             verifier: Verifier::strict(),
             endorse_after_ms: 0,
+            policy_gate: None,
         }
     }
 

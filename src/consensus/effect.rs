@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::crypto::NodeId;
+use bytes::Bytes;
+
+use crate::crypto::{Digest, NodeId};
 use crate::spore::validate::InvalidSpore;
 use crate::spore::{Spore, SporeId};
 
@@ -27,6 +29,18 @@ pub enum Effect {
     Dropped { id: SporeId, reason: DropReason },
     /// A verifiable proof that an endorser broke the protocol.
     Evidence(Arc<Evidence>),
+    /// A committed policy change was just applied (it follows its `Apply` in this step) and the
+    /// engine now runs the policy `policy` (its TOML text) whose hash is `hash`: the node must
+    /// persist it and switch its gossip checks and topic before acting on later effects.
+    PolicyAdopted {
+        id: SporeId,
+        hash: Digest,
+        policy: Bytes,
+    },
+    /// A committed policy change was applied but this node's gate refuses it (this node runs
+    /// another policy than its base, e.g. it missed an earlier change): the node keeps its
+    /// policy and must be repaired by its operator.
+    PolicyNotAdopted { id: SporeId, why: String },
 }
 
 /// Why a spore was dropped.
@@ -59,4 +73,8 @@ pub enum DropReason {
     /// It requires a version only a dropped spore would have produced.
     #[error("its predecessor {0} was dropped")]
     PredecessorDropped(SporeId),
+    /// Submitted but refused by the global policy (a policy change this node's gate refuses,
+    /// or a data spore a newly adopted policy forbids).
+    #[error("refused by the global policy")]
+    PolicyRefused,
 }

@@ -64,6 +64,11 @@ impl Engine {
                 Some(LocalDecision::Endorse) | None => {}
             }
         }
+        // Global policy: a policy change must be one this node's gate accepts; after a switch, a
+        // data spore must pass the new rules (it may have been gossiped under the old ones).
+        if self.policy_refuses(s) {
+            return Verdict::Reject(RejectReason::PolicyRefused);
+        }
         // Class guard (§5.3): counters and set members at one order version do not commute
         // once one of them is applied.
         for t in &c.footprint.keys {
@@ -200,7 +205,10 @@ impl Engine {
         if let Some(r) = self.records.get_mut(&id) {
             r.rejected_by_me = true;
         }
-        if matches!(reason, RejectReason::Veto | RejectReason::ClassMix) {
+        if matches!(
+            reason,
+            RejectReason::Veto | RejectReason::ClassMix | RejectReason::PolicyRefused
+        ) {
             cx.to_reject.push((id, reason));
         }
     }

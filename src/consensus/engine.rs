@@ -17,6 +17,7 @@ use super::input::Input;
 use super::local::{LocalDecision, LocalPolicy};
 use super::locks::Locks;
 use super::message::{Bundle, EndorseBatch, Message, RejectBatch, RejectReason};
+use super::policy_change;
 use super::record::{Phase, Record};
 
 /// Counters the simulator and operators read (not part of the protocol).
@@ -78,6 +79,9 @@ pub struct Engine {
     /// Amnesia guard: a node started without its endorsement memory endorses nothing before
     /// this time (see `EngineConfig::endorse_after_ms`); cleared once it has passed.
     pub(super) quiet_until: Option<u64>,
+    /// The adopted policy's rules for data spores, set by a policy switch (see
+    /// `policy_change::Successor::spore_rule`).
+    pub(super) endorse_rule: Option<super::policy_change::EndorseRule>,
     pub stats: Stats,
 }
 
@@ -138,6 +142,7 @@ impl Engine {
             last_want_ms: 0,
             local_policy: None,
             quiet_until: (config_endorse_after > 0).then_some(config_endorse_after),
+            endorse_rule: None,
             stats: Stats::default(),
         }
     }
@@ -464,12 +469,13 @@ impl Engine {
 
     /// The commit rule (PROTOCOL.md §4.3) and the rejection quorum (§4.2) for one spore.
     pub(super) fn check(&mut self, cx: &mut Cx<'_>, id: SporeId) {
-        let quorum = self.cfg.policy.quorum;
-        let reject_quorum = self.cfg.policy.reject_quorum();
         let grace = self.cfg.grace_ms;
         let Some(r) = self.records.get(&id) else {
             return;
         };
+        let is_change = r.content.as_ref().is_some_and(|c| c.footprint.policy);
+        let quorum = policy_change::commit_quorum(&self.cfg.policy, is_change);
+        let reject_quorum = policy_change::reject_quorum(&self.cfg.policy, is_change);
         if r.phase != Phase::Pending {
             return;
         }
@@ -528,7 +534,7 @@ impl Engine {
                 let Some(s) = self.records.get(&id).and_then(|r| r.spore().cloned()) else {
                     continue;
                 };
-                if !s.prereqs_hold(&cx.proj) {
+                if !s.prereqs_hold(&cx.proj) || !self.change_applicable(&s) {
                     continue;
                 }
                 self.apply(cx, id, s.clone());
@@ -569,7 +575,13 @@ impl Engine {
         if let Some(r) = self.records.get_mut(&id) {
             r.phase = Phase::Applied;
         }
-        cx.local.push(Effect::Apply { id, spore: s });
+        cx.local.push(Effect::Apply {
+            id,
+            spore: s.clone(),
+        });
+        // The switch happens here, between this spore and whatever the engine applies or
+        // endorses next, at the same point of every node's apply order.
+        self.switch_policy(cx, id, &s);
     }
 
     /// Records which commutative classes were applied at each key's order (§5.3).

@@ -41,8 +41,14 @@ pub struct GossipRules {
     /// A spore whose deadline + this is past is stale (ignored, not punished).
     pub stale_after_ms: u64,
     pub spore_rule: Option<SporeRule>,
+    /// When set, `(max_horizon_ms, stale_after_ms)` read at each check instead of the fields
+    /// above: a policy change may move the spore deadline and grace while the node runs.
+    pub limits: Option<Limits>,
     pub verifier: Verifier,
 }
+
+/// `() -> (max_horizon_ms, stale_after_ms)`, see `GossipRules::limits`.
+pub type Limits = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;
 
 /// The verdict on one gossiped message.
 #[derive(Debug)]
@@ -124,7 +130,11 @@ fn check_spore_batch(rules: &GossipRules, now_ms: u64, batch: &SporeBatch) -> Re
     if batch.spores.is_empty() {
         return Err("empty spore batch".into());
     }
-    let horizon = now_ms.saturating_add(rules.max_horizon_ms + rules.max_skew_ms);
+    let (max_horizon_ms, stale_after_ms) = rules
+        .limits
+        .as_ref()
+        .map_or((rules.max_horizon_ms, rules.stale_after_ms), |l| l());
+    let horizon = now_ms.saturating_add(max_horizon_ms + rules.max_skew_ms);
     let mut current = false;
     let mut ids = Vec::with_capacity(batch.spores.len());
     for s in &batch.spores {
@@ -135,7 +145,7 @@ fn check_spore_batch(rules: &GossipRules, now_ms: u64, batch: &SporeBatch) -> Re
         if s.deadline_ms > horizon {
             return Err("spore deadline beyond the horizon".into());
         }
-        if s.deadline_ms.saturating_add(rules.stale_after_ms) > now_ms {
+        if s.deadline_ms.saturating_add(stale_after_ms) > now_ms {
             current = true;
         }
         if let Some(rule) = &rules.spore_rule {

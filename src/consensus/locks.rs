@@ -36,6 +36,8 @@ pub struct Locks {
     db_touch: BTreeMap<u8, u32>,
     /// Per db: locked footprints flushing it.
     db_flush: BTreeMap<u8, u32>,
+    /// Locked policy changes (they all hold the one policy slot).
+    policy: u32,
 }
 
 fn touched_dbs(fp: &Footprint) -> Vec<u8> {
@@ -63,6 +65,9 @@ fn bump_member(map: &mut BTreeMap<Bytes, u32>, m: &Bytes, up: bool) {
 impl Locks {
     /// Whether `fp` conflicts with any locked footprint.
     pub fn conflicts(&self, fp: &Footprint) -> bool {
+        if fp.policy && self.policy > 0 {
+            return true;
+        }
         for db in &fp.flushed_dbs {
             if self.db_touch.contains_key(db) || self.db_flush.contains_key(db) {
                 return true;
@@ -99,6 +104,13 @@ impl Locks {
     }
 
     fn update(&mut self, fp: &Footprint, up: bool) {
+        if fp.policy {
+            self.policy = if up {
+                self.policy + 1
+            } else {
+                self.policy.saturating_sub(1)
+            };
+        }
         for db in &fp.flushed_dbs {
             bump(&mut self.db_flush, *db, up);
         }
@@ -128,7 +140,10 @@ impl Locks {
 
     /// Whether nothing is locked.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.db_touch.is_empty() && self.db_flush.is_empty()
+        self.keys.is_empty()
+            && self.db_touch.is_empty()
+            && self.db_flush.is_empty()
+            && self.policy == 0
     }
 }
 
@@ -181,7 +196,13 @@ mod tests {
         } else {
             vec![]
         };
-        Footprint { keys, flushed_dbs }
+        // Now and then a policy change (it holds the policy slot and no key).
+        let policy = next() % 11 == 0;
+        Footprint {
+            keys,
+            flushed_dbs,
+            policy,
+        }
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub enum RejectReason {
     Veto = 3,
     /// Mixed commutative classes at one order version (PROTOCOL.md §5.3).
     ClassMix = 4,
+    /// The global policy refuses it: a policy change on another base or proposing an invalid
+    /// policy, or (after a policy switch) a data spore the new rules forbid.
+    PolicyRefused = 5,
 }
 
 impl RejectReason {
@@ -44,6 +47,7 @@ impl RejectReason {
             2 => RejectReason::TooFarInFuture,
             3 => RejectReason::Veto,
             4 => RejectReason::ClassMix,
+            5 => RejectReason::PolicyRefused,
             _ => return None,
         })
     }
@@ -263,5 +267,28 @@ impl RejectBatch {
 impl Bundle {
     pub fn is_empty(&self) -> bool {
         self.spores.is_empty() && self.endorsements.is_empty() && self.rejections.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RejectReason;
+
+    /// Reasons are signed inside rejection batches by their byte: frozen, append-only.
+    #[test]
+    fn reject_reason_tags_are_frozen() {
+        let all = [
+            RejectReason::Expired,
+            RejectReason::TooFarInFuture,
+            RejectReason::Veto,
+            RejectReason::ClassMix,
+            RejectReason::PolicyRefused,
+        ];
+        for (i, r) in all.iter().enumerate() {
+            assert_eq!(*r as u8, i as u8 + 1);
+            assert_eq!(RejectReason::from_u8(i as u8 + 1), Some(*r));
+        }
+        assert_eq!(RejectReason::from_u8(6), None);
+        assert_eq!(RejectReason::from_u8(0), None);
     }
 }

@@ -14,7 +14,8 @@
 //! - [`Effect`]: `Broadcast`, `Send`, `Committed`, `Apply`, `Dropped`, `Evidence`.
 //! - [`message`]: the signed statements, [`wire`]: their canonical bytes.
 //!
-//! Layout: `config` (policy, quorum bounds, clocks), `message` + `wire` (what is signed and
+//! Layout: `config` (policy, quorum bounds, clocks), `policy_change` (unanimity and the
+//! switch for policy-change spores), `message` + `wire` (what is signed and
 //! sent), `input`/`effect`, `record` (one spore's life), `locks` (Promise index), `endorse`
 //! (the endorsement rules), `evidence`, `engine` (commit, apply gate, drop), and one handler
 //! file per input: `on_submit`, `on_message`, `on_tick`.
@@ -34,6 +35,7 @@ pub mod message;
 mod on_message;
 mod on_submit;
 mod on_tick;
+pub mod policy_change;
 pub mod record;
 pub mod wire;
 
@@ -45,4 +47,5 @@ pub use gossip_check::{cached_verifier, check_direct, check_gossip, GossipRules,
 pub use input::Input;
 pub use local::{LocalDecision, LocalPolicy};
 pub use message::{Bundle, EndorseBatch, Message, RejectBatch, RejectReason, SporeBatch, Want};
+pub use policy_change::{PolicyGate, Successor};
 pub use record::Phase;

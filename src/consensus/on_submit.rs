@@ -77,6 +77,7 @@ impl Engine {
                 Verdict::DeferConflict => Some(DropReason::Conflict),
                 Verdict::Reject(RejectReason::ClassMix) => Some(DropReason::ClassMix),
                 Verdict::Reject(RejectReason::Veto) => Some(DropReason::Vetoed),
+                Verdict::Reject(RejectReason::PolicyRefused) => Some(DropReason::PolicyRefused),
                 Verdict::Reject(_) => Some(DropReason::BadDeadline),
             };
             match reason {

@@ -241,6 +241,9 @@ fn exec_op<T: KvWrite + ?Sized>(cx: &mut Ctx<'_, T>, op: &Op) -> Result<Reply, S
         Op::Rename { src, dst, nx } => keys::rename(cx, src, dst, *nx),
         Op::FlushDb { db } => keys::flushdb(cx, *db),
         Op::FlushAll => keys::flushall(cx),
+        // The policy switch happens in the engine and the node at this spore's place in the
+        // apply order (docs/CLUSTER.md §3.4); the store only records the spore as applied.
+        Op::PolicyChange { .. } => Ok(Reply::OK),
         Op::Push {
             key,
             end,

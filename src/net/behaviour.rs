@@ -58,7 +58,11 @@ pub fn build(
     let gossip_config = gossipsub::ConfigBuilder::default()
         .validation_mode(ValidationMode::Anonymous)
         .validate_messages()
-        .message_id_fn(|m: &gossipsub::Message| MessageId::new(&sha3(&[&m.data])))
+        // The topic is part of the id: after a policy change a node publishes the same message
+        // on the old and the new policy's topic (net/topics.rs), and both copies must travel.
+        .message_id_fn(|m: &gossipsub::Message| {
+            MessageId::new(&sha3(&[m.topic.as_str().as_bytes(), &m.data]))
+        })
         .max_transmit_size(max_message_bytes + GOSSIP_FRAME_SLACK)
         .build()
         .map_err(|e| NetError::Config(format!("gossipsub: {e}")))?;
@@ -103,7 +107,17 @@ pub fn build(
 ///   default deficit penalty would graylist every honest node of an idle cluster;
 /// - no IP-colocation penalty: several nodes on one host is a normal deployment (and every test).
 fn score_params(topic: &IdentTopic) -> PeerScoreParams {
-    let topic_params = TopicScoreParams {
+    let mut params = PeerScoreParams {
+        ip_colocation_factor_weight: 0.0,
+        ..PeerScoreParams::default()
+    };
+    params.topics.insert(topic.hash(), topic_score_params());
+    params
+}
+
+/// The scoring of one gossip topic (every topic a node subscribes to is scored alike).
+pub(crate) fn topic_score_params() -> TopicScoreParams {
+    TopicScoreParams {
         topic_weight: 1.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
@@ -112,11 +126,5 @@ fn score_params(topic: &IdentTopic) -> PeerScoreParams {
             600,
         )),
         ..TopicScoreParams::default()
-    };
-    let mut params = PeerScoreParams {
-        ip_colocation_factor_weight: 0.0,
-        ..PeerScoreParams::default()
-    };
-    params.topics.insert(topic.hash(), topic_params);
-    params
+    }
 }

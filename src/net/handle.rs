@@ -24,6 +24,7 @@ pub(crate) enum Command {
     Send(NodeId, Vec<u8>),
     Request(NodeId, Vec<u8>, oneshot::Sender<Result<Bytes, NetError>>),
     Ban(NodeId, String),
+    SetTopics(Vec<String>),
     Shutdown,
 }
 
@@ -98,6 +99,13 @@ impl NetHandle {
     /// bottom. `why` is logged (it is the evidence summary).
     pub fn ban(&self, peer: NodeId, why: String) {
         self.submit(Command::Ban(peer, why));
+    }
+
+    /// Replaces the gossip topics: subscribes to each (the first is the node's own), accepts
+    /// messages on any of them and publishes broadcasts on all, and leaves the others. Used
+    /// when a policy change moves the cluster to the new policy's topic.
+    pub fn set_topics(&self, topics: Vec<String>) {
+        self.submit(Command::SetTopics(topics));
     }
 
     /// Nodes currently connected (sorted).

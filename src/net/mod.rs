@@ -25,6 +25,7 @@ mod px;
 mod start;
 mod stats;
 mod task;
+mod topics;
 
 use std::sync::Arc;
 use std::time::Duration;

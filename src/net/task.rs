@@ -49,7 +49,9 @@ type Pending = oneshot::Sender<Result<Bytes, NetError>>;
 
 pub(crate) struct Task {
     pub(crate) swarm: Swarm<Behaviour>,
-    topic: IdentTopic,
+    /// Topics subscribed to, messages on any of them accepted, broadcasts published on each
+    /// (one normally; the old and the new one after a policy change, see `topics.rs`).
+    pub(crate) topics: Vec<IdentTopic>,
     max: usize,
     validator: Validator,
     discovery: bool,
@@ -85,7 +87,7 @@ impl Task {
         Task {
             local: *swarm.local_peer_id(),
             swarm,
-            topic,
+            topics: vec![topic],
             max: config.max_message_bytes,
             validator: config.validator.clone(),
             discovery: config.discovery,
@@ -224,6 +226,7 @@ impl Task {
                 self.requests.insert(id, (to, reply));
             }
             Command::Ban(node, why) => self.ban(node, why),
+            Command::SetTopics(names) => self.set_topics(names),
             // Handled by the loop.
             Command::Shutdown => {}
         }
@@ -240,7 +243,12 @@ impl Task {
             );
             return;
         }
-        let topic = self.topic.clone();
+        for topic in self.topics.clone() {
+            self.publish_on(topic, data.clone());
+        }
+    }
+
+    fn publish_on(&mut self, topic: IdentTopic, data: Vec<u8>) {
         match self.swarm.behaviour_mut().gossip.publish(topic, data) {
             Ok(_) => {
                 NetCounters::bump(&self.counters().gossip_out);
@@ -379,12 +387,12 @@ impl Task {
                 message_id,
                 message,
             } => self.validate(propagation_source, message_id, message),
-            gossipsub::Event::Subscribed { peer_id, topic } if topic == self.topic.hash() => {
+            gossipsub::Event::Subscribed { peer_id, topic } if self.is_ours(&topic) => {
                 if let Some(node) = node_id(&peer_id) {
                     lock(&self.shared.gossip_peers).insert(node);
                 }
             }
-            gossipsub::Event::Unsubscribed { peer_id, topic } if topic == self.topic.hash() => {
+            gossipsub::Event::Unsubscribed { peer_id, topic } if self.is_ours(&topic) => {
                 if let Some(node) = node_id(&peer_id) {
                     lock(&self.shared.gossip_peers).remove(&node);
                 }
@@ -403,7 +411,7 @@ impl Task {
     /// only on Accept and scores Reject), and delivers accepted messages.
     fn validate(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
         let from = node_id(&source);
-        let verdict = if message.topic != self.topic.hash() {
+        let verdict = if !self.is_ours(&message.topic) {
             Verdict::Ignore
         } else if message.data.len() > self.max {
             NetCounters::bump(&self.counters().gossip_oversized);

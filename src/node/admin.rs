@@ -10,22 +10,31 @@ use tokio::sync::oneshot;
 
 use crate::commands::spore_admin::{AdminFuture, AdminRequest, SporeAdmin};
 use crate::consensus::{Evidence, Phase};
+use crate::crypto::Digest;
 use crate::error::RedisError;
 use crate::reply::Reply;
-use crate::spore::SporeId;
+use crate::spore::{Op, SporeId};
 
 use super::driver::Driver;
 use super::outcomes::Outcome;
+use super::policy_state::ActivePolicy;
 use super::write_path::DriverMsg;
 
 /// Sends `SPORE.*` requests to the driver.
 pub struct DriverAdmin {
     tx: Sender<DriverMsg>,
+    /// A cluster node's global policy (`SPORE.POLICY`, `SPORE.POLICY.PROPOSE`).
+    policy: Option<Arc<ActivePolicy>>,
 }
 
 impl DriverAdmin {
     pub fn new(tx: Sender<DriverMsg>) -> DriverAdmin {
-        DriverAdmin { tx }
+        DriverAdmin { tx, policy: None }
+    }
+
+    pub fn with_policy(mut self, policy: Option<Arc<ActivePolicy>>) -> DriverAdmin {
+        self.policy = policy;
+        self
     }
 }
 
@@ -37,6 +46,61 @@ impl SporeAdmin for DriverAdmin {
         }
         Box::pin(async move { rx.await.unwrap_or(Err(RedisError::NoDriver)) })
     }
+
+    fn policy(&self) -> Result<Reply, RedisError> {
+        let active = self.policy.as_ref().ok_or(RedisError::NoGlobalPolicy)?;
+        let (p, previous) = active.current_and_previous();
+        let int = |v: u64| Reply::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        Ok(Reply::Map(vec![
+            field("hash", text(hex::encode(p.hash()))),
+            field(
+                "previous_hash",
+                previous.map_or(Reply::Nil, |q| text(hex::encode(q.hash()))),
+            ),
+            field("changes_adopted", int(active.switches())),
+            field("file", text(active.path().display().to_string())),
+            field(
+                "endorsers",
+                Reply::Array(
+                    p.endorsers()
+                        .iter()
+                        .map(|e| text(format!("{} {}", e.name, hex::encode(e.id))))
+                        .collect(),
+                ),
+            ),
+            field("quorum", int(p.quorum() as u64)),
+            field("faulty", int(p.faulty() as u64)),
+            field("spore_deadline_ms", int(p.spore_deadline_ms())),
+            field("grace_ms", int(p.grace_ms())),
+            field("max_spore_bytes", int(p.max_spore_bytes())),
+            field("max_op_bytes", int(p.max_op_bytes())),
+            field(
+                "rules",
+                Reply::Array(
+                    p.rules()
+                        .iter()
+                        .map(|r| {
+                            let ops: Vec<&str> = r
+                                .allow
+                                .iter()
+                                .map(|t| crate::cluster::ops::tag_name(*t))
+                                .collect();
+                            text(format!("{} allow {}", r.pattern, ops.join(" ")))
+                        })
+                        .collect(),
+                ),
+            ),
+        ]))
+    }
+
+    fn propose_policy(&self, policy: &[u8]) -> Result<(Op, Digest), RedisError> {
+        let active = self.policy.as_ref().ok_or(RedisError::NoGlobalPolicy)?;
+        let refused = |why: String| RedisError::PolicyChangeRefused { why };
+        let policy = std::str::from_utf8(policy)
+            .map_err(|_| refused("the proposed policy is not UTF-8 text".into()))?;
+        let (change, to) = active.propose(policy).map_err(|e| refused(e.to_string()))?;
+        Ok((change.to_op(), to))
+    }
 }
 
 /// One piece of evidence as this node recorded it.
@@ -47,6 +111,14 @@ pub struct EvidenceRecord {
 
 fn field(name: &'static str, value: Reply) -> (Reply, Reply) {
     (Reply::Bulk(Bytes::from_static(name.as_bytes())), value)
+}
+
+/// The hash of a proposed policy text, or why it has none.
+fn proposed_hash(policy: &[u8]) -> String {
+    match std::str::from_utf8(policy).map(crate::cluster::GlobalPolicy::parse) {
+        Ok(Ok(p)) => hex::encode(p.hash()),
+        _ => "an invalid policy".into(),
+    }
 }
 
 fn text(s: impl Into<String>) -> Reply {
@@ -72,7 +144,16 @@ impl Driver {
                                     s.ops
                                         .iter()
                                         .map(|op| {
-                                            let mut d = format!("{op:?}");
+                                            let mut d = match op {
+                                                // The operator decides on the new policy's
+                                                // hash (SPORE.POLICY shows the current one).
+                                                Op::PolicyChange { from, policy } => format!(
+                                                    "POLICY.CHANGE from {} to {}",
+                                                    hex::encode(from),
+                                                    proposed_hash(policy)
+                                                ),
+                                                _ => format!("{op:?}"),
+                                            };
                                             d.truncate(200);
                                             text(d)
                                         })
@@ -145,7 +226,13 @@ impl Driver {
     }
 
     fn status(&self, id: &SporeId) -> Result<Reply, RedisError> {
-        let quorum = self.engine.config().policy.quorum as i64;
+        // A policy change needs every endorser, not ω.
+        let is_change = self
+            .engine
+            .spore(id)
+            .is_some_and(|s| crate::consensus::policy_change::change_of(&s).is_some());
+        let policy = &self.engine.config().policy;
+        let quorum = crate::consensus::policy_change::commit_quorum(policy, is_change) as i64;
         let (state, reason) = match self.engine.phase(id) {
             Some(Phase::Pending) if self.engine.held().any(|(h, _)| h == id) => ("held", None),
             Some(Phase::Pending) => ("pending", None),

@@ -6,7 +6,8 @@
 //! inapplicable (this node missed earlier spores).
 //!
 //! Peers running a different global policy never talk consensus with this node: the gossip
-//! topic is derived from the policy's hash (`cluster::GlobalPolicy::hash`).
+//! topic is derived from the policy's hash (`cluster::GlobalPolicy::hash`); a policy-change
+//! spore moves the node to the new policy's topic (`policy_state.rs`).
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
@@ -34,6 +35,7 @@ use crate::trust::TrustRing;
 use super::attestations::Attestations;
 use super::clock;
 use super::peer_link::PeerLink;
+use super::policy_state::ActivePolicy;
 use super::stats::SporeStats;
 use super::write_path::DriverMsg;
 
@@ -51,7 +53,10 @@ const ROOT_CHECK_EVERY: u32 = 2;
 
 /// Everything loaded from `[cluster]` before the node starts.
 pub struct ClusterSetup {
+    /// The policy at start (`active` holds the one in force).
     pub policy: GlobalPolicy,
+    /// The policy in force, switched by policy-change spores (`policy_state.rs`).
+    pub active: Arc<ActivePolicy>,
     pub trust: Arc<TrustRing>,
     pub rules: GossipRules,
     pub verifier: Verifier,
@@ -75,15 +80,16 @@ impl ClusterSetup {
     pub fn load(
         cluster: &ClusterConfig,
         data_dir: &std::path::Path,
+        me: &NodeId,
         min_horizon_ms: u64,
         max_skew_ms: u64,
     ) -> Result<ClusterSetup, ClusterError> {
         let policy = cluster.load_policy()?;
+        let active = ActivePolicy::new(policy.clone(), cluster.policy.clone(), min_horizon_ms, me);
         let max_horizon_ms = policy.spore_deadline_ms().max(min_horizon_ms);
         let mut trust = TrustRing::load(data_dir)?;
         trust.set_marginals_needed(cluster.marginals_needed(&policy))?;
         let verifier = cached_verifier(VERIFIED_CACHE);
-        let check = policy.clone();
         // Past deadline + grace + retention no engine would act on a statement any more.
         let stale_after_ms = 2 * policy.grace_ms() + 2 * max_skew_ms;
         let rules = GossipRules {
@@ -93,14 +99,13 @@ impl ClusterSetup {
             max_horizon_ms,
             max_skew_ms,
             stale_after_ms,
-            spore_rule: Some(Arc::new(move |s| {
-                let len = crate::spore::codec::encode_spore(s).len();
-                check.check_spore(s, len).map_err(|e| e.to_string())
-            })),
+            spore_rule: Some(active.gossip_rule()),
+            limits: Some(active.gossip_limits(max_skew_ms)),
             verifier: verifier.clone(),
         };
         Ok(ClusterSetup {
             policy,
+            active,
             trust: Arc::new(trust),
             rules,
             verifier,
@@ -115,6 +120,7 @@ impl ClusterSetup {
         cfg.max_horizon_ms = self.rules.max_horizon_ms;
         cfg.max_skew_ms = self.rules.max_skew_ms;
         cfg.verifier = self.verifier.clone();
+        cfg.policy_gate = Some(self.active.gate());
         if restarted {
             cfg.endorse_after_ms = now_ms + cfg.amnesia_quiet_ms();
         }

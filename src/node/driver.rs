@@ -72,6 +72,11 @@ pub struct Driver {
     pub spore_rule: Option<crate::consensus::gossip_check::SporeRule>,
     /// The gossip message being stepped (its relay by the engine is gossipsub's job).
     relayed: Option<Message>,
+    /// A cluster node's global policy and network, switched when a policy change applies.
+    pub policy: Option<super::policy_switch::PolicyLink>,
+    /// Policy switches the engine made in the step being carried out, done by the node once
+    /// the spores applied before them are durable.
+    switches: Vec<Effect>,
 }
 
 impl Driver {
@@ -101,6 +106,8 @@ impl Driver {
             evidence: VecDeque::new(),
             relayed: None,
             spore_rule: None,
+            policy: None,
+            switches: Vec::new(),
         }
     }
 
@@ -337,6 +344,9 @@ impl Driver {
         let now = clock::now_ms();
         if matches!(input, Input::Tick) {
             self.next_tick_ms = now + TICK.as_millis() as u64;
+            if let Some(p) = &self.policy {
+                p.tick(now);
+            }
         }
         let effects = match self.store.read() {
             Ok(read) => self.engine.step(now, input, &read as &dyn VersionView),
@@ -374,7 +384,16 @@ impl Driver {
                     self.outcomes.set(id, Outcome::Dropped(reason.to_string()));
                     if let Some(w) = self.waiting.remove(&id) {
                         self.stats_pending_done(1);
-                        if reason == DropReason::Vetoed {
+                        if reason == DropReason::PolicyRefused {
+                            // Retrying cannot help: the policy in force refuses it.
+                            SporeStats::add(&self.stats.dropped, 1);
+                            fail(
+                                w.job,
+                                WriteError::Refused {
+                                    why: "this node's global policy refuses it".into(),
+                                },
+                            );
+                        } else if reason == DropReason::Vetoed {
                             SporeStats::add(&self.stats.dropped, 1);
                             fail(
                                 w.job,
@@ -388,10 +407,34 @@ impl Driver {
                     }
                 }
                 Effect::Evidence(evidence) => self.record_evidence(evidence),
+                e @ (Effect::PolicyAdopted { .. } | Effect::PolicyNotAdopted { .. }) => {
+                    self.switches.push(e)
+                }
             }
         }
         if !to_apply.is_empty() {
             self.apply(to_apply);
+        }
+        // Normally done by `apply` (a switch always follows its spore's `Apply`).
+        self.switch_policy();
+    }
+
+    /// Carries out the policy switches of the last step (the engine has already switched).
+    fn switch_policy(&mut self) {
+        for e in std::mem::take(&mut self.switches) {
+            match (&self.policy, e) {
+                (Some(p), Effect::PolicyAdopted { id, hash, policy }) => {
+                    p.adopt(id, &hash, &policy)
+                }
+                (_, Effect::PolicyNotAdopted { id, why }) => tracing::error!(
+                    "policy change {id} committed but not adopted: {why}; this node keeps its \
+                     policy and no longer agrees with its peers: replace its policy.toml"
+                ),
+                (None, Effect::PolicyAdopted { id, .. }) => {
+                    tracing::error!("policy change {id} adopted by a node without a policy file")
+                }
+                _ => {}
+            }
         }
     }
 
@@ -410,6 +453,9 @@ impl Driver {
             txn.commit()?;
             Ok::<_, crate::store::StoreError>(replies)
         })();
+        // A policy change among these spores: the node switches before it answers anyone or
+        // steps the engine again (the engine switched at the change's place in the order).
+        self.switch_policy();
         match outcome {
             Ok(replies) => {
                 SporeStats::add(&self.stats.committed, ids.len() as u64);

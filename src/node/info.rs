@@ -13,6 +13,8 @@ pub struct NodeStatusSource {
     pub quorum: u32,
     pub f: u32,
     pub stats: Arc<SporeStats>,
+    /// A cluster node's global policy (its hash changes with policy-change spores).
+    pub policy: Option<Arc<super::policy_state::ActivePolicy>>,
 }
 
 impl NodeInfo for NodeStatusSource {
@@ -22,6 +24,12 @@ impl NodeInfo for NodeStatusSource {
             n: self.n,
             quorum: self.quorum,
             f: self.f,
+            policy_hash: self
+                .policy
+                .as_ref()
+                .map(|p| hex::encode(p.current().hash()))
+                .unwrap_or_default(),
+            policy_changes: self.policy.as_ref().map_or(0, |p| p.switches()),
             spores_committed: SporeStats::get(&self.stats.committed),
             spores_dropped: SporeStats::get(&self.stats.dropped),
             spores_pending: SporeStats::get(&self.stats.pending),

@@ -15,6 +15,8 @@ pub mod keyfile;
 pub mod materialize;
 pub mod outcomes;
 pub mod peer_link;
+pub mod policy_state;
+pub mod policy_switch;
 mod run;
 pub mod stats;
 pub mod write_path;

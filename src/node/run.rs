@@ -31,6 +31,7 @@ use super::driver::Driver;
 use super::info::NodeStatusSource;
 use super::keyfile;
 use super::peer_link::{NoPeers, PeerLink};
+use super::policy_switch::PolicyLink;
 use super::stats::SporeStats;
 use super::write_path::{DriverMsg, NodeWritePath};
 use super::{clock, expiry};
@@ -106,7 +107,7 @@ pub fn run(config: Config) -> Result<(), NodeError> {
             (engine, config.spore_deadline_ms, None)
         }
         Some(cc) => {
-            let setup = ClusterSetup::load(cc, &config.data_dir, max_horizon_ms, 100)?;
+            let setup = ClusterSetup::load(cc, &config.data_dir, &key.id(), max_horizon_ms, 100)?;
             let deadline = setup.policy.spore_deadline_ms();
             let mut engine =
                 Engine::new(setup.engine_config(key.clone(), clock::now_ms(), restarted));
@@ -143,14 +144,19 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         Some((s, _, _)) if !s.policy.is_endorser(&key.id()) => Some(Arc::new(|_: &_| {
             Err("this node is an observer (not an endorser in the global policy): it serves reads only".to_string())
         })),
-        Some((s, _, _)) => s.rules.spore_rule.clone(),
+        Some((s, _, _)) => Some(s.active.origin_rule()),
         None => None,
     };
+    let active = cluster.as_ref().map(|(s, _, _)| s.active.clone());
+    driver.policy = cluster.as_ref().map(|(s, net, _)| PolicyLink {
+        active: s.active.clone(),
+        net: Some(net.clone()),
+    });
     let driver_thread = std::thread::Builder::new()
         .name("sporedb-driver".into())
         .spawn(move || driver.run())
         .map_err(NodeError::Runtime)?;
-    let writes = Arc::new(NodeWritePath::new(tx.clone(), deadline_ms));
+    let writes = Arc::new(NodeWritePath::new(tx.clone(), deadline_ms).with_policy(active.clone()));
 
     // In a cluster, peers' signed roots are collected and can stop this node's reads.
     let attestations = cluster
@@ -175,6 +181,7 @@ pub fn run(config: Config) -> Result<(), NodeError> {
             quorum,
             f,
             stats: stats.clone(),
+            policy: active.clone(),
         };
         let shared = Arc::new(
             Shared::new(
@@ -184,7 +191,9 @@ pub fn run(config: Config) -> Result<(), NodeError> {
                 Settings::from_config(&config),
                 Arc::new(node_info),
             )
-            .with_admin(Arc::new(DriverAdmin::new(tx.clone())))
+            .with_admin(Arc::new(
+                DriverAdmin::new(tx.clone()).with_policy(active.clone()),
+            ))
             .with_roots(roots),
         );
         let service = Arc::new(CommandService::new(shared));

@@ -49,11 +49,26 @@ pub enum DriverMsg {
 pub struct NodeWritePath {
     tx: Sender<DriverMsg>,
     deadline_ms: u64,
+    /// A cluster node's policy: its spore deadline, which a policy change may move.
+    policy: Option<std::sync::Arc<super::policy_state::ActivePolicy>>,
 }
 
 impl NodeWritePath {
     pub fn new(tx: Sender<DriverMsg>, deadline_ms: u64) -> NodeWritePath {
-        NodeWritePath { tx, deadline_ms }
+        NodeWritePath {
+            tx,
+            deadline_ms,
+            policy: None,
+        }
+    }
+
+    /// Takes the spore deadline from the policy in force instead of `deadline_ms`.
+    pub fn with_policy(
+        mut self,
+        policy: Option<std::sync::Arc<super::policy_state::ActivePolicy>>,
+    ) -> NodeWritePath {
+        self.policy = policy;
+        self
     }
 }
 
@@ -63,7 +78,11 @@ impl WritePath for NodeWritePath {
         let job = WriteJob {
             request,
             reply,
-            deadline_ms: clock::now_ms() + self.deadline_ms,
+            deadline_ms: clock::now_ms()
+                + self
+                    .policy
+                    .as_ref()
+                    .map_or(self.deadline_ms, |p| p.spore_deadline_ms()),
         };
         if self.tx.send(DriverMsg::Write(job)).is_err() {
             return Box::pin(async { Err(WriteError::Unavailable) });

@@ -26,6 +26,8 @@ pub struct NodeLog {
     pub dropped: BTreeMap<SporeId, DropReason>,
     pub applied: Vec<SporeId>,
     pub evidence: Vec<Arc<Evidence>>,
+    /// Policy changes this node adopted (spore, new policy hash), in apply order.
+    pub policies: Vec<(SporeId, Digest)>,
 }
 
 pub struct Node {
@@ -373,6 +375,10 @@ impl World {
                     n.inflight.retain(|(x, _)| *x != id);
                 }
                 Effect::Evidence(e) => self.nodes[i].log.evidence.push(e),
+                Effect::PolicyAdopted { id, hash, .. } => {
+                    self.nodes[i].log.policies.push((id, hash));
+                }
+                Effect::PolicyNotAdopted { .. } => self.apply_errors += 1,
             }
         }
         if !applied.is_empty() {

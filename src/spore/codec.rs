@@ -473,6 +473,10 @@ fn encode_op(w: &mut Writer, op: &Op) {
         }
         Op::FlushDb { db } => w.u8(*db),
         Op::FlushAll => {}
+        Op::PolicyChange { from, policy } => {
+            w.fixed(from);
+            w.bytes(policy);
+        }
     }
 }
 
@@ -623,6 +627,10 @@ fn decode_op(r: &mut Reader<'_>) -> R<Op> {
             Op::FlushDb { db }
         }
         26 => Op::FlushAll,
+        27 => Op::PolicyChange {
+            from: r.digest()?,
+            policy: r.bytes()?,
+        },
         _ => return Err(DecodeError("unknown op tag")),
     })
 }

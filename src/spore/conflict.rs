@@ -3,6 +3,8 @@
 //! could leave replicas in different states.
 //!
 //! Two spores conflict iff
+//! 0. both change the global policy (the reserved policy slot: two changes from one base can
+//!    never both be endorsed by one honest node, so with unanimity never both commit), or
 //! 1. one flushes a database the other touches (any key of it, or a flush of it), or
 //! 2. they touch a common key **at the same order version** and their classes on it do not
 //!    commute: Counter/Counter commute; Members/Members commute unless one adds a
@@ -19,6 +21,9 @@ use super::footprint::{Footprint, KeyClass};
 
 /// Whether two footprints conflict.
 pub fn conflicts(a: &Footprint, b: &Footprint) -> bool {
+    if a.policy && b.policy {
+        return true;
+    }
     if a.flushed_dbs.iter().any(|db| b.touches_db(*db))
         || b.flushed_dbs.iter().any(|db| a.touches_db(*db))
     {

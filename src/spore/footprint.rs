@@ -45,6 +45,9 @@ pub struct Footprint {
     pub keys: Vec<KeyTouch>,
     /// Databases the spore replaces wholesale (FLUSHDB/FLUSHALL), sorted.
     pub flushed_dbs: Vec<u8>,
+    /// The spore changes the global policy: it holds the reserved policy slot, which every
+    /// other policy change also holds and no data write does (docs/CLUSTER.md §3.4).
+    pub policy: bool,
 }
 
 /// The merged access of all ops on one key, before the prerequisite is considered.
@@ -188,6 +191,10 @@ impl Footprint {
         Footprint {
             keys,
             flushed_dbs: flushed_dbs(spore),
+            policy: spore
+                .ops
+                .iter()
+                .any(|op| matches!(op, super::Op::PolicyChange { .. })),
         }
     }
 

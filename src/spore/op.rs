@@ -14,6 +14,7 @@ use bytes::Bytes;
 use num_bigint::BigInt;
 
 use super::key::Key;
+use crate::crypto::Digest;
 
 /// SET's NX / XX condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +158,11 @@ pub enum Op {
     FlushDb { db: u8 },
     /// tag 26. FLUSHALL. Reply: OK.
     FlushAll,
+    /// tag 27. A global policy change (docs/CLUSTER.md §3.4): replace the policy whose hash is
+    /// `from` by the one `policy` describes (its TOML text, so every node writes the same
+    /// file, names and comments included). It touches no key; it must be a spore's only op.
+    /// Applying it changes no data. Reply: OK.
+    PolicyChange { from: Digest, policy: Bytes },
 }
 
 /// How one op touches one key.
@@ -212,6 +218,7 @@ impl Op {
             Op::SetStore { .. } => 24,
             Op::FlushDb { .. } => 25,
             Op::FlushAll => 26,
+            Op::PolicyChange { .. } => 27,
         }
     }
 
@@ -251,7 +258,8 @@ impl Op {
                 sources.iter().for_each(|k| f(k, Access::Read));
                 f(dst, Access::Write);
             }
-            Op::FlushDb { .. } | Op::FlushAll => {}
+            // A policy change touches no key: its conflicts are the policy slot (footprint.rs).
+            Op::FlushDb { .. } | Op::FlushAll | Op::PolicyChange { .. } => {}
         }
     }
 

@@ -23,6 +23,10 @@ pub enum InvalidSpore {
     DbPrereqMismatch(u8),
     #[error("operation {0} has an empty argument list")]
     EmptyOperand(u8),
+    /// A policy change must travel alone and pin no key: it is endorsed under different rules
+    /// (unanimity) than data writes, so it cannot share a spore with them.
+    #[error("a policy change must be the spore's only operation and have no prerequisites")]
+    PolicyChangeNotAlone,
 }
 
 /// Checks the structural rules.
@@ -37,6 +41,16 @@ pub fn validate(spore: &Spore) -> Result<(), InvalidSpore> {
     }
     for op in &spore.ops {
         check_operands(op)?;
+    }
+    let changes = spore
+        .ops
+        .iter()
+        .filter(|op| matches!(op, Op::PolicyChange { .. }))
+        .count();
+    if changes > 0
+        && (spore.ops.len() != 1 || !spore.key_prereqs.is_empty() || !spore.db_prereqs.is_empty())
+    {
+        return Err(InvalidSpore::PolicyChangeNotAlone);
     }
     for (key, access) in merged_accesses(spore) {
         let prereq = spore

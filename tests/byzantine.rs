@@ -311,7 +311,14 @@ fn lying_attestation_is_evidence_not_a_verdict() {
             "the conflict must carry node 4's signed lie: {text}"
         );
         assert!(!text.contains(&"77".repeat(32)), "forgery kept: {text}");
+        // One liar is no divergence: no database is refused.
+        assert_eq!(
+            report.get("diverged_dbs"),
+            Some(&redis::Value::Array(Vec::new())),
+            "{report:?}"
+        );
         assert_eq!(info_field(&mut con, "state_diverged"), "0");
+        assert_eq!(info_field(&mut con, "state_reads_refused_dbs"), "");
         assert_eq!(info_field(&mut con, "state_reads"), "served");
         let v: Option<String> = redis::cmd("GET").arg("k0").query(&mut con).expect("read");
         assert_eq!(v.as_deref(), Some("v"));

@@ -122,6 +122,12 @@ fn attestations(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> 
         crate::root::book::Standing::Diverged { .. } => "diverged",
     };
     let mut out = vec![(Reply::bulk_str("standing"), Reply::bulk_str(standing))];
+    // The databases a divergence concerns (reads refused there only); empty while serving.
+    let dbs = (0..16i64)
+        .filter(|d| report.diverged_dbs & (1 << d) != 0)
+        .map(Reply::Int)
+        .collect();
+    out.push((Reply::bulk_str("diverged_dbs"), Reply::Array(dbs)));
     if let Some(cur) = &report.current {
         out.extend(signed_pairs(cur));
     }

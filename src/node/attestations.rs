@@ -188,6 +188,7 @@ impl Attestations {
             peers: book.latest(),
             conflicts,
             conflicts_total,
+            diverged_dbs: book.diverged_dbs(),
         }
     }
 }

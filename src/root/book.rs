@@ -73,6 +73,8 @@ pub struct Report {
     pub peers: Vec<(SignedRoot, Option<bool>)>,
     pub conflicts: Vec<RootConflict>,
     pub conflicts_total: u64,
+    /// The databases reads are refused in because of a divergence (`Book::diverged_dbs`).
+    pub diverged_dbs: u16,
 }
 
 /// The book. `f` is the policy's fault bound; `me` is left out of every count.

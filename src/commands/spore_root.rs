@@ -123,9 +123,8 @@ fn attestations(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> 
     };
     let mut out = vec![(Reply::bulk_str("standing"), Reply::bulk_str(standing))];
     // The databases a divergence concerns (reads refused there only); empty while serving.
-    let dbs = (0..16i64)
-        .filter(|d| report.diverged_dbs & (1 << d) != 0)
-        .map(Reply::Int)
+    let dbs = crate::root::dbroots::dbs_in(report.diverged_dbs)
+        .map(|d| Reply::Int(d.into()))
         .collect();
     out.push((Reply::bulk_str("diverged_dbs"), Reply::Array(dbs)));
     if let Some(cur) = &report.current {

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::crypto::NodeKey;
 use crate::net::NetHandle;
 use crate::root::book::{Book, Report, RootConflict, Standing};
-use crate::root::dbroots::list as db_list;
+use crate::root::dbroots::{covers, list as db_list};
 use crate::root::{
     attest, DbRoots, Integrity, NodeRoots, Proof, Root, RootService, SignedRoot, StateRootRead,
 };
@@ -164,7 +164,7 @@ impl Attestations {
         // The flag first: this runs on every read, and the book's lock is needed only to word
         // the refusal.
         let refused = self.diverged.load(Ordering::Relaxed);
-        if refused & (1u16.checked_shl(u32::from(db)).unwrap_or(u16::MAX)) == 0 {
+        if !covers(refused, db) {
             return None;
         }
         if let Standing::Diverged { peers, .. } = self.standing() {
@@ -230,7 +230,8 @@ pub async fn attest_loop(
     endorser: bool,
     shutdown: CancellationToken,
 ) {
-    let mut last_root: Option<Root> = None;
+    // The last root seen and its breakdown by database (read again only when the root moves).
+    let mut last: Option<(Root, DbRoots)> = None;
     let mut sent: Option<(Root, u64)> = None;
     loop {
         tokio::select! {
@@ -238,20 +239,26 @@ pub async fn attest_loop(
             _ = shutdown.cancelled() => return,
         }
         // Root and breakdown from one snapshot.
-        let read = store
-            .read()
-            .and_then(|txn| Ok((txn.state_root()?, DbRoots::of_tree(&txn)?)));
+        let read = store.read().and_then(|txn| {
+            let root = txn.state_root()?;
+            match last {
+                Some((r, dbs)) if r == root => Ok((root, dbs, false)),
+                _ => Ok((root, DbRoots::of_tree(&txn)?, true)),
+            }
+        });
         let (root, dbs) = match read {
-            Ok(r) => r,
+            Ok((root, dbs, moved)) => {
+                if moved {
+                    last = Some((root, dbs));
+                    att.own(root, dbs);
+                }
+                (root, dbs)
+            }
             Err(e) => {
                 tracing::debug!("attest: no root: {e}");
                 continue;
             }
         };
-        if last_root != Some(root) {
-            last_root = Some(root);
-            att.own(root, dbs);
-        }
         let now = super::clock::now_ms();
         let due = match sent {
             None => true,

@@ -83,11 +83,10 @@ impl DbRoots {
     }
 
     fn fold_range(&self, start: usize, width: usize) -> [u8; 32] {
-        let slots = &self.0[start..start + width];
-        let present: Vec<&DbRoot> = slots.iter().flatten().collect();
-        match present.as_slice() {
-            [] => PLACEHOLDER,
-            [only] if only.leaf || width == 1 => only.hash,
+        let mut present = self.0[start..start + width].iter().flatten();
+        match (present.next(), present.next()) {
+            (None, _) => PLACEHOLDER,
+            (Some(only), None) if only.leaf || width == 1 => only.hash,
             _ => {
                 let left = self.fold_range(start, width / 2);
                 let right = self.fold_range(start + width / 2, width / 2);
@@ -157,10 +156,20 @@ impl DbRoots {
     }
 }
 
+/// The databases in a bitmask (bit `d` for database `d`), ascending.
+pub fn dbs_in(mask: u16) -> impl Iterator<Item = u8> {
+    (0..DATABASES as u8).filter(move |d| mask & (1 << d) != 0)
+}
+
+/// Whether a non-empty bitmask of databases covers database `db`; a database index beyond
+/// the 16 is covered by any non-empty mask (it cannot be vouched for).
+pub fn covers(mask: u16, db: u8) -> bool {
+    mask != 0 && (db >= DATABASES as u8 || mask & (1 << db) != 0)
+}
+
 /// The databases named by a bitmask, for messages ("0, 3").
 pub fn list(mask: u16) -> String {
-    (0..DATABASES)
-        .filter(|d| mask & (1 << d) != 0)
+    dbs_in(mask)
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
         .join(", ")
@@ -226,6 +235,7 @@ mod tests {
         put(&mut s, 0, "new");
         assert_eq!(after.differing(&check(&s)), 1);
         assert_eq!(list(1 << 5 | 1), "0, 5");
+        assert!(covers(1 << 5, 5) && !covers(1 << 5, 4) && covers(1, 200) && !covers(0, 200));
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl Integrity {
     /// Whether database `db`'s data is known not to match the stored root.
     pub fn is_tampered_in(&self, db: u8) -> bool {
         match self {
-            Integrity::Tampered { dbs, .. } => db >= 16 || dbs & (1 << db) != 0,
+            Integrity::Tampered { dbs, .. } => super::dbroots::covers(*dbs, db),
             _ => false,
         }
     }

@@ -108,10 +108,7 @@ impl PolicyChange {
 /// The global policy's rule for data spores (size and per-pattern operations), as the gossip
 /// check and the engine call it.
 pub fn spore_rule(policy: GlobalPolicy) -> SporeRule {
-    Arc::new(move |s| {
-        let len = crate::spore::codec::encode_spore(s).len();
-        policy.check_spore(s, len).map_err(|e| e.to_string())
-    })
+    Arc::new(move |s| policy.admits(s).map_err(|e| e.to_string()))
 }
 
 /// The engine's gate for changes on top of `current`. `min_horizon_ms` is the node's floor

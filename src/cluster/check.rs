@@ -53,6 +53,12 @@ fn show_key(name: &[u8]) -> String {
 }
 
 impl GlobalPolicy {
+    /// Checks `spore` against the policy, encoding it to learn its size (callers that check
+    /// one spore against several policies encode once and use `check_spore`).
+    pub fn admits(&self, spore: &Spore) -> Result<(), PolicyViolation> {
+        self.check_spore(spore, crate::spore::codec::encode_spore(spore).len())
+    }
+
     /// Checks `spore`, whose canonical encoding is `encoded_len` bytes, against the policy.
     pub fn check_spore(&self, spore: &Spore, encoded_len: usize) -> Result<(), PolicyViolation> {
         if encoded_len as u64 > self.max_spore_bytes {

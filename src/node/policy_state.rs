@@ -163,13 +163,7 @@ impl ActivePolicy {
     /// force only.
     pub fn origin_rule(self: &Arc<Self>) -> SporeRule {
         let me = self.clone();
-        Arc::new(move |s| {
-            let len = crate::spore::codec::encode_spore(s).len();
-            me.read()
-                .current
-                .check_spore(s, len)
-                .map_err(|e| e.to_string())
-        })
+        Arc::new(move |s| me.read().current.admits(s).map_err(|e| e.to_string()))
     }
 
     /// Carries out an adopted change: persists `text`, switches the rules, moves to the new

@@ -278,6 +278,25 @@ fn raw_env(dir: &std::path::Path) -> heed::Env {
 
 type RawDb = heed::Database<heed::types::Bytes, heed::types::Bytes>;
 
+/// Edits a closed store's LMDB tables behind sporedb's back: opens `tables`, hands them to
+/// `edit` with one write transaction, commits and closes the environment.
+fn edit_raw(dir: &std::path::Path, tables: &[&str], edit: impl FnOnce(&[RawDb], &mut heed::RwTxn)) {
+    let env = raw_env(dir);
+    let dbs: Vec<RawDb> = {
+        let r = env.read_txn().unwrap();
+        let dbs = tables
+            .iter()
+            .map(|t| env.open_database(&r, Some(t)).unwrap().unwrap())
+            .collect();
+        r.commit().unwrap();
+        dbs
+    };
+    let mut w = env.write_txn().unwrap();
+    edit(&dbs, &mut w);
+    w.commit().unwrap();
+    env.prepare_for_closing().wait();
+}
+
 #[test]
 fn format_2_store_is_upgraded() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,16 +312,11 @@ fn format_2_store_is_upgraded() {
     };
     {
         // Make it look like a format-2 store: no tree tables' content, format 2.
-        let env = raw_env(dir.path());
-        let mut w = env.write_txn().unwrap();
-        for name in ["nodes", "root"] {
-            let db: RawDb = env.open_database(&w, Some(name)).unwrap().unwrap();
-            db.clear(&mut w).unwrap();
-        }
-        let meta: RawDb = env.open_database(&w, Some("meta")).unwrap().unwrap();
-        meta.put(&mut w, b"format", &2u32.to_be_bytes()).unwrap();
-        w.commit().unwrap();
-        env.prepare_for_closing().wait();
+        edit_raw(dir.path(), &["nodes", "root", "meta"], |t, w| {
+            t[0].clear(w).unwrap();
+            t[1].clear(w).unwrap();
+            t[2].put(w, b"format", &2u32.to_be_bytes()).unwrap();
+        });
     }
     let store = Store::open(dir.path(), &opts()).unwrap();
     assert_eq!(store.state_root().unwrap(), root);
@@ -329,15 +343,12 @@ fn tampered_value_is_detected_at_reopen() {
         store.state_root().unwrap()
     };
     {
-        let env = raw_env(dir.path());
-        let mut w = env.write_txn().unwrap();
-        let keys: RawDb = env.open_database(&w, Some("keys")).unwrap().unwrap();
-        let mut rec = keys.get(&w, b"\x00balance").unwrap().unwrap().to_vec();
-        let n = rec.len();
-        rec[n - 3..].copy_from_slice(b"999");
-        keys.put(&mut w, b"\x00balance", &rec).unwrap();
-        w.commit().unwrap();
-        env.prepare_for_closing().wait();
+        edit_raw(dir.path(), &["keys"], |t, w| {
+            let mut rec = t[0].get(w, b"\x00balance").unwrap().unwrap().to_vec();
+            let n = rec.len();
+            rec[n - 3..].copy_from_slice(b"999");
+            t[0].put(w, b"\x00balance", &rec).unwrap();
+        });
     }
     let store = Store::open(dir.path(), &opts()).unwrap();
     match store.integrity() {
@@ -499,19 +510,15 @@ fn format_4_store_is_rebuilt_not_trusted() {
         store.state_root().unwrap()
     };
     {
-        let env = raw_env(dir.path());
-        let mut w = env.write_txn().unwrap();
-        let rt: RawDb = env.open_database(&w, Some("root")).unwrap().unwrap();
-        let mut tree = rt.get(&w, b"tree").unwrap().unwrap().to_vec();
-        tree[8..].copy_from_slice(&[0x44; 32]);
-        rt.put(&mut w, b"tree", &tree).unwrap();
-        let mut applied = rt.get(&w, b"applied").unwrap().unwrap().to_vec();
-        applied[0] ^= 1;
-        rt.put(&mut w, b"applied", &applied).unwrap();
-        let meta: RawDb = env.open_database(&w, Some("meta")).unwrap().unwrap();
-        meta.put(&mut w, b"format", &4u32.to_be_bytes()).unwrap();
-        w.commit().unwrap();
-        env.prepare_for_closing().wait();
+        edit_raw(dir.path(), &["root", "meta"], |t, w| {
+            let mut tree = t[0].get(w, b"tree").unwrap().unwrap().to_vec();
+            tree[8..].copy_from_slice(&[0x44; 32]);
+            t[0].put(w, b"tree", &tree).unwrap();
+            let mut applied = t[0].get(w, b"applied").unwrap().unwrap().to_vec();
+            applied[0] ^= 1;
+            t[0].put(w, b"applied", &applied).unwrap();
+            t[1].put(w, b"format", &4u32.to_be_bytes()).unwrap();
+        });
     }
     let store = Store::open(dir.path(), &opts()).unwrap();
     assert_eq!(store.state_root().unwrap(), root);

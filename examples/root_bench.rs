@@ -83,6 +83,12 @@ fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> (
     let rate = writes as f64 / start.elapsed().as_secs_f64();
     let _ = tx.send(DriverMsg::Shutdown);
     let cpu = thread.join().unwrap_or(f64::NAN);
+    let groups = SporeStats::get(&stats.batches).max(1);
+    eprintln!(
+        "  (root {}: {:.1} writes per commit group)",
+        if maintain { "on" } else { "off" },
+        writes as f64 / groups as f64
+    );
     (rate, cpu / writes as f64)
 }
 

@@ -14,6 +14,7 @@ use sporedb::spore::*;
 struct Versions {
     keys: BTreeMap<Key, KeyVersion>,
     dbs: BTreeMap<u8, DbState>,
+    members: BTreeMap<(Key, Bytes), MemberVersion>,
 }
 
 impl VersionView for Versions {
@@ -26,6 +27,13 @@ impl VersionView for Versions {
     fn db_state(&self, db: u8) -> DbState {
         self.dbs.get(&db).copied().unwrap_or_default()
     }
+    fn member_version_at(&self, key: &Key, member: &[u8], order: &[u8; 32]) -> KeyVersion {
+        let r = self
+            .members
+            .get(&(key.clone(), Bytes::copy_from_slice(member)))
+            .copied();
+        MemberVersion::resolve(r, order, key, member)
+    }
 }
 
 impl Versions {
@@ -36,6 +44,8 @@ impl Versions {
         }
         self.dbs.extend(e.dbs);
         self.keys.extend(e.keys);
+        self.members
+            .extend(e.members.into_iter().map(|(k, m, v)| ((k, m), v)));
     }
 }
 
@@ -121,6 +131,9 @@ impl VersionView for VersionsAt {
     }
     fn db_state(&self, _db: u8) -> DbState {
         DbState::default()
+    }
+    fn member_version_at(&self, key: &Key, member: &[u8], order: &[u8; 32]) -> KeyVersion {
+        KeyVersion::member_absent(order, key, member)
     }
 }
 

@@ -76,6 +76,7 @@ proptest! {
         let mut spores: Vec<Spore> = Vec::new();
         for (i, ops) in pending.iter().enumerate() {
             let s = spore_for(&a.read(), ops.iter().map(op).collect(), 1000 + i as u64);
+            prop_assert_eq!(sporedb::spore::validate::validate(&s), Ok(()));
             let f = Footprint::of(&s);
             if spores.iter().all(|t| !conflicts(&f, &Footprint::of(t))) {
                 spores.push(s);

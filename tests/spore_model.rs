@@ -288,7 +288,15 @@ fn arb_spore() -> impl Strategy<Value = Spore> {
         any::<u64>(),
         prop::collection::btree_map(
             arb_key(),
-            (any::<[u8; 32]>(), any::<Option<[u8; 32]>>()),
+            (
+                any::<[u8; 32]>(),
+                any::<Option<[u8; 32]>>(),
+                prop::collection::btree_map(
+                    prop::collection::vec(any::<u8>(), 0..4),
+                    (any::<[u8; 32]>(), any::<Option<[u8; 32]>>()),
+                    0..3,
+                ),
+            ),
             0..4,
         ),
         prop::collection::vec(arb_op(), 0..5),
@@ -299,7 +307,19 @@ fn arb_spore() -> impl Strategy<Value = Spore> {
             deadline_ms,
             key_prereqs: prereqs
                 .into_iter()
-                .map(|(key, (order, acc))| KeyPrereq { key, order, acc })
+                .map(|(key, (order, acc, members))| KeyPrereq {
+                    key,
+                    order,
+                    acc,
+                    members: members
+                        .into_iter()
+                        .map(|(m, (order, acc))| MemberPrereq {
+                            member: Bytes::from(m),
+                            order,
+                            acc,
+                        })
+                        .collect(),
+                })
                 .collect(),
             db_prereqs: vec![],
             ops,

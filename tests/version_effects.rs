@@ -13,6 +13,7 @@ use sporedb::spore::*;
 struct Versions {
     keys: BTreeMap<Key, KeyVersion>,
     dbs: BTreeMap<u8, DbState>,
+    members: BTreeMap<(Key, Bytes), MemberVersion>,
 }
 
 impl VersionView for Versions {
@@ -25,6 +26,13 @@ impl VersionView for Versions {
     fn db_state(&self, db: u8) -> DbState {
         self.dbs.get(&db).copied().unwrap_or_default()
     }
+    fn member_version_at(&self, key: &Key, member: &[u8], order: &[u8; 32]) -> KeyVersion {
+        let r = self
+            .members
+            .get(&(key.clone(), Bytes::copy_from_slice(member)))
+            .copied();
+        MemberVersion::resolve(r, order, key, member)
+    }
 }
 
 impl Versions {
@@ -35,6 +43,8 @@ impl Versions {
         }
         self.dbs.extend(e.dbs);
         self.keys.extend(e.keys);
+        self.members
+            .extend(e.members.into_iter().map(|(k, m, v)| ((k, m), v)));
     }
 }
 
@@ -217,4 +227,152 @@ fn a_watched_read_moves_the_order_version() {
         !set_after.prereqs_hold(&base),
         "a SET built after the read waits for it"
     );
+}
+
+/// One SADD or SREM of one member, built against `view` the way an origin builds it.
+fn member_op(view: &dyn VersionView, name: &str, member: &str, add: bool, nonce: u64) -> Spore {
+    let key = k(name);
+    let members = vec![Bytes::copy_from_slice(member.as_bytes())];
+    let op = if add {
+        Op::SAdd {
+            key: key.clone(),
+            members,
+        }
+    } else {
+        Op::SRem {
+            key: key.clone(),
+            members,
+        }
+    };
+    let mut s = Spore {
+        origin: [1; 32],
+        nonce,
+        deadline_ms: 1,
+        key_prereqs: vec![],
+        db_prereqs: vec![],
+        ops: vec![op],
+    };
+    let (key, access) = footprint::merged_accesses(&s).remove(0);
+    s.key_prereqs = vec![KeyPrereq::commutative(key, &access, view)];
+    assert_eq!(validate::validate(&s), Ok(()));
+    s
+}
+
+fn fp(s: &Spore) -> footprint::Footprint {
+    footprint::Footprint::of(s)
+}
+
+#[test]
+fn srem_and_sadd_of_different_members_commute() {
+    let mut base = Versions::default();
+    base.apply(&member_op(&Versions::default(), "s", "a", true, 1));
+    let rem_a = member_op(&base, "s", "a", false, 2);
+    let add_b = member_op(&base, "s", "b", true, 3);
+    let rem_c = member_op(&base, "s", "c", false, 4);
+    for (x, y) in [(&rem_a, &add_b), (&rem_a, &rem_c), (&add_b, &rem_c)] {
+        assert!(!conflict::conflicts(&fp(x), &fp(y)), "{x:?} / {y:?}");
+    }
+    // Every order reaches the same key and member versions.
+    let orders = [
+        [&rem_a, &add_b, &rem_c],
+        [&add_b, &rem_c, &rem_a],
+        [&rem_c, &rem_a, &add_b],
+    ];
+    let mut results = Vec::new();
+    for order in orders {
+        let mut v = base.clone();
+        for s in order {
+            assert!(s.prereqs_hold(&v), "commuting spores stay applicable");
+            v.apply(s);
+        }
+        results.push(v);
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0], results[2]);
+    // The key itself kept its order (only `acc` moved): a later non-commutative write orders
+    // after all three.
+    assert_eq!(
+        results[0].key_version(&k("s")).order,
+        base.key_version(&k("s")).order
+    );
+}
+
+#[test]
+fn operations_on_one_member_are_ordered_by_its_version() {
+    let base = Versions::default();
+    // SADD m, then an SREM m built after it: the SREM cannot apply where the SADD has not.
+    let add = member_op(&base, "s", "m", true, 1);
+    let mut after_add = base.clone();
+    after_add.apply(&add);
+    let rem = member_op(&after_add, "s", "m", false, 2);
+    assert!(!rem.prereqs_hold(&base), "SREM waits for the SADD it saw");
+    assert!(rem.prereqs_hold(&after_add));
+    // Built concurrently they conflict, and applying either one strands the other.
+    let rem_now = member_op(&base, "s", "m", false, 3);
+    assert!(conflict::conflicts(&fp(&add), &fp(&rem_now)));
+    assert!(!rem_now.prereqs_hold(&after_add));
+    let mut after_rem = base.clone();
+    after_rem.apply(&rem_now);
+    assert!(!add.prereqs_hold(&after_rem));
+    // SREM m then an SADD m built after it: the SADD waits for the SREM.
+    let readd = member_op(&after_rem, "s", "m", true, 4);
+    assert!(!readd.prereqs_hold(&base));
+    assert!(readd.prereqs_hold(&after_rem));
+    // Two SREMs of one member conflict; two SADDs of one member commute.
+    let rem2 = member_op(&base, "s", "m", false, 5);
+    assert!(conflict::conflicts(&fp(&rem_now), &fp(&rem2)));
+    let add2 = member_op(&base, "s", "m", true, 6);
+    assert!(!conflict::conflicts(&fp(&add), &fp(&add2)));
+    assert!(add2.prereqs_hold(&after_add));
+}
+
+#[test]
+fn a_key_write_resets_member_versions_and_they_never_repeat() {
+    let base = Versions::default();
+    let rem = member_op(&base, "s", "m", false, 1);
+    let mut v = base.clone();
+    v.apply(&rem);
+    let after_rem = v.member_version(&k("s"), b"m");
+    // DEL s moves the key's order: every member's version derives from the new order, so a
+    // spore built before the DEL matches neither the member nor the key any more.
+    let del = Spore {
+        origin: [1; 32],
+        nonce: 2,
+        deadline_ms: 1,
+        key_prereqs: vec![KeyPrereq::full(k("s"), v.key_version(&k("s")))],
+        db_prereqs: vec![],
+        ops: vec![Op::Del { key: k("s") }],
+    };
+    let stale = member_op(&v, "s", "m", true, 3);
+    v.apply(&del);
+    let reset = v.member_version(&k("s"), b"m");
+    assert_ne!(reset, after_rem);
+    assert_ne!(reset, base.member_version(&k("s"), b"m"));
+    assert!(!stale.prereqs_hold(&v));
+    // The projection agrees with applying in sequence.
+    let mut proj = Projection::new(&base);
+    proj.push(&rem, &rem.id());
+    assert_eq!(proj.member_version(&k("s"), b"m"), after_rem);
+    proj.push(&del, &del.id());
+    assert_eq!(proj.member_version(&k("s"), b"m"), reset);
+}
+
+#[test]
+fn member_prerequisites_must_match_the_member_ops() {
+    let base = Versions::default();
+    let mut s = member_op(&base, "s", "m", false, 1);
+    // A removal under an order-only member prerequisite would not be ordered.
+    s.key_prereqs[0].members[0].acc = None;
+    assert!(matches!(
+        validate::validate(&s),
+        Err(validate::InvalidSpore::MemberPrereqMismatch(_))
+    ));
+    // Missing member prerequisites.
+    let mut s = member_op(&base, "s", "m", true, 2);
+    s.key_prereqs[0].members.clear();
+    assert!(validate::validate(&s).is_err());
+    // Member prerequisites under a full key prerequisite (the key is then a plain write).
+    let mut s = member_op(&base, "s", "m", true, 3);
+    s.key_prereqs[0].acc = Some(base.key_version(&k("s")).acc);
+    assert!(validate::validate(&s).is_err());
 }

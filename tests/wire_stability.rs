@@ -17,6 +17,7 @@ fn golden_spore() -> Spore {
             key: k.clone(),
             order: [0x11; 32],
             acc: Some([0x22; 32]),
+            members: vec![],
         }],
         db_prereqs: vec![],
         ops: vec![
@@ -71,6 +72,77 @@ fn spore_encoding_is_frozen() {
         "000000016d", // SADD m
     );
     assert_eq!(hex, expected);
+}
+
+/// Member prerequisites (flag bit 1): an SREM of "a" and an SADD of "b" on one key.
+#[test]
+fn member_prerequisite_encoding_is_frozen() {
+    let k = Key::new(0, Bytes::from_static(b"s"));
+    let spore = Spore {
+        origin: [0xaa; 32],
+        nonce: 1,
+        deadline_ms: 2,
+        key_prereqs: vec![KeyPrereq {
+            key: k.clone(),
+            order: [0x11; 32],
+            acc: None,
+            members: vec![
+                MemberPrereq {
+                    member: Bytes::from_static(b"a"),
+                    order: [0x33; 32],
+                    acc: Some([0x44; 32]),
+                },
+                MemberPrereq {
+                    member: Bytes::from_static(b"b"),
+                    order: [0x55; 32],
+                    acc: None,
+                },
+            ],
+        }],
+        db_prereqs: vec![],
+        ops: vec![
+            Op::SRem {
+                key: k.clone(),
+                members: vec![Bytes::from_static(b"a")],
+            },
+            Op::SAdd {
+                key: k,
+                members: vec![Bytes::from_static(b"b")],
+            },
+        ],
+    };
+    let expected = concat!(
+        "01",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "0000000000000001",
+        "0000000000000002",
+        "00000001",
+        "000000000173", // key db 0 "s"
+        "02",           // order-only, members follow
+        "1111111111111111111111111111111111111111111111111111111111111111",
+        "00000002", // 2 member prereqs
+        "0000000161",
+        "01", // "a", full
+        "3333333333333333333333333333333333333333333333333333333333333333",
+        "4444444444444444444444444444444444444444444444444444444444444444",
+        "0000000162",
+        "00", // "b", order-only
+        "5555555555555555555555555555555555555555555555555555555555555555",
+        "00000000", // no db prereqs
+        "00000002",
+        "15",
+        "000000000173",
+        "00000001",
+        "0000000161", // SREM a
+        "14",
+        "000000000173",
+        "00000001",
+        "0000000162", // SADD b
+    );
+    assert_eq!(hex::encode(spore.encode()), expected);
+    assert_eq!(sporedb::spore::validate::validate(&spore), Ok(()));
+    let back = sporedb::spore::codec::decode_spore(&Bytes::from(spore.encode())).unwrap();
+    assert_eq!(back, spore);
 }
 
 #[test]

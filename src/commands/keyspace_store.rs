@@ -84,6 +84,15 @@ impl VersionView for StoreSnapshot<'_> {
     fn db_state(&self, db: u8) -> DbState {
         self.txn.db_state(db)
     }
+
+    fn member_version_at(
+        &self,
+        key: &Key,
+        member: &[u8],
+        key_order: &crate::crypto::Digest,
+    ) -> KeyVersion {
+        self.txn.member_version_at(key, member, key_order)
+    }
 }
 
 impl Snapshot for StoreSnapshot<'_> {

@@ -89,7 +89,9 @@ impl Locks {
                     c.exclusive > 0
                         || c.counters > 0
                         || added.iter().any(|m| c.removed.contains_key(m))
-                        || removed.iter().any(|m| c.added.contains_key(m))
+                        || removed
+                            .iter()
+                            .any(|m| c.added.contains_key(m) || c.removed.contains_key(m))
                 }
             }
         })

@@ -244,7 +244,13 @@ impl<'t, T: KvWrite + ?Sized> Ctx<'t, T> {
     /// the db goes (each table starts with the db, so this touches only the db's entries); the
     /// live count becomes 0. The db's version state is set by `apply_spore`.
     pub fn flush_db(&mut self, db: u8) -> Result<(), StoreError> {
-        for table in [Table::Keys, Table::Elems, Table::Expires, Table::Scan] {
+        for table in [
+            Table::Keys,
+            Table::Elems,
+            Table::Expires,
+            Table::Scan,
+            Table::Members,
+        ] {
             delete_prefix(self.kv, table, &[db])?;
         }
         let mut rec = self.kv.db_record(db)?;

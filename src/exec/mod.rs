@@ -8,8 +8,9 @@
 //! 3. executes the ops in order with Redis 7 semantics, one `Reply` per op; an op's error
 //!    (WRONGTYPE, ...) is its reply and does not stop the others, as in a Redis MULTI;
 //! 4. gives every key the spore writes its new version (ops write it with the record; keys no
-//!    op wrote get it here, as a tombstone if the key has no value), writes the new database
-//!    states, and the spore id into `applied`, in the same txn.
+//!    op wrote get it here, as a tombstone if the key has no value), writes the new set-member
+//!    versions (dropping the stale ones of keys whose order moved), the new database states,
+//!    and the spore id into `applied`, in the same txn.
 //!
 //! Execution reads no clock and no randomness: TTLs are stored and returned but never make a
 //! key invisible here, and every choice (SPOP members, expiry deletes) is in the op. The
@@ -30,11 +31,12 @@ mod strings;
 
 use std::cell::RefCell;
 
+use crate::crypto::Digest;
 use crate::error::RedisError;
 use crate::reply::Reply;
 use crate::spore::effects::version_effects;
-use crate::spore::{DbState, Key, KeyVersion, Op, Spore, SporeId, VersionView};
-use crate::store::kv::{KvWrite, Table};
+use crate::spore::{DbState, Key, KeyVersion, MemberVersion, Op, Spore, SporeId, VersionView};
+use crate::store::kv::{delete_prefix, KvWrite, Table};
 use crate::store::layout::{self, Payload, RawRecord};
 use crate::store::read::StoreRead;
 use crate::store::StoreError;
@@ -84,6 +86,18 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
         if !done {
             set_version(txn, key, version)?;
         }
+    }
+    // Set-member versions: records of keys whose order moved are stale (their members'
+    // versions now derive from the new order), so they go; then the new records.
+    for key in &effects.reordered {
+        delete_prefix(txn, Table::Members, &layout::elems_prefix(key))?;
+    }
+    for (key, member, version) in &effects.members {
+        txn.put(
+            Table::Members,
+            &layout::member_version_key(key, member),
+            &layout::encode_member_version(version),
+        )?;
     }
     // Database states and live counts.
     let mut dbs: std::collections::BTreeMap<u8, Option<DbState>> =
@@ -188,6 +202,19 @@ impl<T: KvWrite + ?Sized> VersionView for Checked<'_, T> {
             self.error.borrow_mut().get_or_insert(e);
             DbState::default()
         })
+    }
+
+    fn member_version_at(&self, key: &Key, member: &[u8], key_order: &Digest) -> KeyVersion {
+        match self.kv.member_record_checked(key, member) {
+            Ok(r) => MemberVersion::resolve(r, key_order, key, member),
+            Err(e) => {
+                self.error.borrow_mut().get_or_insert(e);
+                KeyVersion {
+                    order: [0; 32],
+                    acc: [0; 32],
+                }
+            }
+        }
     }
 }
 

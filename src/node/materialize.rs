@@ -94,12 +94,19 @@ pub fn materialize(
     };
     let watched: BTreeSet<&Key> = request.watched.iter().map(|(k, _)| k).collect();
     let accesses = merged_accesses(&spore);
+    let flushed = flushed_dbs(&spore);
     for (key, access) in &accesses {
         let v = view.key_version(key);
         let ttl_sensitive =
             matches!(access, MergedAccess::Members { .. }) && facts(key).may_have_ttl;
         let prereq = if access.is_commutative() && !watched.contains(key) && !ttl_sensitive {
-            KeyPrereq::order_only(key.clone(), v)
+            // Members added or removed commutatively carry their own versions: an addition
+            // needs the member's order, a removal its full version (docs/VERSIONS.md).
+            let mut p = KeyPrereq::commutative(key.clone(), access, view);
+            if flushed.contains(&key.db) {
+                p.members.clear();
+            }
+            p
         } else {
             KeyPrereq::full(key.clone(), v)
         };
@@ -128,6 +135,7 @@ pub fn materialize(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::Digest;
     use crate::spore::effects::Projection;
     use crate::spore::validate::validate;
     use crate::spore::{DbState, KeyVersion, SetCond, Ttl};
@@ -141,6 +149,9 @@ mod tests {
         }
         fn db_state(&self, _: u8) -> DbState {
             DbState::default()
+        }
+        fn member_version_at(&self, key: &Key, member: &[u8], order: &Digest) -> KeyVersion {
+            KeyVersion::member_absent(order, key, member)
         }
     }
 

@@ -1,14 +1,17 @@
-//! What the state tree covers: one leaf per entry of the `keys`, `elems` and `dbs` tables.
+//! What the state tree covers: one leaf per entry of the `keys`, `elems`, `dbs` and `members`
+//! tables.
 //!
 //! A leaf's key is `sha3-256("sporedb/v1/leaf" ‖ 0x00 ‖ table tag u8 ‖ table key)` (the table
-//! tag is `Table as u8`: keys = 0, elems = 1, dbs = 2) with its first nibble replaced by the
+//! tag is `Table as u8`: keys = 0, elems = 1, dbs = 2, members = 9) with its first nibble replaced by the
 //! entry's database (every leaf table's key starts with the db byte, 0..15): the root's child
 //! `d` is then database `d`'s subtree, whose hash the node can compare with its peers' to pin a
 //! divergence or a tampered entry to one database (`dbroots`; format 5). The 252 bits left
 //! still make distinct entries' keys collide only by a sha3 collision. Its value is the entry's stored
 //! bytes, exactly as `store::layout` encodes them: a key record (kind, expire_at, version,
 //! string bytes / list head+tail / set cardinality), a list element, an empty set-member
-//! entry, or a database record (generation, version sum, live keys).
+//! entry, a database record (generation, version sum, live keys), or a set member's version
+//! (stamp, order, acc; `members` decides which set-member spores may apply, so it is
+//! replicated state like a key's version).
 //! Those tables are the replicated data — `state_digest` already requires replicas to hold
 //! them byte for byte — so replicas that applied the same spores, in any order the commutation
 //! rules allow, have the same leaves and therefore the same root.
@@ -31,11 +34,14 @@ use super::hasher::Sha3;
 pub const LEAF_DOMAIN: &[u8] = b"sporedb/v1/leaf";
 
 /// The tables whose entries are leaves of the state tree, in build order.
-pub const LEAF_TABLES: [Table; 3] = [Table::Keys, Table::Elems, Table::Dbs];
+pub const LEAF_TABLES: [Table; 4] = [Table::Keys, Table::Elems, Table::Dbs, Table::Members];
 
 /// Whether entries of `table` are leaves of the state tree.
 pub fn is_leaf_table(table: Table) -> bool {
-    matches!(table, Table::Keys | Table::Elems | Table::Dbs)
+    matches!(
+        table,
+        Table::Keys | Table::Elems | Table::Dbs | Table::Members
+    )
 }
 
 /// The tree key of entry `key` of `table`.

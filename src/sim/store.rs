@@ -25,6 +25,9 @@ impl VersionView for SimStore {
     fn db_state(&self, db: u8) -> DbState {
         self.mem.read().db_state(db)
     }
+    fn member_version_at(&self, key: &Key, member: &[u8], key_order: &Digest) -> KeyVersion {
+        self.mem.read().member_version_at(key, member, key_order)
+    }
 }
 
 impl SimStore {

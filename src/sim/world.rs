@@ -13,7 +13,8 @@ use crate::consensus::wire::encode_message;
 use crate::consensus::*;
 use crate::crypto::{sha3, Digest, NodeId, NodeKey};
 use crate::spore::effects::Projection;
-use crate::spore::{End, Key, KeyPrereq, Op, SetCond, Spore, SporeId, Ttl, VersionView};
+use crate::spore::footprint::MergedAccess;
+use crate::spore::{Access, End, Key, KeyPrereq, Op, SetCond, Spore, SporeId, Ttl, VersionView};
 
 use super::config::{Byzantine, SimConfig, Timing};
 use super::rng::Rng;
@@ -588,11 +589,11 @@ impl World {
                         true,
                     )
                 };
-                let v = proj.key_version(&key);
                 let prereq = if commutative {
-                    KeyPrereq::order_only(key, v)
+                    let access = MergedAccess::from_access(&first_access(&op));
+                    KeyPrereq::commutative(key, &access, &proj)
                 } else {
-                    KeyPrereq::full(key, v)
+                    KeyPrereq::full(key.clone(), proj.key_version(&key))
                 };
                 let s = Spore {
                     origin: n.key.id(),
@@ -816,4 +817,17 @@ impl Node {
     pub fn engine_spore(&self, id: &SporeId) -> Option<Arc<Spore>> {
         self.engine.spore(id)
     }
+}
+
+/// How a single-key op touches its key.
+fn first_access(op: &Op) -> Access<'_> {
+    let mut out = Access::Write;
+    let mut seen = false;
+    op.access(&mut |_, a| {
+        if !seen {
+            out = a;
+            seen = true;
+        }
+    });
+    out
 }

@@ -12,7 +12,10 @@
 //! against the bytes that remain before anything is reserved.
 //!
 //! Layout (v1): `0x01 ‖ origin[32] ‖ nonce u64 ‖ deadline_ms u64 ‖ key_prereqs ‖ db_prereqs ‖ ops`;
-//! a key prerequisite is `key ‖ flag ‖ order[32] ‖ (acc[32] if flag = 1)`, a key is
+//! a key prerequisite is `key ‖ flag ‖ order[32] ‖ (acc[32] if flag bit 0) ‖ (members if flag
+//! bit 1)` where members are `count u32 ‖ (member bytes ‖ flag ‖ order[32] ‖ (acc[32] if flag
+//! = 1))*`, strictly sorted by member, and bit 1 is set exactly when there is at least one (so
+//! a spore without member prerequisites encodes as it did before they existed), a key is
 //! `db u8 ‖ bytes`, a db prerequisite is `db u8 ‖ version[32]`, an op is `tag u8 ‖ fields` in
 //! declaration order (see `op.rs`). Golden bytes are pinned in `tests/wire_stability.rs`.
 
@@ -20,7 +23,7 @@ use bytes::Bytes;
 use num_bigint::BigInt;
 
 use super::op::{End, ExpireCond, Op, SetAlgebra, SetCond, Ttl};
-use super::{DbPrereq, Key, KeyPrereq, Spore, DATABASES};
+use super::{DbPrereq, Key, KeyPrereq, MemberPrereq, Spore, DATABASES};
 
 /// The format version byte.
 pub const SPORE_FORMAT: u8 = 1;
@@ -206,15 +209,21 @@ pub fn encode_spore(s: &Spore) -> Vec<u8> {
     w.count(s.key_prereqs.len());
     for p in &s.key_prereqs {
         w.key(&p.key);
-        match &p.acc {
-            None => {
-                w.u8(0);
-                w.fixed(&p.order);
-            }
-            Some(acc) => {
-                w.u8(1);
-                w.fixed(&p.order);
-                w.fixed(acc);
+        let members = if p.members.is_empty() { 0 } else { 2 };
+        w.u8(u8::from(p.acc.is_some()) | members);
+        w.fixed(&p.order);
+        if let Some(acc) = &p.acc {
+            w.fixed(acc);
+        }
+        if !p.members.is_empty() {
+            w.count(p.members.len());
+            for m in &p.members {
+                w.bytes(&m.member);
+                w.u8(u8::from(m.acc.is_some()));
+                w.fixed(&m.order);
+                if let Some(acc) = &m.acc {
+                    w.fixed(acc);
+                }
             }
         }
     }
@@ -251,16 +260,46 @@ pub fn read_spore(r: &mut Reader<'_>) -> Result<Spore, DecodeError> {
     for _ in 0..n {
         let key = r.key()?;
         let flag = r.u8()?;
+        if flag > 3 {
+            return Err(DecodeError("prerequisite flag out of range"));
+        }
         let order = r.digest()?;
-        let acc = match flag {
-            0 => None,
-            1 => Some(r.digest()?),
-            _ => return Err(DecodeError("prerequisite flag out of range")),
+        let acc = if flag & 1 == 1 {
+            Some(r.digest()?)
+        } else {
+            None
         };
+        let mut members: Vec<MemberPrereq> = Vec::new();
+        if flag & 2 == 2 {
+            let n = r.count(MIN_BYTES + 1 + 32)?;
+            if n == 0 {
+                return Err(DecodeError("empty member prerequisite list"));
+            }
+            members.reserve(n);
+            for _ in 0..n {
+                let member = r.bytes()?;
+                let flag = r.u8()?;
+                let order = r.digest()?;
+                let acc = match flag {
+                    0 => None,
+                    1 => Some(r.digest()?),
+                    _ => return Err(DecodeError("member prerequisite flag out of range")),
+                };
+                if members.last().is_some_and(|last| last.member >= member) {
+                    return Err(DecodeError("member prerequisites not strictly sorted"));
+                }
+                members.push(MemberPrereq { member, order, acc });
+            }
+        }
         if key_prereqs.last().is_some_and(|last| last.key >= key) {
             return Err(DecodeError("key prerequisites not strictly sorted"));
         }
-        key_prereqs.push(KeyPrereq { key, order, acc });
+        key_prereqs.push(KeyPrereq {
+            key,
+            order,
+            acc,
+            members,
+        });
     }
     let n = r.count(1 + 32)?;
     let mut db_prereqs: Vec<DbPrereq> = Vec::with_capacity(n);

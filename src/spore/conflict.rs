@@ -7,8 +7,9 @@
 //!    never both be endorsed by one honest node, so with unanimity never both commit), or
 //! 1. one flushes a database the other touches (any key of it, or a flush of it), or
 //! 2. they touch a common key **at the same order version** and their classes on it do not
-//!    commute: Counter/Counter commute; Members/Members commute unless one adds a
-//!    member the other removes; everything else (any Write, any Read — reads move the order
+//!    commute: Counter/Counter commute; Members/Members commute unless one removes a
+//!    member the other adds or removes (a removal moves the member's order version, see
+//!    docs/VERSIONS.md "Set members"); everything else (any Write, any Read — reads move the order
 //!    version, see docs/VERSIONS.md — Counter
 //!    against Members) conflicts.
 //!
@@ -62,7 +63,7 @@ pub fn classes_commute(a: &KeyClass, b: &KeyClass) -> bool {
                 added: a2,
                 removed: r2,
             },
-        ) => a1.is_disjoint(r2) && r1.is_disjoint(a2),
+        ) => a1.is_disjoint(r2) && r1.is_disjoint(a2) && r1.is_disjoint(r2),
         _ => false,
     }
 }

@@ -16,7 +16,13 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::footprint::MergedAccess;
-use super::{DbScope, DbState, Key, KeyVersion, Spore, SporeId, VersionView, DATABASES};
+use bytes::Bytes;
+
+use crate::crypto::Digest;
+
+use super::{
+    DbScope, DbState, Key, KeyVersion, MemberVersion, Spore, SporeId, VersionView, DATABASES,
+};
 
 /// New versions after a spore.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -27,6 +33,11 @@ pub struct VersionEffects {
     pub dbs: Vec<(u8, DbState)>,
     /// Databases the spore flushes, sorted (the executor deletes their records first).
     pub flushed: Vec<u8>,
+    /// Every set member whose version changes, with its new record, sorted by (key, member).
+    pub members: Vec<(Key, Bytes, MemberVersion)>,
+    /// Keys whose order moves, sorted: their member records are stale from now on (the
+    /// executor deletes them; a projection stops consulting them).
+    pub reordered: Vec<Key>,
 }
 
 /// Computes the version effects of applying `spore` (with id `id`) on top of `view`.
@@ -78,6 +89,8 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
     }
 
     let mut keys = Vec::new();
+    let mut members = Vec::new();
+    let mut reordered = Vec::new();
     for (key, access) in accesses {
         if matches!(access, MergedAccess::Read) && last_flush.contains_key(&key.db) {
             continue;
@@ -93,8 +106,32 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
         let new = if !was_flushed && order_only && access.is_commutative() {
             old.after_commutative(id)
         } else {
+            reordered.push(key.clone());
             old.after_write(id)
         };
+        // Set members added or removed commutatively get their own versions (the key's order
+        // is unchanged, so it stamps them): an addition is a commutative write of the member,
+        // a removal a non-commutative one (docs/VERSIONS.md "Set members").
+        if let MergedAccess::Members { added, removed } = &access {
+            if new.order == old.order {
+                for m in added.union(removed) {
+                    let before = view.member_version_at(&key, m, &old.order);
+                    let version = if removed.contains(m) {
+                        before.after_write(id)
+                    } else {
+                        before.after_commutative(id)
+                    };
+                    members.push((
+                        key.clone(),
+                        m.clone(),
+                        MemberVersion {
+                            stamp: new.order,
+                            version,
+                        },
+                    ));
+                }
+            }
+        }
         let absent = KeyVersion::absent(&db.generation, &key);
         let old_term = (old != absent).then(|| old.db_term(&key));
         if let Some(state) = dbs.get_mut(&key.db) {
@@ -109,6 +146,8 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
             .filter(|(db, s)| *s != view.db_state(*db))
             .collect(),
         flushed,
+        members,
+        reordered,
     }
 }
 
@@ -123,6 +162,9 @@ pub struct Projection<'a> {
     base: &'a dyn VersionView,
     keys: BTreeMap<Key, KeyVersion>,
     dbs: BTreeMap<u8, DbState>,
+    /// Projected member records. Base records need no masking: one whose key's order moved in
+    /// the projection has a stale stamp, which `MemberVersion::resolve` ignores.
+    members: BTreeMap<(Key, Bytes), MemberVersion>,
     base_keys: RefCell<BTreeMap<Key, KeyVersion>>,
     base_dbs: RefCell<BTreeMap<u8, DbState>>,
 }
@@ -133,6 +175,7 @@ impl<'a> Projection<'a> {
             base,
             keys: BTreeMap::new(),
             dbs: BTreeMap::new(),
+            members: BTreeMap::new(),
             base_keys: RefCell::new(BTreeMap::new()),
             base_dbs: RefCell::new(BTreeMap::new()),
         }
@@ -165,6 +208,8 @@ impl<'a> Projection<'a> {
         }
         self.dbs.extend(effects.dbs);
         self.keys.extend(effects.keys);
+        self.members
+            .extend(effects.members.into_iter().map(|(k, m, v)| ((k, m), v)));
     }
 }
 
@@ -187,5 +232,16 @@ impl VersionView for Projection<'_> {
             .get(&db)
             .copied()
             .unwrap_or_else(|| self.base_db_state(db))
+    }
+
+    fn member_version_at(&self, key: &Key, member: &[u8], key_order: &Digest) -> KeyVersion {
+        // The map is keyed by owned pairs; members are few per spore, so build the probe. A
+        // projected record with a stale stamp means the key's order moved in the projection
+        // after it: the base record (older still) is stale too.
+        let probe = (key.clone(), Bytes::copy_from_slice(member));
+        match self.members.get(&probe) {
+            Some(v) => MemberVersion::resolve(Some(*v), key_order, key, member),
+            None => self.base.member_version_at(key, member, key_order),
+        }
     }
 }

@@ -22,7 +22,9 @@ pub mod version;
 
 pub use key::{Key, DATABASES};
 pub use op::{Access, DbScope, End, ExpireCond, Op, SetAlgebra, SetCond, Ttl};
-pub use version::{DbState, KeyVersion};
+pub use version::{DbState, KeyVersion, MemberVersion};
+
+use bytes::Bytes;
 
 use crate::crypto::{sha3, Digest, NodeId};
 
@@ -50,6 +52,41 @@ pub struct KeyPrereq {
     pub key: Key,
     pub order: Digest,
     pub acc: Option<Digest>,
+    /// Set-member prerequisites, sorted by member, one per member: present exactly when the
+    /// spore only adds/removes members of the key under an order-only prerequisite (one per
+    /// member it adds or removes: order-only for an added member, full for a removed one).
+    pub members: Vec<MemberPrereq>,
+}
+
+/// A prerequisite on one set member's version (docs/VERSIONS.md "Set members").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberPrereq {
+    pub member: Bytes,
+    pub order: Digest,
+    pub acc: Option<Digest>,
+}
+
+impl MemberPrereq {
+    pub fn full(member: Bytes, v: KeyVersion) -> MemberPrereq {
+        MemberPrereq {
+            member,
+            order: v.order,
+            acc: Some(v.acc),
+        }
+    }
+
+    pub fn order_only(member: Bytes, v: KeyVersion) -> MemberPrereq {
+        MemberPrereq {
+            member,
+            order: v.order,
+            acc: None,
+        }
+    }
+
+    /// Whether the member's current version satisfies this prerequisite.
+    pub fn holds(&self, current: &KeyVersion) -> bool {
+        self.order == current.order && self.acc.is_none_or(|acc| acc == current.acc)
+    }
 }
 
 impl KeyPrereq {
@@ -59,6 +96,7 @@ impl KeyPrereq {
             key,
             order: v.order,
             acc: Some(v.acc),
+            members: Vec::new(),
         }
     }
 
@@ -68,12 +106,48 @@ impl KeyPrereq {
             key,
             order: v.order,
             acc: None,
+            members: Vec::new(),
         }
     }
 
-    /// Whether the key's current version satisfies this prerequisite.
+    /// Whether the key's current version satisfies this prerequisite (members not included).
     pub fn holds(&self, current: &KeyVersion) -> bool {
         self.order == current.order && self.acc.is_none_or(|acc| acc == current.acc)
+    }
+
+    /// The prerequisite of a key accessed only commutatively (`access.is_commutative()`),
+    /// from the versions in `view`: order-only on the key and, for set members, one member
+    /// prerequisite per member added (order-only) or removed (full). Leave `members` empty when
+    /// the spore also flushes the key's database (`validate` requires it).
+    pub fn commutative(
+        key: Key,
+        access: &footprint::MergedAccess,
+        view: &dyn VersionView,
+    ) -> KeyPrereq {
+        let v = view.key_version(&key);
+        let mut p = KeyPrereq::order_only(key, v);
+        if let footprint::MergedAccess::Members { added, removed } = access {
+            p.members = added
+                .union(removed)
+                .map(|m| {
+                    let mv = view.member_version_at(&p.key, m, &v.order);
+                    if removed.contains(m) {
+                        MemberPrereq::full(m.clone(), mv)
+                    } else {
+                        MemberPrereq::order_only(m.clone(), mv)
+                    }
+                })
+                .collect();
+        }
+        p
+    }
+
+    /// The prerequisite on `member`, if any.
+    pub fn member(&self, member: &[u8]) -> Option<&MemberPrereq> {
+        self.members
+            .binary_search_by(|p| p.member.as_ref().cmp(member))
+            .ok()
+            .map(|i| &self.members[i])
     }
 }
 
@@ -128,17 +202,29 @@ pub trait VersionView {
     fn key_version(&self, key: &Key) -> KeyVersion;
     /// The version state of database `db`.
     fn db_state(&self, db: u8) -> DbState;
+    /// The version of set member `member` of `key` while the key's order is `key_order`
+    /// (`MemberVersion::resolve` over the member's record).
+    fn member_version_at(&self, key: &Key, member: &[u8], key_order: &Digest) -> KeyVersion;
+
+    /// The version of set member `member` of `key` now.
+    fn member_version(&self, key: &Key, member: &[u8]) -> KeyVersion {
+        let order = self.key_version(key).order;
+        self.member_version_at(key, member, &order)
+    }
 }
 
 impl Spore {
     /// Whether every prerequisite holds in `view` (the apply gate and the Consistency rule).
     pub fn prereqs_hold(&self, view: &dyn VersionView) -> bool {
-        self.key_prereqs
+        self.key_prereqs.iter().all(|p| {
+            p.holds(&view.key_version(&p.key))
+                // The key's order is `p.order` here (it just held).
+                && p.members
+                    .iter()
+                    .all(|m| m.holds(&view.member_version_at(&p.key, &m.member, &p.order)))
+        }) && self
+            .db_prereqs
             .iter()
-            .all(|p| p.holds(&view.key_version(&p.key)))
-            && self
-                .db_prereqs
-                .iter()
-                .all(|p| view.db_state(p.db).version() == p.version)
+            .all(|p| view.db_state(p.db).version() == p.version)
     }
 }

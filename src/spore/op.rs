@@ -176,8 +176,8 @@ pub enum Access<'a> {
     Counter,
     /// Adds these set members: commutes with adds, and with removals of other members.
     AddMembers(&'a [Bytes]),
-    /// Removes these set members. No op reports it since SREM became a write; kept so the
-    /// conflict relation stays total if a commutative removal is reintroduced.
+    /// Removes these set members (SREM): commutes with additions and removals of other
+    /// members; ordered against the same member by member versions (docs/VERSIONS.md).
     RemoveMembers(&'a [Bytes]),
 }
 
@@ -243,10 +243,8 @@ impl Op {
             | Op::LInsert { key, .. }
             | Op::LRem { key, .. }
             | Op::LTrim { key, .. }
-            | Op::SPop { key, .. }
-            // SREM is not commutative with an SADD of the same member applied *before* it: an
-            // order-only prerequisite could not order them (docs/VERSIONS.md "SREM").
-            | Op::SRem { key, .. } => f(key, Access::Write),
+            | Op::SPop { key, .. } => f(key, Access::Write),
+            Op::SRem { key, members } => f(key, Access::RemoveMembers(members)),
             Op::MSetNx { pairs } => pairs.iter().for_each(|(k, _)| f(k, Access::Write)),
             Op::Rename { src, dst, .. }
             | Op::LMove { src, dst, .. }

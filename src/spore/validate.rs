@@ -5,8 +5,8 @@
 //! a flush carries the version of each database it replaces. A spore breaking them is refused
 //! (and its sender is penalised by the network layer), never "repaired".
 
-use super::footprint::{flushed_dbs, merged_accesses};
-use super::{Key, Op, Spore};
+use super::footprint::{flushed_dbs, merged_accesses, MergedAccess};
+use super::{Key, KeyPrereq, Op, Spore};
 
 /// Why a spore is structurally invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +19,11 @@ pub enum InvalidSpore {
     MissingPrereq(Key),
     #[error("key {0:?} has an order-only prerequisite but a non-commutative access")]
     OrderOnlyNotCommutative(Key),
+    /// Member prerequisites belong exactly to keys whose members the spore only adds or
+    /// removes under an order-only key prerequisite: one per member, order-only for a member
+    /// only added, full for a member removed (docs/VERSIONS.md "Set members").
+    #[error("key {0:?} has member prerequisites that do not match its member operations")]
+    MemberPrereqMismatch(Key),
     #[error("database {0} is flushed without a database prerequisite, or has one without a flush")]
     DbPrereqMismatch(u8),
     #[error("operation {0} has an empty argument list")]
@@ -52,22 +57,27 @@ pub fn validate(spore: &Spore) -> Result<(), InvalidSpore> {
     {
         return Err(InvalidSpore::PolicyChangeNotAlone);
     }
-    for (key, access) in merged_accesses(spore) {
+    let flushed = flushed_dbs(spore);
+    let accesses = merged_accesses(spore);
+    for (key, access) in &accesses {
         let prereq = spore
-            .prereq(&key)
+            .prereq(key)
             .ok_or_else(|| InvalidSpore::MissingPrereq(key.clone()))?;
         if prereq.acc.is_none() && !access.is_commutative() {
-            return Err(InvalidSpore::OrderOnlyNotCommutative(key));
+            return Err(InvalidSpore::OrderOnlyNotCommutative(key.clone()));
         }
+        check_member_prereqs(prereq, access, flushed.contains(&key.db))?;
     }
-    // Order-only prerequisites on keys no op touches would be reads that pin nothing.
-    let accesses = merged_accesses(spore);
     for p in &spore.key_prereqs {
-        if p.acc.is_none() && accesses.binary_search_by(|(k, _)| k.cmp(&p.key)).is_err() {
+        // Order-only prerequisites on keys no op touches would be reads that pin nothing.
+        let touched = accesses.binary_search_by(|(k, _)| k.cmp(&p.key)).is_ok();
+        if p.acc.is_none() && !touched {
             return Err(InvalidSpore::OrderOnlyNotCommutative(p.key.clone()));
         }
+        if !touched && !p.members.is_empty() {
+            return Err(InvalidSpore::MemberPrereqMismatch(p.key.clone()));
+        }
     }
-    let flushed = flushed_dbs(spore);
     let prereq_dbs: Vec<u8> = spore.db_prereqs.iter().map(|p| p.db).collect();
     if flushed != prereq_dbs {
         let db = flushed
@@ -77,6 +87,35 @@ pub fn validate(spore: &Spore) -> Result<(), InvalidSpore> {
         return Err(InvalidSpore::DbPrereqMismatch(db.copied().unwrap_or(0)));
     }
     Ok(())
+}
+
+/// The member prerequisites of one touched key against how the spore touches it.
+fn check_member_prereqs(
+    prereq: &KeyPrereq,
+    access: &MergedAccess,
+    db_flushed: bool,
+) -> Result<(), InvalidSpore> {
+    let mismatch = || Err(InvalidSpore::MemberPrereqMismatch(prereq.key.clone()));
+    match access {
+        // Member versions count only while the key is written commutatively (order-only) and
+        // its database is not flushed by the same spore (a flush resets every version).
+        MergedAccess::Members { added, removed } if prereq.acc.is_none() && !db_flushed => {
+            let touched = added.union(removed);
+            if prereq.members.len() != touched.clone().count() {
+                return mismatch();
+            }
+            for (p, m) in prereq.members.iter().zip(touched) {
+                // Both sides are sorted and unique: a pairwise match is an exact match.
+                let full = removed.contains(m);
+                if p.member != *m || p.acc.is_some() != full {
+                    return mismatch();
+                }
+            }
+            Ok(())
+        }
+        _ if prereq.members.is_empty() => Ok(()),
+        _ => mismatch(),
+    }
 }
 
 fn check_operands(op: &Op) -> Result<(), InvalidSpore> {

@@ -27,6 +27,7 @@ const ACC: &[u8] = b"sporedb/v1/acc";
 const KEYVER: &[u8] = b"sporedb/v1/keyver";
 const DB: &[u8] = b"sporedb/v1/db";
 const GEN: &[u8] = b"sporedb/v1/gen";
+const MEMBER_ABSENT: &[u8] = b"sporedb/v1/member-absent";
 
 /// A key's version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,6 +42,27 @@ impl KeyVersion {
         let len = (key.name.len() as u64).to_be_bytes();
         KeyVersion {
             order: sha3(&[ABSENT, db_gen, &[key.db], &len, &key.name]),
+            acc: [0; 32],
+        }
+    }
+
+    /// The version of set member `member` of `key` that no spore has touched since the key's
+    /// order became `key_order`. Deriving it from the key's order resets every member's version
+    /// when the key goes through a non-commutative write (DEL, SET, EXPIRE, a flush…), so member
+    /// versions never repeat either (docs/VERSIONS.md "Set members").
+    pub fn member_absent(key_order: &Digest, key: &Key, member: &[u8]) -> KeyVersion {
+        let len = (key.name.len() as u64).to_be_bytes();
+        let mlen = (member.len() as u64).to_be_bytes();
+        KeyVersion {
+            order: sha3(&[
+                MEMBER_ABSENT,
+                key_order,
+                &[key.db],
+                &len,
+                &key.name,
+                &mlen,
+                member,
+            ]),
             acc: [0; 32],
         }
     }
@@ -65,6 +87,30 @@ impl KeyVersion {
     pub fn db_term(&self, key: &Key) -> Digest {
         let len = (key.name.len() as u64).to_be_bytes();
         sha3(&[KEYVER, &len, &key.name, &self.order, &self.acc])
+    }
+}
+
+/// A set member's recorded version, with the order of its key when it was written (`stamp`).
+/// A record whose stamp is not the key's current order is stale: the key went through a
+/// non-commutative write since, and the member's version is `member_absent` of the new order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberVersion {
+    pub stamp: Digest,
+    pub version: KeyVersion,
+}
+
+impl MemberVersion {
+    /// The member's version when its key's order is `key_order`.
+    pub fn resolve(
+        record: Option<MemberVersion>,
+        key_order: &Digest,
+        key: &Key,
+        member: &[u8],
+    ) -> KeyVersion {
+        match record {
+            Some(r) if r.stamp == *key_order => r.version,
+            _ => KeyVersion::member_absent(key_order, key, member),
+        }
     }
 }
 

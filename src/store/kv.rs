@@ -31,11 +31,14 @@ pub enum Table {
     Nodes = 7,
     /// The state tree's version and root, and the applied-set digest; not replicated.
     Root = 8,
+    /// `db ‖ u32 BE name len ‖ name ‖ member` → `stamp[32] ‖ order[32] ‖ acc[32]`: set-member
+    /// versions (docs/VERSIONS.md "Set members"), for members added or removed commutatively.
+    Members = 9,
 }
 
 impl Table {
     /// How many tables there are (the size of per-table arrays).
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
 
     pub const ALL: [Table; Table::COUNT] = [
         Table::Keys,
@@ -47,11 +50,12 @@ impl Table {
         Table::Scan,
         Table::Nodes,
         Table::Root,
+        Table::Members,
     ];
 
     /// The tables replicas must hold byte for byte (what `state_digest` covers). The state
     /// tree's tables are left out: their node versions count this node's commit groups.
-    pub const REPLICATED: [Table; 7] = [
+    pub const REPLICATED: [Table; 8] = [
         Table::Keys,
         Table::Elems,
         Table::Dbs,
@@ -59,6 +63,7 @@ impl Table {
         Table::Applied,
         Table::Meta,
         Table::Scan,
+        Table::Members,
     ];
 
     /// The table's name (the LMDB database name).
@@ -73,6 +78,7 @@ impl Table {
             Table::Scan => "scan",
             Table::Nodes => "nodes",
             Table::Root => "root",
+            Table::Members => "members",
         }
     }
 }

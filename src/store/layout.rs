@@ -50,7 +50,7 @@
 
 use sha3::{Digest as _, Sha3_256};
 
-use crate::spore::{DbState, Key, KeyVersion, SporeId};
+use crate::spore::{DbState, Key, KeyVersion, MemberVersion, SporeId};
 
 use super::error::StoreError;
 
@@ -237,6 +237,38 @@ pub fn decode_set_member<'k>(prefix: &[u8], k: &'k [u8]) -> Result<&'k [u8], Sto
         Some(rest) => Ok(split_hashed(rest)?.1),
         None => Err(StoreError::Corrupt("short set member key")),
     }
+}
+
+/// `members` table key of a set member's version: the member's `elems` key.
+pub fn member_version_key(key: &Key, member: &[u8]) -> Vec<u8> {
+    set_member_key(&elems_prefix(key), member)
+}
+
+/// `members` table value: `stamp[32] ‖ order[32] ‖ acc[32]`.
+pub fn encode_member_version(v: &MemberVersion) -> [u8; 96] {
+    let mut out = [0u8; 96];
+    out[..32].copy_from_slice(&v.stamp);
+    out[32..64].copy_from_slice(&v.version.order);
+    out[64..].copy_from_slice(&v.version.acc);
+    out
+}
+
+pub fn decode_member_version(b: &[u8]) -> Result<MemberVersion, StoreError> {
+    let b: &[u8; 96] = b
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("bad member version record"))?;
+    let part = |i: usize| -> [u8; 32] {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(&b[i * 32..(i + 1) * 32]);
+        d
+    };
+    Ok(MemberVersion {
+        stamp: part(0),
+        version: KeyVersion {
+            order: part(1),
+            acc: part(2),
+        },
+    })
 }
 
 /// `applied` table key.

@@ -60,6 +60,7 @@ impl Lmdb {
             make(Table::Scan)?,
             make(Table::Nodes)?,
             make(Table::Root)?,
+            make(Table::Members)?,
         ];
         wtxn.commit()?;
         Ok(Lmdb { env, dbs })

@@ -336,6 +336,21 @@ macro_rules! version_view {
                 })
             }
 
+            fn member_version_at(
+                &self,
+                key: &Key,
+                member: &[u8],
+                key_order: &crate::crypto::Digest,
+            ) -> KeyVersion {
+                match self.member_record_checked(key, member) {
+                    Ok(r) => crate::spore::MemberVersion::resolve(r, key_order, key, member),
+                    Err(e) => {
+                        tracing::error!(error = %e, "store failure reading a member version");
+                        POISONED
+                    }
+                }
+            }
+
             fn db_state(&self, db: u8) -> DbState {
                 self.db_state_checked(db).unwrap_or_else(|e| {
                     tracing::error!(error = %e, "store failure reading a db state");

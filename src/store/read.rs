@@ -8,7 +8,7 @@
 
 use std::ops::Bound;
 
-use crate::spore::{DbState, Key, KeyVersion, SporeId};
+use crate::spore::{DbState, Key, KeyVersion, MemberVersion, SporeId};
 
 use super::cursor::ScanCursor;
 use super::error::{ReadError, StoreError};
@@ -116,6 +116,18 @@ pub trait StoreRead: KvRead {
                 &self.db_record(key.db)?.state.generation,
                 key,
             )),
+        }
+    }
+
+    /// The recorded version of set member `member` of `key` (stale or not).
+    fn member_record_checked(
+        &self,
+        key: &Key,
+        member: &[u8],
+    ) -> Result<Option<MemberVersion>, StoreError> {
+        match self.get(Table::Members, &layout::member_version_key(key, member))? {
+            Some(b) => Ok(Some(layout::decode_member_version(b)?)),
+            None => Ok(None),
         }
     }
 

@@ -21,7 +21,13 @@ use crate::store::kv::clear_table;
 use crate::store::{layout, KvRead, KvWrite, MemStore, StoreError, Table};
 
 /// The tables state transfer copies, in copy order.
-pub const SYNC_TABLES: [Table; 4] = [Table::Keys, Table::Elems, Table::Dbs, Table::Applied];
+pub const SYNC_TABLES: [Table; 5] = [
+    Table::Keys,
+    Table::Elems,
+    Table::Dbs,
+    Table::Applied,
+    Table::Members,
+];
 
 /// The tables rebuilt from `keys` when a copy is installed.
 const DERIVED_TABLES: [Table; 2] = [Table::Expires, Table::Scan];

@@ -21,14 +21,21 @@ pub fn spore_for(view: &dyn VersionView, ops: Vec<Op>, nonce: u64) -> Spore {
     s.key_prereqs = merged_accesses(&s)
         .into_iter()
         .map(|(k, a)| {
-            let v = view.key_version(&k);
             if a.is_commutative() {
-                KeyPrereq::order_only(k, v)
+                KeyPrereq::commutative(k, &a, view)
             } else {
+                let v = view.key_version(&k);
                 KeyPrereq::full(k, v)
             }
         })
         .collect();
+    // Member versions do not count in a database the spore flushes (`validate`).
+    let flushed = flushed_dbs(&s);
+    for p in &mut s.key_prereqs {
+        if flushed.contains(&p.key.db) {
+            p.members.clear();
+        }
+    }
     s.db_prereqs = flushed_dbs(&s)
         .into_iter()
         .map(|db| DbPrereq {

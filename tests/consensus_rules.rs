@@ -127,17 +127,25 @@ fn incr(origin: NodeId, nonce: u64, key: &str, v: KeyVersion, deadline: u64) -> 
 }
 
 fn sadd(origin: NodeId, nonce: u64, key: &str, v: KeyVersion, deadline: u64) -> Spore {
-    Spore {
+    let mut p = KeyPrereq::order_only(k(key), v);
+    // The member was never touched at this key order.
+    p.members = vec![MemberPrereq::order_only(
+        Bytes::from_static(b"m"),
+        KeyVersion::member_absent(&v.order, &k(key), b"m"),
+    )];
+    let s = Spore {
         origin,
         nonce,
         deadline_ms: deadline,
-        key_prereqs: vec![KeyPrereq::order_only(k(key), v)],
+        key_prereqs: vec![p],
         db_prereqs: vec![],
         ops: vec![Op::SAdd {
             key: k(key),
             members: vec![Bytes::from_static(b"m")],
         }],
-    }
+    };
+    assert_eq!(validate::validate(&s), Ok(()));
+    s
 }
 
 fn bundle(spores: Vec<Arc<SporeBatch>>, endorsements: Vec<Arc<EndorseBatch>>) -> Message {
@@ -900,4 +908,63 @@ fn rule_amnesia_guard_endorses_nothing_until_it_ends() {
     ];
     h.run("amnesia guard", steps);
     assert_eq!(h.engine.quiet_until(), None);
+}
+
+/// An SADD or SREM of `member` with the prerequisites an origin gives it, on a fresh key.
+fn member_write(origin: NodeId, nonce: u64, member: &'static [u8], add: bool) -> Spore {
+    let key = k("s");
+    let members = vec![Bytes::from_static(member)];
+    let op = if add {
+        Op::SAdd {
+            key: key.clone(),
+            members,
+        }
+    } else {
+        Op::SRem {
+            key: key.clone(),
+            members,
+        }
+    };
+    let mut s = Spore {
+        origin,
+        nonce,
+        deadline_ms: 3_000,
+        key_prereqs: vec![],
+        db_prereqs: vec![],
+        ops: vec![op],
+    };
+    let (key, access) = footprint::merged_accesses(&s).remove(0);
+    s.key_prereqs = vec![KeyPrereq::commutative(key, &access, &SimStore::default())];
+    assert_eq!(validate::validate(&s), Ok(()));
+    s
+}
+
+#[test]
+fn rule_promise_lets_set_writes_of_different_members_through() {
+    let mut h = Harness::new();
+    let rem_a = member_write(h.id(1), 1, b"a", false);
+    let add_b = member_write(h.id(2), 2, b"b", true);
+    let add_a = member_write(h.id(3), 3, b"a", true);
+    let (ra, ab, aa) = (rem_a.id(), add_b.id(), add_a.id());
+    let steps = vec![
+        Step {
+            desc: "SREM a endorsed",
+            at: 1_000,
+            input: h.from(1, bundle(vec![h.batch(1, vec![rem_a])], vec![])),
+            expect: endorsed(ra),
+        },
+        Step {
+            desc: "SADD b while SREM a is pending: no conflict, endorsed",
+            at: 1_010,
+            input: h.from(2, bundle(vec![h.batch(2, vec![add_b])], vec![])),
+            expect: endorsed(ab),
+        },
+        Step {
+            desc: "SADD a while SREM a is pending: conflict (Promise), not endorsed",
+            at: 1_020,
+            input: h.from(3, bundle(vec![h.batch(3, vec![add_a])], vec![])),
+            expect: not_endorsed(aa),
+        },
+    ];
+    h.run("promise/members", steps);
 }

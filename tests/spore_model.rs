@@ -64,7 +64,6 @@ fn sadd(k: &str, at: u8, m: &[&str]) -> Spore {
         .map(|s| Bytes::copy_from_slice(s.as_bytes()))
         .collect();
     member_spore(
-        k,
         at,
         Op::SAdd {
             key: key(k),
@@ -75,7 +74,7 @@ fn sadd(k: &str, at: u8, m: &[&str]) -> Spore {
 
 /// A set-member spore with the prerequisites an origin gives it (order-only on the key, one
 /// member prerequisite per member) at key order `at`.
-fn member_spore(k: &str, at: u8, op: Op) -> Spore {
+fn member_spore(at: u8, op: Op) -> Spore {
     let mut s = spore(vec![], vec![op]);
     let (key, access) = sporedb::spore::footprint::merged_accesses(&s).remove(0);
     let view = AtOrder(v(at));
@@ -106,7 +105,6 @@ fn srem(k: &str, at: u8, m: &[&str]) -> Spore {
     // SREM is commutative on the key, and a non-commutative write of each member it removes
     // (docs/VERSIONS.md "Set members").
     member_spore(
-        k,
         at,
         Op::SRem {
             key: key(k),

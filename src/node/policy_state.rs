@@ -119,6 +119,11 @@ impl ActivePolicy {
         Ok((change, next.hash()))
     }
 
+    /// What the engine switches to when it adopts `next`.
+    pub fn successor(&self, next: GlobalPolicy) -> crate::consensus::Successor {
+        crate::cluster::change::successor(next, self.min_horizon_ms)
+    }
+
     /// The engine's gate for the policy in force.
     pub fn gate(&self) -> crate::consensus::PolicyGate {
         crate::cluster::change::gate(self.current(), self.min_horizon_ms)
@@ -227,6 +232,87 @@ impl ActivePolicy {
         if let Some(net) = net {
             net.set_topics(vec![topic_for(&current)]);
         }
+    }
+}
+
+/// Why a node refuses to start: its store records a policy it cannot run.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the replicated state records global policy {recorded} (the last policy change the cluster \
+     committed), but {path} holds {loaded} and the recorded policy cannot be adopted: {why}. \
+     Refusing to start on a policy that differs from the replicated one. If the committee was \
+     changed offline on every node (docs/CLUSTER.md §3.4), set `override_recorded_policy = true` \
+     in [cluster]"
+)]
+pub struct RecordedPolicyError {
+    recorded: String,
+    loaded: String,
+    path: String,
+    why: PolicyChangeError,
+}
+
+/// The policy a cluster node starts on, given `loaded` (its policy.toml at `path`) and the
+/// policy its store records (`recorded`: the text of the last change applied, if any). The
+/// recorded one was committed by every endorser and is part of the replicated state, so it
+/// wins: a node that crashed between the change's store commit and the file write, or whose
+/// file was put back, comes up on it, and policy.toml is rewritten to it. It must pass the
+/// checks a change passes against `loaded` (`change::check_recorded`); otherwise the node
+/// refuses to start — unless `file_wins` (`[cluster] override_recorded_policy`, after an
+/// offline committee change), which runs the file and says so.
+pub fn policy_at_start(
+    loaded: GlobalPolicy,
+    path: &Path,
+    recorded: Option<&[u8]>,
+    file_wins: bool,
+    me: &crate::crypto::NodeId,
+) -> Result<GlobalPolicy, RecordedPolicyError> {
+    let Some(text) = recorded else {
+        return Ok(loaded);
+    };
+    let judged = crate::cluster::change::check_recorded(&loaded, text);
+    if file_wins && !matches!(judged, Ok(None)) {
+        tracing::warn!(
+            "override_recorded_policy: running {} from {} although the replicated state records \
+             another policy (the last change committed by spore); remove the option once a \
+             policy change has been committed under the new policy",
+            hex::encode(loaded.hash()),
+            path.display()
+        );
+        return Ok(loaded);
+    }
+    match judged {
+        Ok(None) => Ok(loaded),
+        Ok(Some(next)) => {
+            tracing::warn!(
+                "global policy {} in {} is not the one the replicated state records: adopting \
+                 the recorded policy {} (committed by every endorser; the node probably stopped \
+                 before it rewrote the file)",
+                hex::encode(loaded.hash()),
+                path.display(),
+                hex::encode(next.hash())
+            );
+            // The text is what every node writes: byte for byte the change's text.
+            let tag = hex::encode(&me[..8]);
+            match write_atomically(path, text, &tag) {
+                Ok(()) => tracing::info!("{} rewritten to the recorded policy", path.display()),
+                // The store still holds it: the next start adopts it again.
+                Err(e) => tracing::error!(
+                    "cannot rewrite {} to the recorded policy: {e}; running it anyway",
+                    path.display()
+                ),
+            }
+            Ok(next)
+        }
+        Err(why) => Err(RecordedPolicyError {
+            recorded: std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| GlobalPolicy::parse(t).ok())
+                .map(|p| hex::encode(p.hash()))
+                .unwrap_or_else(|| format!("(unparsable, {} bytes)", text.len())),
+            loaded: hex::encode(loaded.hash()),
+            path: path.display().to_string(),
+            why,
+        }),
     }
 }
 

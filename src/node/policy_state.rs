@@ -349,6 +349,54 @@ mod tests {
     }
 
     #[test]
+    fn the_recorded_policy_wins_at_start_or_the_node_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        let old = text("");
+        std::fs::write(&path, &old).unwrap();
+        let p0 = GlobalPolicy::load(&path).unwrap();
+        let me = [1; 32];
+        // Nothing recorded, or the file's own policy: the file as it is.
+        let p = policy_at_start(p0.clone(), &path, None, false, &me).unwrap();
+        assert_eq!(p.hash(), p0.hash());
+        let p = policy_at_start(p0.clone(), &path, Some(old.as_bytes()), false, &me).unwrap();
+        assert_eq!(p.hash(), p0.hash());
+        // A committed change the file missed: adopted, and the file rewritten byte for byte.
+        let t1 = text("# committed\ngrace_ms = 3000\n");
+        let p = policy_at_start(p0.clone(), &path, Some(t1.as_bytes()), false, &me).unwrap();
+        assert_eq!(p.grace_ms(), 3000);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), t1);
+        // One that a change could not make (another committee), or that does not parse: the
+        // node refuses to start, saying what the file and the store hold.
+        std::fs::write(&path, &old).unwrap();
+        let other = text("").replace("faulty = 0", "faulty = 0\nquorum = 2");
+        for bad in [
+            other.as_bytes(),
+            b"quorum = ".as_slice(),
+            b"\xff".as_slice(),
+        ] {
+            let err = policy_at_start(p0.clone(), &path, Some(bad), false, &me).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("Refusing to start") && msg.contains(&hex::encode(p0.hash())),
+                "{msg}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                old,
+                "file untouched"
+            );
+        }
+        // Unless the operator says the file wins (offline committee change).
+        let bad = b"quorum = ".as_slice();
+        let p = policy_at_start(p0.clone(), &path, Some(bad), true, &me).unwrap();
+        assert_eq!(p.hash(), p0.hash());
+        let p = policy_at_start(p0.clone(), &path, Some(t1.as_bytes()), true, &me).unwrap();
+        assert_eq!(p.hash(), p0.hash());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), old);
+    }
+
+    #[test]
     fn adopt_persists_switches_and_expires_the_previous_policy() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.toml");

@@ -282,8 +282,9 @@ impl Driver {
             }
             Err(why) => tracing::error!(
                 "state transfer installed a state that records a global policy this node \
-                 cannot adopt ({why}); it keeps {} and no longer agrees with its peers: repair \
-                 its policy.toml and restart",
+                 cannot adopt ({why}); it keeps {} and no longer agrees with its peers, and its \
+                 next start refuses this policy.toml unless `override_recorded_policy` is set \
+                 (docs/CLUSTER.md §3.4)",
                 hex::encode(link.active.current().hash())
             ),
         }

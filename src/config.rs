@@ -86,6 +86,11 @@ pub struct ClusterConfig {
     /// A node that follows the cluster without endorsing: its key need not be an endorser.
     #[serde(default)]
     pub observer: bool,
+    /// Run `policy` even when the store records another global policy (the last change
+    /// committed by spore, which otherwise wins at start): only after an offline committee
+    /// change (docs/CLUSTER.md §3.4).
+    #[serde(default)]
+    pub override_recorded_policy: bool,
 }
 
 impl ClusterConfig {

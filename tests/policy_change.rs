@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sporedb::cluster::change::{gate, PolicyChange};
+use sporedb::cluster::change::{gate, successor, PolicyChange};
 use sporedb::cluster::GlobalPolicy;
 use sporedb::consensus::*;
 use sporedb::crypto::{Digest, NodeId, NodeKey};
@@ -424,4 +424,63 @@ fn an_observer_applies_changes_in_base_order_whatever_order_it_hears_them() {
     assert_eq!(c.adopted[observer], vec![(first, h1), (second, h2)]);
     let at = |x: &SporeId| c.applied[observer].iter().position(|a| a == x);
     assert!(at(&first) < at(&second));
+}
+
+/// A node that missed a change (here an observer that heard nothing of it) and catches up by
+/// state transfer: the copy records the policy (the executor writes every applied change's
+/// text), the engine adopts it (`adopt_installed_policy`, then `Resynced`), and the next
+/// change, based on that policy, applies there too; without the adoption it would wait forever
+/// for a base it never sees.
+#[test]
+fn an_engine_adopts_the_policy_a_state_transfer_installed() {
+    let p0 = base();
+    let t1 = successor_text();
+    let p1 = GlobalPolicy::parse(&t1).expect("p1");
+    let t2 = policy_text("max_op_bytes = 100000");
+    let h2 = GlobalPolicy::parse(&t2).expect("p2").hash();
+    let mut c = Cluster::with_nodes(&p0, N + 1);
+    let observer = N;
+    c.paused.insert(observer);
+    let first = c.change(0, p0.hash(), &t1);
+    let first = c.submit(0, first);
+    c.settle();
+    assert!(c.applied_everywhere(&first));
+    for i in 0..N {
+        assert_eq!(
+            c.stores[i].recorded_policy().as_deref(),
+            Some(t1.as_bytes()),
+            "node {i} records the text it adopted"
+        );
+    }
+    // The observer never hears of it; it installs node 0's state instead.
+    c.held.clear();
+    c.paused.clear();
+    assert_eq!(c.stores[observer].recorded_policy(), None);
+    c.stores[observer] = c.stores[0].clone();
+    assert_eq!(
+        c.stores[observer].recorded_policy().as_deref(),
+        Some(t1.as_bytes())
+    );
+    // A successor that would change who counts is refused.
+    let other = GlobalPolicy::parse(&policy_text("").replace("quorum = 3", "quorum = 4"))
+        .expect("unanimity policy");
+    assert!(c.engines[observer]
+        .adopt_installed_policy(successor(other, 5_000))
+        .is_err());
+    assert_eq!(c.engines[observer].policy_hash(), Some(p0.hash()));
+    c.engines[observer]
+        .adopt_installed_policy(successor(p1.clone(), 5_000))
+        .expect("same committee");
+    assert_eq!(c.engines[observer].policy_hash(), Some(p1.hash()));
+    c.step(observer, Input::Resynced { present: vec![] });
+
+    let second = c.change(1, p1.hash(), &t2);
+    let second = c.submit(1, second);
+    c.settle();
+    assert!(c.applied[observer].contains(&second));
+    assert_eq!(c.adopted[observer], vec![(second, h2)]);
+    assert_eq!(
+        c.stores[observer].recorded_policy().as_deref(),
+        Some(t2.as_bytes())
+    );
 }

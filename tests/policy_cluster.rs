@@ -274,3 +274,104 @@ fn one_endorser_decides_by_hand() {
         wait_hash(&c, k, &new_hash);
     }
 }
+
+/// Copies the files of `from` (a stopped node's directory) into a fresh `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The policy is replicated state (docs/CLUSTER.md §3.4): node 4, with its own policy.toml,
+/// (1) restarts with its file put back to the old policy (a crash between the change's store
+/// commit and the file write) and comes up on the committed policy, rewriting the file; (2)
+/// comes back with its whole directory restored from before its first start (empty store, old
+/// policy.toml): it starts on the old policy and topic, catches up by state transfer from its
+/// peers (request-response, whatever the topic), and the installed state switches it to the
+/// committed policy. Both times it then enforces the new rules and writes commit through it.
+#[test]
+fn a_node_behind_on_its_policy_file_adopts_the_replicated_policy() {
+    let mut c = Cluster::init();
+    let d3 = c.node_dir(3);
+    let own = d3.join("policy.toml");
+    std::fs::copy(c.dir.join("policy.toml"), &own).expect("copy policy");
+    let config = d3.join("sporedb.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(text.contains("policy = \"../policy.toml\""), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("policy = \"../policy.toml\"", "policy = \"policy.toml\""),
+    )
+    .expect("config");
+    let pristine = c.dir.join("node4-pristine");
+    copy_dir(&d3, &pristine);
+    for k in 0..4 {
+        c.start(k);
+    }
+    for k in 0..4 {
+        c.wait_mesh(k);
+    }
+    let old_text = std::fs::read_to_string(&own).expect("policy");
+    let new_text = successor(&old_text);
+    let mut con = c.con(0);
+    let old_hash = hash_of(&mut con);
+    set_eventually(&mut con, "before", 10);
+    let new_hash: String = redis::cmd("SPORE.POLICY.PROPOSE")
+        .arg(&new_text)
+        .query(&mut con)
+        .expect("policy change commits");
+    for k in 0..4 {
+        wait_hash(&c, k, &new_hash);
+    }
+    assert_eq!(std::fs::read_to_string(&own).expect("policy"), new_text);
+
+    // (1) The file is put back while the node is down.
+    c.nodes[3].as_mut().expect("node").kill9();
+    c.nodes[3] = None;
+    std::fs::write(&own, &old_text).expect("old policy back");
+    c.start(3);
+    let mut c3 = c.con(3);
+    assert_eq!(info_field(&mut c3, "policy_hash"), new_hash, "at once");
+    assert_eq!(hash_of(&mut c3), new_hash);
+    assert_eq!(
+        std::fs::read_to_string(&own).expect("policy"),
+        new_text,
+        "policy.toml rewritten to the committed text, byte for byte"
+    );
+    c.wait_mesh(3);
+    let r: redis::RedisResult<String> = redis::cmd("SET").arg("ro:3").arg("x").query(&mut c3);
+    assert!(r.is_err(), "the new rules are enforced");
+    set_eventually(&mut c3, "after-crash", 40);
+    let data = converge(&c, 40);
+    assert_eq!(data.get("after-crash").map(String::as_str), Some("1"));
+
+    // (2) The node comes back as it was before its first start: empty store, old policy.
+    c.nodes[3].as_mut().expect("node").kill9();
+    c.nodes[3] = None;
+    std::fs::remove_dir_all(&d3).expect("wipe node 4");
+    copy_dir(&pristine, &d3);
+    assert_eq!(std::fs::read_to_string(&own).expect("policy"), old_text);
+    c.start(3);
+    let mut c3 = c.con(3);
+    // Nothing recorded yet: it starts on its file, then the startup sync switches it.
+    let at_start = info_field(&mut c3, "policy_hash");
+    assert!(at_start == old_hash || at_start == new_hash, "{at_start}");
+    wait_hash(&c, 3, &new_hash);
+    assert_ne!(info_field(&mut c3, "state_transfers"), "0");
+    assert_eq!(hash_of(&mut c3), new_hash);
+    assert_eq!(std::fs::read_to_string(&own).expect("policy"), new_text);
+    c.wait_mesh(3);
+    let r: redis::RedisResult<String> = redis::cmd("SET").arg("ro:3").arg("x").query(&mut c3);
+    assert!(r.is_err(), "the new rules are enforced");
+    set_eventually(&mut c3, "after-install", 40);
+    let data = converge(&c, 40);
+    assert_eq!(data.get("before").map(String::as_str), Some("1"));
+    assert_eq!(data.get("after-install").map(String::as_str), Some("1"));
+}

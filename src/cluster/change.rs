@@ -105,6 +105,27 @@ impl PolicyChange {
     }
 }
 
+/// Judges a policy the replicated state records (the last change applied, `store::layout::
+/// POLICY_KEY`) against `current`, the policy this node runs: `None` if it is `current`, the
+/// policy to adopt if it differs and passes the checks a change passes (UTF-8, exactly
+/// `GlobalPolicy::load`'s validation, same endorsers, ω and f), or why not. The base is not
+/// checked: a node that catches up may be several changes behind. Pure.
+pub fn check_recorded(
+    current: &GlobalPolicy,
+    text: &[u8],
+) -> Result<Option<GlobalPolicy>, PolicyChangeError> {
+    let text = std::str::from_utf8(text).map_err(|_| PolicyChangeError::NotText)?;
+    let change = PolicyChange {
+        from: current.hash(),
+        text: text.to_string(),
+    };
+    match change.check(current) {
+        Ok(next) => Ok(Some(next)),
+        Err(PolicyChangeError::Unchanged(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The global policy's rule for data spores (size and per-pattern operations), as the gossip
 /// check and the engine call it.
 pub fn spore_rule(policy: GlobalPolicy) -> SporeRule {
@@ -224,6 +245,35 @@ mod tests {
             PolicyChange::of_op(&not_text),
             Some(Err(PolicyChangeError::NotText))
         );
+    }
+
+    #[test]
+    fn a_recorded_policy_is_judged_like_a_change_without_its_base() {
+        let cur = current();
+        // The policy in force: nothing to adopt (comments and order do not count).
+        assert_eq!(check_recorded(&cur, text("").as_bytes()), Ok(None));
+        assert_eq!(check_recorded(&cur, text("# c\n").as_bytes()), Ok(None));
+        // Several changes ahead: adopted, whatever base the last change named.
+        let next = check_recorded(&cur, text("grace_ms = 3000\n").as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.grace_ms(), 3000);
+        // What a change may not do, a recorded policy may not either.
+        assert_eq!(
+            check_recorded(&cur, b"\xff"),
+            Err(PolicyChangeError::NotText)
+        );
+        assert!(matches!(
+            check_recorded(&cur, b"quorum = "),
+            Err(PolicyChangeError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_recorded(
+                &cur,
+                text("").replace("quorum = 3", "quorum = 4").as_bytes()
+            ),
+            Err(PolicyChangeError::CommitteeChanged { .. })
+        ));
     }
 
     #[test]

@@ -170,11 +170,8 @@ impl Engine {
         };
         match judged {
             Ok(next) => {
-                self.cfg.policy = next.policy;
-                self.cfg.grace_ms = next.grace_ms;
-                self.cfg.max_horizon_ms = next.max_horizon_ms;
-                self.cfg.policy_gate = Some(next.gate);
-                self.endorse_rule = next.spore_rule.map(EndorseRule);
+                let hash = next.hash;
+                self.take_successor(next);
                 // A committed change waiting for this base can apply now.
                 let waiting_changes: Vec<SporeId> = self
                     .waiting
@@ -193,11 +190,36 @@ impl Engine {
                     .unwrap_or_default();
                 cx.local.push(Effect::PolicyAdopted {
                     id,
-                    hash: next.hash,
+                    hash,
                     policy: policy.into(),
                 });
             }
             Err(why) => cx.local.push(Effect::PolicyNotAdopted { id, why }),
         }
+    }
+
+    /// Runs `next` from now on: the policy a state-transfer copy records (the last change the
+    /// cluster applied, `store::layout::POLICY_KEY`), which this node missed. The node calls it
+    /// between the install and `Input::Resynced` (which re-checks everything waiting, so a
+    /// committed change based on `next` can then apply). Refused if it would change who counts
+    /// (the node's check refuses that first).
+    pub fn adopt_installed_policy(&mut self, next: Successor) -> Result<(), String> {
+        same_committee(&self.cfg.policy, &next.policy)?;
+        self.take_successor(next);
+        Ok(())
+    }
+
+    /// The hash of the policy in force, as far as the engine knows it (`None` without a gate).
+    pub fn policy_hash(&self) -> Option<Digest> {
+        self.cfg.policy_gate.as_ref().map(|g| g.base)
+    }
+
+    /// Switches the consensus parameters, rules and gate to `next`.
+    fn take_successor(&mut self, next: Successor) {
+        self.cfg.policy = next.policy;
+        self.cfg.grace_ms = next.grace_ms;
+        self.cfg.max_horizon_ms = next.max_horizon_ms;
+        self.cfg.policy_gate = Some(next.gate);
+        self.endorse_rule = next.spore_rule.map(EndorseRule);
     }
 }

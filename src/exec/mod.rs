@@ -19,7 +19,8 @@
 //! whole transaction.
 //!
 //! Op families: `strings` (SET.., APPEND, SETRANGE, INCRBY, INCRBYFLOAT via `decimal`), `keys`
-//! (DEL, EXPIRE, PERSIST, RENAME, FLUSH), `lists`, `sets`.
+//! (DEL, EXPIRE, PERSIST, RENAME, FLUSH), `lists`, `sets`; a policy change writes the policy
+//! record (`store::layout::POLICY_KEY`).
 
 mod ctx;
 pub mod decimal;
@@ -269,8 +270,18 @@ fn exec_op<T: KvWrite + ?Sized>(cx: &mut Ctx<'_, T>, op: &Op) -> Result<Reply, S
         Op::FlushDb { db } => keys::flushdb(cx, *db),
         Op::FlushAll => keys::flushall(cx),
         // The policy switch happens in the engine and the node at this spore's place in the
-        // apply order (docs/CLUSTER.md §3.4); the store only records the spore as applied.
-        Op::PolicyChange { .. } => Ok(Reply::OK),
+        // apply order (docs/CLUSTER.md §3.4); the store records the adopted policy's text as
+        // replicated state (covered by the root, copied by state transfer, kept by FLUSHALL),
+        // in the transaction that records the spore as applied.
+        Op::PolicyChange { from, policy } => {
+            let rec = layout::PolicyRecord {
+                from: *from,
+                text: policy,
+            };
+            cx.kv
+                .put(Table::Dbs, layout::POLICY_KEY, &layout::encode_policy(&rec))?;
+            Ok(Reply::OK)
+        }
         Op::Push {
             key,
             end,

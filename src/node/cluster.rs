@@ -35,7 +35,7 @@ use crate::trust::TrustRing;
 use super::attestations::Attestations;
 use super::clock;
 use super::peer_link::PeerLink;
-use super::policy_state::ActivePolicy;
+use super::policy_state::{policy_at_start, ActivePolicy};
 use super::stats::SporeStats;
 use super::write_path::DriverMsg;
 
@@ -72,19 +72,30 @@ pub enum ClusterError {
     Addr { addr: String, why: String },
     #[error("network: {0}")]
     Net(#[from] crate::net::NetError),
+    #[error("{0}")]
+    RecordedPolicy(#[from] super::policy_state::RecordedPolicyError),
 }
 
 impl ClusterSetup {
     /// Loads the policy and key ring. Honest nodes accept deadlines up to the policy's spore
     /// deadline (at least `min_horizon_ms`) ahead, with `max_skew_ms` of clock skew.
+    /// `recorded` is the policy text the store records (the last change applied): it wins over
+    /// the file when they differ (`policy_state::policy_at_start`).
     pub fn load(
         cluster: &ClusterConfig,
         data_dir: &std::path::Path,
         me: &NodeId,
         min_horizon_ms: u64,
         max_skew_ms: u64,
+        recorded: Option<&[u8]>,
     ) -> Result<ClusterSetup, ClusterError> {
-        let policy = cluster.load_policy()?;
+        let policy = policy_at_start(
+            cluster.load_policy()?,
+            &cluster.policy,
+            recorded,
+            cluster.override_recorded_policy,
+            me,
+        )?;
         let active = ActivePolicy::new(policy.clone(), cluster.policy.clone(), min_horizon_ms, me);
         let max_horizon_ms = policy.spore_deadline_ms().max(min_horizon_ms);
         let mut trust = TrustRing::load(data_dir)?;

@@ -243,8 +243,51 @@ impl Driver {
                 hex::encode(catch_up.root.root)
             );
         }
+        // The copy may record a policy change this node missed: run it before anything
+        // waiting is re-checked against the new state.
+        self.adopt_recorded_policy();
         self.step(Input::Resynced { present });
         Ok(())
+    }
+
+    /// After an install: if the state records a global policy other than the one in force
+    /// (a change committed while this node was behind), the engine and the node switch to it
+    /// (docs/CLUSTER.md §3.4). One that fails the checks a change passes is logged, not run.
+    fn adopt_recorded_policy(&mut self) {
+        let Some(link) = &self.policy else {
+            return;
+        };
+        let text = match self.store.read().and_then(|r| {
+            let rec = r.recorded_policy()?;
+            Ok(rec.map(|p| p.text.to_vec()))
+        }) {
+            Ok(Some(text)) => text,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!("state transfer: cannot read the recorded policy: {e}");
+                return;
+            }
+        };
+        match link.recorded_successor(&text) {
+            Ok(None) => {}
+            Ok(Some(next)) => {
+                let hash = next.hash;
+                match self.engine.adopt_installed_policy(next) {
+                    Ok(()) => link.adopt_installed(&hash, &text),
+                    Err(why) => tracing::error!(
+                        "state transfer installed policy {} but the engine refuses it: {why}",
+                        hex::encode(hash)
+                    ),
+                }
+            }
+            Err(why) => tracing::error!(
+                "state transfer installed a state that records a global policy this node \
+                 cannot adopt ({why}); it keeps {} and no longer agrees with its peers, and its \
+                 next start refuses this policy.toml unless `override_recorded_policy` is set \
+                 (docs/CLUSTER.md §3.4)",
+                hex::encode(link.active.current().hash())
+            ),
+        }
     }
 
     /// Materialises a batch of writes on projected versions and submits the spores.

@@ -119,6 +119,11 @@ impl ActivePolicy {
         Ok((change, next.hash()))
     }
 
+    /// What the engine switches to when it adopts `next`.
+    pub fn successor(&self, next: GlobalPolicy) -> crate::consensus::Successor {
+        crate::cluster::change::successor(next, self.min_horizon_ms)
+    }
+
     /// The engine's gate for the policy in force.
     pub fn gate(&self) -> crate::consensus::PolicyGate {
         crate::cluster::change::gate(self.current(), self.min_horizon_ms)
@@ -230,6 +235,87 @@ impl ActivePolicy {
     }
 }
 
+/// Why a node refuses to start: its store records a policy it cannot run.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the replicated state records global policy {recorded} (the last policy change the cluster \
+     committed), but {path} holds {loaded} and the recorded policy cannot be adopted: {why}. \
+     Refusing to start on a policy that differs from the replicated one. If the committee was \
+     changed offline on every node (docs/CLUSTER.md §3.4), set `override_recorded_policy = true` \
+     in [cluster]"
+)]
+pub struct RecordedPolicyError {
+    recorded: String,
+    loaded: String,
+    path: String,
+    why: PolicyChangeError,
+}
+
+/// The policy a cluster node starts on, given `loaded` (its policy.toml at `path`) and the
+/// policy its store records (`recorded`: the text of the last change applied, if any). The
+/// recorded one was committed by every endorser and is part of the replicated state, so it
+/// wins: a node that crashed between the change's store commit and the file write, or whose
+/// file was put back, comes up on it, and policy.toml is rewritten to it. It must pass the
+/// checks a change passes against `loaded` (`change::check_recorded`); otherwise the node
+/// refuses to start — unless `file_wins` (`[cluster] override_recorded_policy`, after an
+/// offline committee change), which runs the file and says so.
+pub fn policy_at_start(
+    loaded: GlobalPolicy,
+    path: &Path,
+    recorded: Option<&[u8]>,
+    file_wins: bool,
+    me: &crate::crypto::NodeId,
+) -> Result<GlobalPolicy, RecordedPolicyError> {
+    let Some(text) = recorded else {
+        return Ok(loaded);
+    };
+    let judged = crate::cluster::change::check_recorded(&loaded, text);
+    if file_wins && !matches!(judged, Ok(None)) {
+        tracing::warn!(
+            "override_recorded_policy: running {} from {} although the replicated state records \
+             another policy (the last change committed by spore); remove the option once a \
+             policy change has been committed under the new policy",
+            hex::encode(loaded.hash()),
+            path.display()
+        );
+        return Ok(loaded);
+    }
+    match judged {
+        Ok(None) => Ok(loaded),
+        Ok(Some(next)) => {
+            tracing::warn!(
+                "global policy {} in {} is not the one the replicated state records: adopting \
+                 the recorded policy {} (committed by every endorser; the node probably stopped \
+                 before it rewrote the file)",
+                hex::encode(loaded.hash()),
+                path.display(),
+                hex::encode(next.hash())
+            );
+            // The text is what every node writes: byte for byte the change's text.
+            let tag = hex::encode(&me[..8]);
+            match write_atomically(path, text, &tag) {
+                Ok(()) => tracing::info!("{} rewritten to the recorded policy", path.display()),
+                // The store still holds it: the next start adopts it again.
+                Err(e) => tracing::error!(
+                    "cannot rewrite {} to the recorded policy: {e}; running it anyway",
+                    path.display()
+                ),
+            }
+            Ok(next)
+        }
+        Err(why) => Err(RecordedPolicyError {
+            recorded: std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| GlobalPolicy::parse(t).ok())
+                .map(|p| hex::encode(p.hash()))
+                .unwrap_or_else(|| format!("(unparsable, {} bytes)", text.len())),
+            loaded: hex::encode(loaded.hash()),
+            path: path.display().to_string(),
+            why,
+        }),
+    }
+}
+
 /// Replaces `path` by `data` so that a crash leaves either the old or the new file: write a
 /// sibling tmp file, fsync it, rename it over, fsync the directory.
 fn write_atomically(path: &Path, data: &[u8], tag: &str) -> std::io::Result<()> {
@@ -260,6 +346,54 @@ mod tests {
     fn text(extra: &str) -> String {
         let key = hex::encode(NodeKey::from_seed([3; 32]).id());
         format!("quorum = 1\nfaulty = 0\n{extra}[[endorsers]]\nname = \"a\"\nkey = \"{key}\"\n")
+    }
+
+    #[test]
+    fn the_recorded_policy_wins_at_start_or_the_node_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        let old = text("");
+        std::fs::write(&path, &old).unwrap();
+        let p0 = GlobalPolicy::load(&path).unwrap();
+        let me = [1; 32];
+        // Nothing recorded, or the file's own policy: the file as it is.
+        let p = policy_at_start(p0.clone(), &path, None, false, &me).unwrap();
+        assert_eq!(p.hash(), p0.hash());
+        let p = policy_at_start(p0.clone(), &path, Some(old.as_bytes()), false, &me).unwrap();
+        assert_eq!(p.hash(), p0.hash());
+        // A committed change the file missed: adopted, and the file rewritten byte for byte.
+        let t1 = text("# committed\ngrace_ms = 3000\n");
+        let p = policy_at_start(p0.clone(), &path, Some(t1.as_bytes()), false, &me).unwrap();
+        assert_eq!(p.grace_ms(), 3000);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), t1);
+        // One that a change could not make (another committee), or that does not parse: the
+        // node refuses to start, saying what the file and the store hold.
+        std::fs::write(&path, &old).unwrap();
+        let other = text("").replace("faulty = 0", "faulty = 0\nquorum = 2");
+        for bad in [
+            other.as_bytes(),
+            b"quorum = ".as_slice(),
+            b"\xff".as_slice(),
+        ] {
+            let err = policy_at_start(p0.clone(), &path, Some(bad), false, &me).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("Refusing to start") && msg.contains(&hex::encode(p0.hash())),
+                "{msg}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                old,
+                "file untouched"
+            );
+        }
+        // Unless the operator says the file wins (offline committee change).
+        let bad = b"quorum = ".as_slice();
+        let p = policy_at_start(p0.clone(), &path, Some(bad), true, &me).unwrap();
+        assert_eq!(p.hash(), p0.hash());
+        let p = policy_at_start(p0.clone(), &path, Some(t1.as_bytes()), true, &me).unwrap();
+        assert_eq!(p.hash(), p0.hash());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), old);
     }
 
     #[test]

@@ -107,7 +107,21 @@ pub fn run(config: Config) -> Result<(), NodeError> {
             (engine, config.spore_deadline_ms, None)
         }
         Some(cc) => {
-            let setup = ClusterSetup::load(cc, &config.data_dir, &key.id(), max_horizon_ms, 100)?;
+            // The policy the replicated state records (the last change applied) wins over
+            // policy.toml when they differ (docs/CLUSTER.md §3.4).
+            let recorded = {
+                use crate::store::StoreRead as _;
+                let read = store.read()?;
+                read.recorded_policy()?.map(|r| r.text.to_vec())
+            };
+            let setup = ClusterSetup::load(
+                cc,
+                &config.data_dir,
+                &key.id(),
+                max_horizon_ms,
+                100,
+                recorded.as_deref(),
+            )?;
             let deadline = setup.policy.spore_deadline_ms();
             let mut engine =
                 Engine::new(setup.engine_config(key.clone(), clock::now_ms(), restarted));

@@ -9,9 +9,11 @@
 //! still make distinct entries' keys collide only by a sha3 collision. Its value is the entry's stored
 //! bytes, exactly as `store::layout` encodes them: a key record (kind, expire_at, version,
 //! string bytes / list head+tail / set cardinality), a list element, an empty set-member
-//! entry, a database record (generation, version sum, live keys), or a set member's version
-//! (stamp, order, acc; `members` decides which set-member spores may apply, so it is
-//! replicated state like a key's version).
+//! entry, a database record (generation, version sum, live keys), the one global-policy
+//! record (`dbs` key `0x00 ‖ "policy"`: the last policy change applied, whose leaf sits in
+//! database 0's subtree; `store::layout::POLICY_KEY`), or a set member's version (stamp,
+//! order, acc; `members` decides which set-member spores may apply, so it is replicated state
+//! like a key's version).
 //! Those tables are the replicated data — `state_digest` already requires replicas to hold
 //! them byte for byte — so replicas that applied the same spores, in any order the commutation
 //! rules allow, have the same leaves and therefore the same root.
@@ -78,6 +80,12 @@ mod tests {
             5
         );
         assert_eq!(key_hash(Table::Dbs, b"\x05").0[0] >> 4, 5);
+        // The policy record is a `dbs` leaf of database 0's subtree, distinct from db 0's record.
+        let policy = key_hash(Table::Dbs, crate::store::layout::POLICY_KEY);
+        let mut expected = crate::crypto::sha3(&[b"sporedb/v1/leaf", &[0, 2], b"\x00policy"]);
+        expected[0] &= 0x0f;
+        assert_eq!(policy.0, expected);
+        assert_ne!(policy, key_hash(Table::Dbs, b"\x00"));
         assert_ne!(
             key_hash(Table::Elems, b"\x00a"),
             key_hash(Table::Keys, b"\x00a")

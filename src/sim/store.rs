@@ -7,7 +7,8 @@ use crate::exec::apply_spore;
 use crate::spore::{DbState, Key, KeyVersion, Spore, SporeId, VersionView};
 use crate::store::memory::MemStore;
 
-#[derive(Default)]
+/// `Clone` gives an independent copy (what a state transfer would install).
+#[derive(Default, Clone)]
 pub struct SimStore {
     mem: MemStore,
 }
@@ -39,6 +40,13 @@ impl SimStore {
             Ok(_) => w.commit().is_ok(),
             Err(_) => false,
         }
+    }
+
+    /// The policy text the last applied policy change recorded (`store::layout::POLICY_KEY`).
+    pub fn recorded_policy(&self) -> Option<Vec<u8>> {
+        use crate::store::StoreRead as _;
+        let r = self.mem.read();
+        r.recorded_policy().ok().flatten().map(|p| p.text.to_vec())
     }
 
     /// The store's state digest (values, versions, database states, applied ids).

@@ -7,6 +7,7 @@
 //! | `keys`    | `db u8 ‖ name`                                   | key record (below)             |
 //! | `elems`   | `db u8 ‖ name len u32 BE ‖ name ‖ sub`           | list element / empty (set)     |
 //! | `dbs`     | `db u8`                                          | `generation[32] ‖ sum[32] ‖ live keys u64 BE` |
+//! | `dbs`     | `0x00 ‖ "policy"` (the one reserved record)        | policy record (below)          |
 //! | `expires` | `db u8 ‖ at_ms u64 BE ‖ name`                    | empty                          |
 //! | `applied` | `deadline_ms u64 BE ‖ spore id[32]`              | empty                          |
 //! | `meta`    | `"format"`                                       | `u32 BE` format version        |
@@ -21,6 +22,15 @@
 //! is invisible like a tombstone: see `exec/sets.rs` for why). A list element's `sub` is its
 //! index as an order-preserving i64 (`i64 as u64 ^ 1<<63`, big-endian); a set member's `sub` is
 //! `h64(member) u64 BE ‖ member`, so a set iterates in hash order (SSCAN resumes at a hash).
+//!
+//! Policy record (`POLICY_KEY`, written by an applied `Op::PolicyChange`): `format u8 (1) ‖
+//! from[32] ‖ policy text`, the base hash and the exact TOML bytes of the last global-policy
+//! change applied (docs/CLUSTER.md §3.4). It lives in `dbs` so that the state root covers it and
+//! state transfer copies and checks it like every database record; its key is 7 bytes long, so
+//! it can never be a database record (those are 1 byte), and FLUSHDB/FLUSHALL, which only
+//! rewrite `[db]` records, never touch it. It starts with 0x00: its leaf sits in database 0's
+//! subtree (`root::leaf`). A store without it is a cluster that never changed its policy by a
+//! spore (adding it needed no format change: older stores simply lack it).
 //!
 //! `h64(bytes)` is the first 8 bytes of sha3-256(bytes), read big-endian: a fixed function, not
 //! a seeded hash, because the tables it orders are replicated state. The `scan` table lists
@@ -395,6 +405,42 @@ pub fn decode_db(b: &[u8]) -> Result<DbRecord, StoreError> {
     Ok(rec)
 }
 
+/// The `dbs` key of the policy record (not a database record: those keys are one byte).
+pub const POLICY_KEY: &[u8] = b"\x00policy";
+/// The policy record's format byte.
+const POLICY_RECORD_FORMAT: u8 = 1;
+
+/// A decoded policy record: the last global-policy change applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyRecord<'a> {
+    /// The hash of the policy the change replaced.
+    pub from: [u8; 32],
+    /// The adopted policy's TOML text, byte for byte as the change carried it.
+    pub text: &'a [u8],
+}
+
+/// Encodes the policy record.
+pub fn encode_policy(rec: &PolicyRecord<'_>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(33 + rec.text.len());
+    v.push(POLICY_RECORD_FORMAT);
+    v.extend_from_slice(&rec.from);
+    v.extend_from_slice(rec.text);
+    v
+}
+
+/// Decodes the policy record.
+pub fn decode_policy(b: &[u8]) -> Result<PolicyRecord<'_>, StoreError> {
+    match b.split_first() {
+        Some((&POLICY_RECORD_FORMAT, rest)) if rest.len() >= 32 => {
+            let (from, text) = rest.split_at(32);
+            let mut f = [0u8; 32];
+            f.copy_from_slice(from);
+            Ok(PolicyRecord { from: f, text })
+        }
+        _ => Err(StoreError::Corrupt("bad policy record")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,6 +526,20 @@ mod tests {
             format!("{}{}0000000000000009", "01".repeat(32), "02".repeat(32))
         );
         assert_eq!(decode_db(&encode_db(&db)).unwrap(), db);
+        // The policy record: its key cannot be a database record's (one byte).
+        assert_eq!(hex::encode(POLICY_KEY), "00706f6c696379");
+        let pol = PolicyRecord {
+            from: [0xab; 32],
+            text: b"quorum = 1\n",
+        };
+        assert_eq!(
+            hex::encode(encode_policy(&pol)),
+            format!("01{}71756f72756d203d20310a", "ab".repeat(32))
+        );
+        assert_eq!(decode_policy(&encode_policy(&pol)).unwrap(), pol);
+        for bad in [&b""[..], &[1; 32], &[2; 40]] {
+            assert!(decode_policy(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -108,6 +108,15 @@ pub trait StoreRead: KvRead {
         }
     }
 
+    /// The last global-policy change applied (`layout::POLICY_KEY`), if any: the policy the
+    /// replicated state says is in force.
+    fn recorded_policy(&self) -> Result<Option<layout::PolicyRecord<'_>>, StoreError> {
+        match self.get(Table::Dbs, layout::POLICY_KEY)? {
+            Some(b) => Ok(Some(layout::decode_policy(b)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The version of `key` (the absent version of its db's generation if it has no record).
     fn key_version_checked(&self, key: &Key) -> Result<KeyVersion, StoreError> {
         match self.raw_record(key)? {

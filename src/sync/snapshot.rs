@@ -1,6 +1,8 @@
 //! What state transfer copies, how a copy is checked, and how it is installed.
 //!
-//! Copied: the tables the state root covers (`keys`, `elems`, `dbs`: `root::leaf`) and
+//! Copied: the tables the state root covers (`keys`, `elems`, `dbs`: `root::leaf`; `dbs` holds
+//! the global-policy record too, so a node that catches up learns the policy the cluster
+//! committed, checked like the rest, and the driver switches to it) and
 //! `applied` (so a spore already in the copy is never applied twice; the applied-set digest
 //! covers it). Not copied: `expires` and `scan`, indexes derived from `keys` that the receiver
 //! rebuilds itself (a peer's copy of them could not be checked against any root), and this

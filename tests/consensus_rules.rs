@@ -2,6 +2,8 @@
 //! (node 0 of a 4-node policy, ω = 3, f = 1) and the effects it must produce. Other nodes'
 //! statements are signed with their real keys; the store applies `Apply` effects and confirms.
 
+mod common;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -910,32 +912,11 @@ fn rule_amnesia_guard_endorses_nothing_until_it_ends() {
     assert_eq!(h.engine.quiet_until(), None);
 }
 
-/// An SADD or SREM of `member` with the prerequisites an origin gives it, on a fresh key.
+/// An SADD or SREM of `member` of a fresh key "s", from `origin`, as an origin builds it.
 fn member_write(origin: NodeId, nonce: u64, member: &'static [u8], add: bool) -> Spore {
-    let key = k("s");
-    let members = vec![Bytes::from_static(member)];
-    let op = if add {
-        Op::SAdd {
-            key: key.clone(),
-            members,
-        }
-    } else {
-        Op::SRem {
-            key: key.clone(),
-            members,
-        }
-    };
-    let mut s = Spore {
-        origin,
-        nonce,
-        deadline_ms: 3_000,
-        key_prereqs: vec![],
-        db_prereqs: vec![],
-        ops: vec![op],
-    };
-    let (key, access) = footprint::merged_accesses(&s).remove(0);
-    s.key_prereqs = vec![KeyPrereq::commutative(key, &access, &SimStore::default())];
-    assert_eq!(validate::validate(&s), Ok(()));
+    let mut s = common::member_spore(&SimStore::default(), k("s"), member, add, nonce);
+    s.origin = origin;
+    s.deadline_ms = 3_000;
     s
 }
 

@@ -1,6 +1,8 @@
 //! The version rules as one function: commutative spores reach the same versions in any order,
 //! chains are projected exactly, flushes reset a database, and the db sum tracks recorded keys.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -229,33 +231,10 @@ fn a_watched_read_moves_the_order_version() {
     );
 }
 
-/// One SADD or SREM of one member, built against `view` the way an origin builds it.
+/// One SADD or SREM of one member of key `name`, built against `view` the way an origin
+/// builds it.
 fn member_op(view: &dyn VersionView, name: &str, member: &str, add: bool, nonce: u64) -> Spore {
-    let key = k(name);
-    let members = vec![Bytes::copy_from_slice(member.as_bytes())];
-    let op = if add {
-        Op::SAdd {
-            key: key.clone(),
-            members,
-        }
-    } else {
-        Op::SRem {
-            key: key.clone(),
-            members,
-        }
-    };
-    let mut s = Spore {
-        origin: [1; 32],
-        nonce,
-        deadline_ms: 1,
-        key_prereqs: vec![],
-        db_prereqs: vec![],
-        ops: vec![op],
-    };
-    let (key, access) = footprint::merged_accesses(&s).remove(0);
-    s.key_prereqs = vec![KeyPrereq::commutative(key, &access, view)];
-    assert_eq!(validate::validate(&s), Ok(()));
-    s
+    common::member_spore(view, k(name), member.as_bytes(), add, nonce)
 }
 
 fn fp(s: &Spore) -> footprint::Footprint {

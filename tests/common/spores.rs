@@ -8,6 +8,26 @@ use sporedb::spore::footprint::{flushed_dbs, merged_accesses};
 use sporedb::spore::*;
 use sporedb::store::{MemStore, Store};
 
+/// An SADD (`add`) or SREM of one member of `key`, with the prerequisites an honest origin
+/// builds from `view` (order-only on the key, one member prerequisite), checked by `validate`.
+pub fn member_spore(
+    view: &dyn VersionView,
+    key: Key,
+    member: &[u8],
+    add: bool,
+    nonce: u64,
+) -> Spore {
+    let members = vec![Bytes::copy_from_slice(member)];
+    let op = if add {
+        Op::SAdd { key, members }
+    } else {
+        Op::SRem { key, members }
+    };
+    let s = spore_for(view, vec![op], nonce);
+    assert_eq!(validate::validate(&s), Ok(()));
+    s
+}
+
 /// A spore over `ops` with the prerequisites an honest origin would build from `view`.
 pub fn spore_for(view: &dyn VersionView, ops: Vec<Op>, nonce: u64) -> Spore {
     let mut s = Spore {

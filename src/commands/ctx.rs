@@ -90,6 +90,8 @@ pub struct NodeStatus {
     pub policy_changes: u64,
     pub spores_committed: u64,
     pub spores_dropped: u64,
+    /// Blind writes rebuilt as a new spore after theirs was dropped (conflict, veto, expiry).
+    pub spores_retried: u64,
     pub spores_pending: u64,
     /// State transfers installed since start.
     pub state_transfers: u64,

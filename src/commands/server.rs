@@ -298,6 +298,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
             kv("policy_changes", st.policy_changes.to_string());
             kv("spores_committed", st.spores_committed.to_string());
             kv("spores_dropped", st.spores_dropped.to_string());
+            kv("spores_retried", st.spores_retried.to_string());
             kv("spores_pending", st.spores_pending.to_string());
             kv("state_transfers", st.state_transfers.to_string());
             kv(

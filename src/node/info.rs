@@ -32,6 +32,7 @@ impl NodeInfo for NodeStatusSource {
             policy_changes: self.policy.as_ref().map_or(0, |p| p.switches()),
             spores_committed: SporeStats::get(&self.stats.committed),
             spores_dropped: SporeStats::get(&self.stats.dropped),
+            spores_retried: SporeStats::get(&self.stats.retried),
             spores_pending: SporeStats::get(&self.stats.pending),
             state_transfers: SporeStats::get(&self.stats.syncs),
             startup_sync_pending: self

@@ -966,3 +966,74 @@ fn emptied_set_with_ttl_stays_invisible_and_keeps_ttl_for_sadd() {
     assert!(s.read().expired_keys(u64::MAX, 10).unwrap().is_empty());
     assert_eq!(s.read().dbsize(0).unwrap(), 1);
 }
+
+/// An INCR spore with deadline `deadline_ms`, built against `s`.
+fn incr_at(s: &MemStore, key: &str, deadline_ms: u64, nonce: u64) -> Spore {
+    let mut sp = spore_for(
+        &s.read(),
+        vec![Op::IncrBy {
+            key: k(key),
+            delta: BigInt::from(1),
+        }],
+        nonce,
+    );
+    sp.deadline_ms = deadline_ms;
+    sp
+}
+
+fn apply_one(s: &mut MemStore, sp: &Spore) -> sporedb::exec::Applied {
+    let mut w = s.write();
+    let out = sporedb::exec::apply_spore(&mut w, sp, &sp.id()).unwrap();
+    w.commit().unwrap();
+    out
+}
+
+/// The applied-set digest and count, and the ones recomputed from the `applied` table.
+fn applied_views(s: &MemStore) -> (([u8; 32], u64), ([u8; 32], u64)) {
+    use sporedb::root::StateRootRead;
+    use sporedb::store::kv::{KvRead, Table};
+    use std::ops::Bound;
+    let r = s.read();
+    let root = r.state_root().unwrap();
+    let keys: Vec<Vec<u8>> = r
+        .range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)
+        .unwrap()
+        .map(|e| e.unwrap().0.to_vec())
+        .collect();
+    let set = sporedb::root::AppliedSet::of_keys(keys.iter().map(|k| Ok(k.as_slice()))).unwrap();
+    (
+        (root.applied_digest, root.applied_count),
+        (set.digest(), set.count),
+    )
+}
+
+#[test]
+fn applied_ids_are_pruned_past_the_retention_window_the_same_in_any_order() {
+    use sporedb::exec::{Applied, APPLIED_RETENTION_MS as R};
+    let base = MemStore::new();
+    let x = incr_at(&base, "n", 1_000, 1);
+    let y = incr_at(&base, "m", 1_000 + R / 2, 2);
+    let z = incr_at(&base, "p", 1_500 + R, 3);
+    let mut a = base.clone();
+    let mut b = base.clone();
+    for sp in [&x, &y, &z] {
+        assert!(matches!(apply_one(&mut a, sp), Applied::Done(_)));
+    }
+    // z before y: z prunes x, y is still inside the window and applies.
+    for sp in [&x, &z, &y] {
+        assert!(matches!(apply_one(&mut b, sp), Applied::Done(_)));
+    }
+    assert_eq!(a.state_digest(), b.state_digest());
+    let (stored, recomputed) = applied_views(&a);
+    assert_eq!(
+        stored, recomputed,
+        "the digest is that of the remaining ids"
+    );
+    assert_eq!(stored.1, 2, "x's id was pruned, y's and z's kept");
+    // x again (a replay): older than the window behind z, so it counts as applied and
+    // changes nothing, although its id is gone.
+    let before = a.state_digest();
+    assert!(matches!(apply_one(&mut a, &x), Applied::AlreadyApplied));
+    assert_eq!(a.state_digest(), before);
+    assert_eq!(string(&a, "n"), Some("1".into()));
+}

@@ -180,3 +180,42 @@ fn another_format_version_is_refused_untouched() {
         "{text}"
     );
 }
+
+/// On LMDB too, pruning old applied ids keeps the stored applied-set digest equal to the
+/// digest of the ids that remain (the delete path notes what the digest must drop).
+#[test]
+fn pruned_applied_ids_leave_a_consistent_digest() {
+    use sporedb::exec::APPLIED_RETENTION_MS as R;
+    use sporedb::root::StateRootRead;
+    use sporedb::store::kv::{KvRead, Table};
+    use std::ops::Bound;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+    for (i, deadline) in [1_000, 2_000, 3_000 + R].into_iter().enumerate() {
+        let mut sp = spore_for(
+            &store.read().unwrap(),
+            vec![Op::IncrBy {
+                key: k("n"),
+                delta: 1.into(),
+            }],
+            i as u64,
+        );
+        sp.deadline_ms = deadline;
+        let mut w = store.write().unwrap();
+        assert!(matches!(
+            apply_spore(&mut w, &sp, &sp.id()).unwrap(),
+            Applied::Done(_)
+        ));
+        w.commit().unwrap();
+    }
+    let r = store.read().unwrap();
+    let keys: Vec<Vec<u8>> = r
+        .range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)
+        .unwrap()
+        .map(|e| e.unwrap().0.to_vec())
+        .collect();
+    assert_eq!(keys.len(), 1, "the two old ids were pruned");
+    let set = sporedb::root::AppliedSet::of_keys(keys.iter().map(|k| Ok(k.as_slice()))).unwrap();
+    let root = r.state_root().unwrap();
+    assert_eq!((root.applied_digest, root.applied_count), (set.digest(), 1));
+}

@@ -2,7 +2,8 @@
 //!
 //! `apply_spore` runs inside a write transaction the caller owns (the node groups many spores
 //! into one transaction and commits once). It
-//! 1. returns `AlreadyApplied` if the spore's id is in the `applied` table (idempotence);
+//! 1. returns `AlreadyApplied` if the spore's id is in the `applied` table (idempotence), or
+//!    if it is older than the ids `applied` still keeps (`APPLIED_RETENTION_MS`);
 //! 2. computes the spore's version effects (`spore::effects::version_effects`, the one
 //!    implementation shared with the consensus engine) from the state before it;
 //! 3. executes the ops in order with Redis 7 semantics, one `Reply` per op; an op's error
@@ -10,7 +11,8 @@
 //! 4. gives every key the spore writes its new version (ops write it with the record; keys no
 //!    op wrote get it here, as a tombstone if the key has no value), writes the new set-member
 //!    versions (dropping the stale ones of keys whose order moved), the new database states,
-//!    and the spore id into `applied`, in the same txn.
+//!    and the spore id into `applied` (dropping the ids past the retention window), in the
+//!    same txn.
 //!
 //! Execution reads no clock and no randomness: TTLs are stored and returned but never make a
 //! key invisible here, and every choice (SPOP members, expiry deletes) is in the op. The
@@ -31,6 +33,7 @@ mod sets;
 mod strings;
 
 use std::cell::RefCell;
+use std::ops::Bound;
 
 use crate::crypto::Digest;
 use crate::error::RedisError;
@@ -53,6 +56,16 @@ pub enum Applied {
     Done(Vec<Reply>),
 }
 
+/// How long (in deadline time) an applied spore's id is kept in `applied`. Applying a spore
+/// with deadline D deletes the ids of spores whose deadline is before D − R. Why that is safe
+/// and the same on every replica: a spore is applied no later than its deadline + grace (the
+/// Expiration rule), and a spore applied before it anywhere was committed by then, so its
+/// deadline is at most deadline + grace + horizon + skew. Policies and configs bound the
+/// horizon and the grace to one hour each (skew is 100 ms), so two spores that can be applied
+/// in either order have deadlines less than R apart: every replica deletes the same ids, and
+/// none is ever needed again. (Before, the table grew forever.)
+pub const APPLIED_RETENTION_MS: u64 = 3 * 3_600_000;
+
 /// Applies `spore` (whose id is `id`) in the write transaction `txn`.
 pub fn apply_spore<T: KvWrite + ?Sized>(
     txn: &mut T,
@@ -61,6 +74,18 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
 ) -> Result<Applied, StoreError> {
     if txn.applied(spore.deadline_ms, id)? {
         return Ok(Applied::AlreadyApplied);
+    }
+    // Older than the retention window behind the newest applied spore: its id may have been
+    // pruned, so it counts as applied. Honest nodes never get here (see APPLIED_RETENTION_MS);
+    // the check keeps a replayed old spore from applying twice whatever happens.
+    if let Some(newest) = newest_applied_deadline(txn)? {
+        if spore.deadline_ms.saturating_add(APPLIED_RETENTION_MS) < newest {
+            tracing::warn!(
+                spore = %id,
+                "spore older than the applied-id retention window: treated as applied"
+            );
+            return Ok(Applied::AlreadyApplied);
+        }
     }
     let effects = {
         let view = Checked {
@@ -123,7 +148,47 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
         &layout::applied_key(spore.deadline_ms, id),
         &[],
     )?;
+    prune_applied(txn, spore.deadline_ms.saturating_sub(APPLIED_RETENTION_MS))?;
     Ok(Applied::Done(replies))
+}
+
+/// The deadline of the newest spore in `applied` (keys start with the deadline, big-endian).
+fn newest_applied_deadline<T: KvWrite + ?Sized>(txn: &T) -> Result<Option<u64>, StoreError> {
+    let mut it = txn.range(Table::Applied, Bound::Unbounded, Bound::Unbounded, true)?;
+    match it.next() {
+        Some(e) => {
+            let (k, _) = e?;
+            let d: [u8; 8] = k
+                .get(..8)
+                .and_then(|d| d.try_into().ok())
+                .ok_or(StoreError::Corrupt("bad applied key"))?;
+            Ok(Some(u64::from_be_bytes(d)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Deletes the `applied` ids of spores whose deadline is before `floor` (the applied-set
+/// digest follows, `root::update`). All of them, however many: a cap would make which ids go
+/// depend on the order spores were applied in.
+fn prune_applied<T: KvWrite + ?Sized>(txn: &mut T, floor: u64) -> Result<(), StoreError> {
+    if floor == 0 {
+        return Ok(());
+    }
+    let hi = layout::applied_key(floor, &SporeId([0; 32]));
+    let old: Vec<Vec<u8>> = txn
+        .range(
+            Table::Applied,
+            Bound::Unbounded,
+            Bound::Excluded(&hi),
+            false,
+        )?
+        .map(|e| e.map(|(k, _)| k.to_vec()))
+        .collect::<Result<_, _>>()?;
+    for k in old {
+        txn.delete(Table::Applied, &k)?;
+    }
+    Ok(())
 }
 
 /// Runs `ops` with the executor's semantics outside any spore: no version effects, nothing in

@@ -1,5 +1,6 @@
-//! The applied-set digest: an order-independent, collision-resistant summary of every spore
-//! this store applied.
+//! The applied-set digest: an order-independent, collision-resistant summary of the spores in
+//! this store's `applied` table (every spore applied within the retention window,
+//! `exec::APPLIED_RETENTION_MS`; older ids are pruned and subtracted).
 //!
 //! It is **LtHash16** (Bellare–Micciancio's lattice hash as specified by Lewi, Kim, Maykov and
 //! Weis, "Securing Update Propagation with Homomorphic Hashing", 2019): a state of 1024 lanes of
@@ -69,18 +70,34 @@ impl std::fmt::Debug for AppliedSet {
     }
 }
 
+/// The LtHash16 element of one `applied` key: BLAKE3's XOF in key-derivation mode.
+fn element(applied_key: &[u8]) -> [u8; STATE_BYTES] {
+    let mut bytes = [0u8; STATE_BYTES];
+    blake3::Hasher::new_derive_key(ELEMENT_CONTEXT)
+        .update(applied_key)
+        .finalize_xof()
+        .fill(&mut bytes);
+    bytes
+}
+
 impl AppliedSet {
     /// Adds one `applied` table key (`deadline u64 BE ‖ spore id`).
     pub fn add(&mut self, applied_key: &[u8]) {
-        let mut bytes = [0u8; STATE_BYTES];
-        blake3::Hasher::new_derive_key(ELEMENT_CONTEXT)
-            .update(applied_key)
-            .finalize_xof()
-            .fill(&mut bytes);
+        let bytes = element(applied_key);
         for (lane, b) in self.lanes.iter_mut().zip(bytes.chunks_exact(2)) {
             *lane = lane.wrapping_add(u16::from_le_bytes([b[0], b[1]]));
         }
         self.count = self.count.wrapping_add(1);
+    }
+
+    /// Removes one `applied` table key that was added (an entry pruned past the retention
+    /// window, `exec::APPLIED_RETENTION_MS`): the set is then that of the remaining entries.
+    pub fn remove(&mut self, applied_key: &[u8]) {
+        let bytes = element(applied_key);
+        for (lane, b) in self.lanes.iter_mut().zip(bytes.chunks_exact(2)) {
+            *lane = lane.wrapping_sub(u16::from_le_bytes([b[0], b[1]]));
+        }
+        self.count = self.count.wrapping_sub(1);
     }
 
     /// The set of a whole `applied` table's keys (every one must be `deadline ‖ spore id`).

@@ -24,6 +24,8 @@ pub struct Dirty {
     leaves: BTreeSet<(Table, Vec<u8>)>,
     /// `applied` keys (deadline ‖ spore id) newly recorded.
     applied: Vec<[u8; 40]>,
+    /// `applied` keys that existed and were deleted (pruned past the retention window).
+    applied_removed: Vec<[u8; 40]>,
 }
 
 impl Dirty {
@@ -40,8 +42,15 @@ impl Dirty {
         }
     }
 
+    /// Notes that the existing `applied` entry `key` was deleted.
+    pub fn note_applied_removed(&mut self, key: &[u8]) {
+        if let Ok(k) = <[u8; 40]>::try_from(key) {
+            self.applied_removed.push(k);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.leaves.is_empty() && self.applied.is_empty()
+        self.leaves.is_empty() && self.applied.is_empty() && self.applied_removed.is_empty()
     }
 }
 
@@ -94,10 +103,13 @@ fn put_values<T: KvWrite + ?Sized>(
 /// Folds a transaction's changes into the tree and the applied-set digest (call just before
 /// commit, in the same transaction).
 pub fn apply<T: KvWrite + ?Sized>(kv: &mut T, dirty: Dirty) -> Result<(), StoreError> {
-    if !dirty.applied.is_empty() {
+    if !dirty.applied.is_empty() || !dirty.applied_removed.is_empty() {
         let mut set = AppliedSet::load(kv)?;
         for k in &dirty.applied {
             set.add(k);
+        }
+        for k in &dirty.applied_removed {
+            set.remove(k);
         }
         set.store(kv)?;
     }

@@ -195,8 +195,14 @@ impl KvWrite for WriteTxn<'_> {
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        if let Some(d) = &mut self.dirty {
-            d.note(table, key, false);
+        if self.dirty.is_some() {
+            let existed_applied = table == Table::Applied && self.get(table, key)?.is_some();
+            if let Some(d) = &mut self.dirty {
+                d.note(table, key, false);
+                if existed_applied {
+                    d.note_applied_removed(key);
+                }
+            }
         }
         Ok(self.dbs[table as usize].delete(&mut self.txn, key)?)
     }

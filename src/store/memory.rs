@@ -181,11 +181,14 @@ impl KvWrite for MemWrite<'_> {
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        if let Some(d) = &mut self.dirty {
-            d.note(table, key, false);
-        }
         let old = self.tables[table as usize].remove(key);
         let existed = old.is_some();
+        if let Some(d) = &mut self.dirty {
+            d.note(table, key, false);
+            if table == Table::Applied && existed {
+                d.note_applied_removed(key);
+            }
+        }
         if existed {
             self.undo.push((table, key.to_vec(), old));
         }

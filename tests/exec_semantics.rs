@@ -1037,3 +1037,52 @@ fn applied_ids_are_pruned_past_the_retention_window_the_same_in_any_order() {
     assert_eq!(a.state_digest(), before);
     assert_eq!(string(&a, "n"), Some("1".into()));
 }
+
+/// Where a set member's version lives: in its `elems` entry while it is in the set (so an SADD
+/// writes no extra entry and no extra tree leaf), in `members` once removed, and back when
+/// re-added; a non-commutative write of the key drops the removed members' records.
+#[test]
+fn member_versions_live_in_the_elems_entry_then_in_members() {
+    use sporedb::store::kv::{KvRead, Table};
+    let mut s = MemStore::new();
+    let key = k("s");
+    let mk = layout::member_version_key(&key, b"a");
+    let entries = |s: &MemStore, t: Table| s.read().get(t, &mk).unwrap().map(<[u8]>::to_vec);
+    mem_apply(&mut s, vec![sadd("s", &["a", "b"])]);
+    let added = entries(&s, Table::Elems).expect("member entry");
+    assert_eq!(added.len(), 96, "the version is the member entry's value");
+    assert_eq!(entries(&s, Table::Members), None);
+    let v_added = s.read().member_version(&key, b"a");
+    mem_apply(
+        &mut s,
+        vec![Op::SRem {
+            key: key.clone(),
+            members: vec![b("a")],
+        }],
+    );
+    assert_eq!(entries(&s, Table::Elems), None);
+    let tomb = entries(&s, Table::Members).expect("removed member's record");
+    assert_eq!(tomb.len(), 96);
+    let v_removed = s.read().member_version(&key, b"a");
+    assert_ne!(v_removed, v_added);
+    mem_apply(&mut s, vec![sadd("s", &["a"])]);
+    assert_eq!(entries(&s, Table::Members), None, "back in the entry");
+    assert_eq!(entries(&s, Table::Elems).map(|v| v.len()), Some(96));
+    assert_ne!(s.read().member_version(&key, b"a"), v_removed);
+    mem_apply(
+        &mut s,
+        vec![Op::SRem {
+            key: key.clone(),
+            members: vec![b("a")],
+        }],
+    );
+    assert!(entries(&s, Table::Members).is_some());
+    // DEL moves the key's order: the tombstone goes, the version derives from the new order.
+    mem_apply(&mut s, vec![Op::Del { key: key.clone() }]);
+    assert_eq!(entries(&s, Table::Members), None);
+    let order = s.read().key_version(&key).order;
+    assert_eq!(
+        s.read().member_version(&key, b"a"),
+        KeyVersion::member_absent(&order, &key, b"a")
+    );
+}

@@ -113,17 +113,22 @@ pub fn apply_spore<T: KvWrite + ?Sized>(
             set_version(txn, key, version)?;
         }
     }
-    // Set-member versions: records of keys whose order moved are stale (their members'
-    // versions now derive from the new order), so they go; then the new records.
+    // Set-member versions: the removed members' records of keys whose order moved are stale
+    // (their versions now derive from the new order), so they go. Then the new records: in
+    // the member's `elems` entry if it is in the set (no extra entry or tree leaf for an
+    // SADD), else in `members`.
     for key in &effects.reordered {
         delete_prefix(txn, Table::Members, &layout::elems_prefix(key))?;
     }
     for (key, member, version) in &effects.members {
-        txn.put(
-            Table::Members,
-            &layout::member_version_key(key, member),
-            &layout::encode_member_version(version),
-        )?;
+        let k = layout::member_version_key(key, member);
+        let v = layout::encode_member_version(version);
+        if txn.get(Table::Elems, &k)?.is_some() {
+            txn.put(Table::Elems, &k, &v)?;
+            txn.delete(Table::Members, &k)?;
+        } else {
+            txn.put(Table::Members, &k, &v)?;
+        }
     }
     // Database states and live counts.
     let mut dbs: std::collections::BTreeMap<u8, Option<DbState>> =

@@ -8,12 +8,13 @@
 //! divergence or a tampered entry to one database (`dbroots`; format 5). The 252 bits left
 //! still make distinct entries' keys collide only by a sha3 collision. Its value is the entry's stored
 //! bytes, exactly as `store::layout` encodes them: a key record (kind, expire_at, version,
-//! string bytes / list head+tail / set cardinality), a list element, an empty set-member
-//! entry, a database record (generation, version sum, live keys), the one global-policy
-//! record (`dbs` key `0x00 ‖ "policy"`: the last policy change applied, whose leaf sits in
-//! database 0's subtree; `store::layout::POLICY_KEY`), or a set member's version (stamp,
-//! order, acc; `members` decides which set-member spores may apply, so it is replicated state
-//! like a key's version).
+//! string bytes / list head+tail / set cardinality), a list element, a set-member entry
+//! (empty, or the member's version), a database record (generation, version sum, live keys),
+//! the one global-policy record (`dbs` key `0x00 ‖ "policy"`: the last policy change applied,
+//! whose leaf sits in database 0's subtree; `store::layout::POLICY_KEY`), or a removed set
+//! member's version
+//! (stamp, order, acc; member versions decide which set-member spores may apply, so they are
+//! replicated state like a key's version).
 //! Those tables are the replicated data — `state_digest` already requires replicas to hold
 //! them byte for byte — so replicas that applied the same spores, in any order the commutation
 //! rules allow, have the same leaves and therefore the same root.

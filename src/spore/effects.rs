@@ -167,6 +167,9 @@ pub struct Projection<'a> {
     members: BTreeMap<(Key, Bytes), MemberVersion>,
     base_keys: RefCell<BTreeMap<Key, KeyVersion>>,
     base_dbs: RefCell<BTreeMap<u8, DbState>>,
+    /// Base member versions asked for, by (key, member, key order): like `base_keys`, each is
+    /// a store lookup (two for a member never removed) plus a hash.
+    base_members: RefCell<BTreeMap<(Key, Bytes, Digest), KeyVersion>>,
 }
 
 impl<'a> Projection<'a> {
@@ -178,6 +181,7 @@ impl<'a> Projection<'a> {
             members: BTreeMap::new(),
             base_keys: RefCell::new(BTreeMap::new()),
             base_dbs: RefCell::new(BTreeMap::new()),
+            base_members: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -239,9 +243,16 @@ impl VersionView for Projection<'_> {
         // projected record with a stale stamp means the key's order moved in the projection
         // after it: the base record (older still) is stale too.
         let probe = (key.clone(), Bytes::copy_from_slice(member));
-        match self.members.get(&probe) {
-            Some(v) => MemberVersion::resolve(Some(*v), key_order, key, member),
-            None => self.base.member_version_at(key, member, key_order),
+        if let Some(v) = self.members.get(&probe) {
+            return MemberVersion::resolve(Some(*v), key_order, key, member);
         }
+        let (k, m) = probe;
+        let cached = (k, m, *key_order);
+        if let Some(v) = self.base_members.borrow().get(&cached) {
+            return *v;
+        }
+        let v = self.base.member_version_at(key, member, key_order);
+        self.base_members.borrow_mut().insert(cached, v);
+        v
     }
 }

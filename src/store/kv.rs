@@ -15,7 +15,8 @@ use super::error::StoreError;
 pub enum Table {
     /// `db ‖ name` → key record.
     Keys = 0,
-    /// `db ‖ u32 BE name len ‖ name ‖ sub` → list element / empty (set member).
+    /// `db ‖ u32 BE name len ‖ name ‖ sub` → list element / set member: empty, or its version
+    /// (`stamp ‖ order ‖ acc`, docs/VERSIONS.md "Set members").
     Elems = 1,
     /// `db` → database state.
     Dbs = 2,
@@ -31,8 +32,9 @@ pub enum Table {
     Nodes = 7,
     /// The state tree's version and root, and the applied-set digest; not replicated.
     Root = 8,
-    /// `db ‖ u32 BE name len ‖ name ‖ member` → `stamp[32] ‖ order[32] ‖ acc[32]`: set-member
-    /// versions (docs/VERSIONS.md "Set members"), for members added or removed commutatively.
+    /// `db ‖ u32 BE name len ‖ name ‖ member` → `stamp[32] ‖ order[32] ‖ acc[32]`: the versions
+    /// of set members that were removed (docs/VERSIONS.md "Set members"); a member in the set
+    /// keeps its version in its `elems` entry.
     Members = 9,
 }
 

@@ -195,15 +195,15 @@ impl KvWrite for WriteTxn<'_> {
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        if self.dirty.is_some() {
-            let existed_applied = table == Table::Applied && self.get(table, key)?.is_some();
-            if let Some(d) = &mut self.dirty {
-                d.note(table, key, false);
-                if existed_applied {
-                    d.note_applied_removed(key);
-                }
+        let existed = self.dbs[table as usize].delete(&mut self.txn, key)?;
+        // Deleting a missing entry changes nothing: noting it would hand the tree a removal,
+        // which sends the whole commit down jmt's slow (non-batch) path.
+        if let (true, Some(d)) = (existed, &mut self.dirty) {
+            d.note(table, key, false);
+            if table == Table::Applied {
+                d.note_applied_removed(key);
             }
         }
-        Ok(self.dbs[table as usize].delete(&mut self.txn, key)?)
+        Ok(existed)
     }
 }

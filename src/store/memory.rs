@@ -183,9 +183,10 @@ impl KvWrite for MemWrite<'_> {
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
         let old = self.tables[table as usize].remove(key);
         let existed = old.is_some();
-        if let Some(d) = &mut self.dirty {
+        // As in the LMDB backend: only a real removal concerns the tree.
+        if let (true, Some(d)) = (existed, &mut self.dirty) {
             d.note(table, key, false);
-            if table == Table::Applied && existed {
+            if table == Table::Applied {
                 d.note_applied_removed(key);
             }
         }

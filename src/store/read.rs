@@ -128,15 +128,22 @@ pub trait StoreRead: KvRead {
         }
     }
 
-    /// The recorded version of set member `member` of `key` (stale or not).
+    /// The recorded version of set member `member` of `key` (stale or not): in the member's
+    /// `elems` entry while it is in the set (an empty entry has none), in `members` once
+    /// removed (docs/VERSIONS.md "Set members").
     fn member_record_checked(
         &self,
         key: &Key,
         member: &[u8],
     ) -> Result<Option<MemberVersion>, StoreError> {
-        match self.get(Table::Members, &layout::member_version_key(key, member))? {
+        let k = layout::member_version_key(key, member);
+        match self.get(Table::Elems, &k)? {
+            Some([]) => Ok(None),
             Some(b) => Ok(Some(layout::decode_member_version(b)?)),
-            None => Ok(None),
+            None => match self.get(Table::Members, &k)? {
+                Some(b) => Ok(Some(layout::decode_member_version(b)?)),
+                None => Ok(None),
+            },
         }
     }
 

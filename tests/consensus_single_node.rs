@@ -1,7 +1,7 @@
 //! The first milestone: one endorser (n = 1, ω = 1). A submitted batch is signed, broadcast,
 //! committed and applied within the same step, chains included, in submission order.
 
-use std::collections::BTreeMap;
+mod common;
 
 use bytes::Bytes;
 use num_bigint::BigInt;
@@ -10,44 +10,7 @@ use sporedb::crypto::NodeKey;
 use sporedb::spore::effects::version_effects;
 use sporedb::spore::*;
 
-#[derive(Default)]
-struct Versions {
-    keys: BTreeMap<Key, KeyVersion>,
-    dbs: BTreeMap<u8, DbState>,
-    members: BTreeMap<(Key, Bytes), MemberVersion>,
-}
-
-impl VersionView for Versions {
-    fn key_version(&self, key: &Key) -> KeyVersion {
-        self.keys
-            .get(key)
-            .copied()
-            .unwrap_or_else(|| KeyVersion::absent(&self.db_state(key.db).generation, key))
-    }
-    fn db_state(&self, db: u8) -> DbState {
-        self.dbs.get(&db).copied().unwrap_or_default()
-    }
-    fn member_version_at(&self, key: &Key, member: &[u8], order: &[u8; 32]) -> KeyVersion {
-        let r = self
-            .members
-            .get(&(key.clone(), Bytes::copy_from_slice(member)))
-            .copied();
-        MemberVersion::resolve(r, order, key, member)
-    }
-}
-
-impl Versions {
-    fn apply(&mut self, s: &Spore, id: &SporeId) {
-        let e = version_effects(s, id, self);
-        for db in &e.flushed {
-            self.keys.retain(|k, _| k.db != *db);
-        }
-        self.dbs.extend(e.dbs);
-        self.keys.extend(e.keys);
-        self.members
-            .extend(e.members.into_iter().map(|(k, m, v)| ((k, m), v)));
-    }
-}
+use common::versions::Versions;
 
 fn engine() -> (Engine, NodeKey) {
     let key = NodeKey::from_seed([1; 32]);
@@ -111,7 +74,8 @@ fn single_node_commits_and_applies_a_chain_in_the_same_step() {
     assert!(b.endorsements[0].verify().is_ok());
     // Driver applies and confirms.
     for (id, s) in applied.iter().zip(b.spores[0].spores.iter()) {
-        store.apply(s, id);
+        assert_eq!(*id, s.id());
+        store.apply(s);
     }
     assert!(e
         .step(1_001, Input::Applied(applied.clone()), &store)

@@ -991,16 +991,9 @@ fn apply_one(s: &mut MemStore, sp: &Spore) -> sporedb::exec::Applied {
 /// The applied-set digest and count, and the ones recomputed from the `applied` table.
 fn applied_views(s: &MemStore) -> (([u8; 32], u64), ([u8; 32], u64)) {
     use sporedb::root::StateRootRead;
-    use sporedb::store::kv::{KvRead, Table};
-    use std::ops::Bound;
     let r = s.read();
     let root = r.state_root().unwrap();
-    let keys: Vec<Vec<u8>> = r
-        .range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)
-        .unwrap()
-        .map(|e| e.unwrap().0.to_vec())
-        .collect();
-    let set = sporedb::root::AppliedSet::of_keys(keys.iter().map(|k| Ok(k.as_slice()))).unwrap();
+    let set = sporedb::root::AppliedSet::of_table(&r).unwrap();
     (
         (root.applied_digest, root.applied_count),
         (set.digest(), set.count),

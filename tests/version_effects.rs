@@ -3,52 +3,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use num_bigint::BigInt;
-use sporedb::spore::effects::{version_effects, Projection};
+use sporedb::spore::effects::Projection;
 use sporedb::spore::*;
 
-/// A plain in-memory version store: applies effects the way the executor does.
-#[derive(Default, Clone, PartialEq, Debug)]
-struct Versions {
-    keys: BTreeMap<Key, KeyVersion>,
-    dbs: BTreeMap<u8, DbState>,
-    members: BTreeMap<(Key, Bytes), MemberVersion>,
-}
-
-impl VersionView for Versions {
-    fn key_version(&self, key: &Key) -> KeyVersion {
-        self.keys
-            .get(key)
-            .copied()
-            .unwrap_or_else(|| KeyVersion::absent(&self.db_state(key.db).generation, key))
-    }
-    fn db_state(&self, db: u8) -> DbState {
-        self.dbs.get(&db).copied().unwrap_or_default()
-    }
-    fn member_version_at(&self, key: &Key, member: &[u8], order: &[u8; 32]) -> KeyVersion {
-        let r = self
-            .members
-            .get(&(key.clone(), Bytes::copy_from_slice(member)))
-            .copied();
-        MemberVersion::resolve(r, order, key, member)
-    }
-}
-
-impl Versions {
-    fn apply(&mut self, s: &Spore) {
-        let e = version_effects(s, &s.id(), self);
-        for db in &e.flushed {
-            self.keys.retain(|k, _| k.db != *db);
-        }
-        self.dbs.extend(e.dbs);
-        self.keys.extend(e.keys);
-        self.members
-            .extend(e.members.into_iter().map(|(k, m, v)| ((k, m), v)));
-    }
-}
+use common::versions::Versions;
 
 fn k(name: &str) -> Key {
     Key::new(0, Bytes::copy_from_slice(name.as_bytes()))

@@ -115,6 +115,19 @@ impl AppliedSet {
         Ok(set)
     }
 
+    /// The set of the `applied` table's keys in `kv` (what the stored state must equal).
+    pub fn of_table<T: KvRead + ?Sized>(kv: &T) -> Result<AppliedSet, StoreError> {
+        AppliedSet::of_keys(
+            kv.range(
+                Table::Applied,
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                false,
+            )?
+            .map(|e| e.map(|(k, _)| k)),
+        )
+    }
+
     /// The 32-byte digest of the state (what roots carry and nodes sign).
     pub fn digest(&self) -> [u8; 32] {
         crate::crypto::sha3(&[DIGEST_DOMAIN, &[0], &self.state_bytes()])

@@ -205,11 +205,7 @@ pub fn next_chunk<T: KvRead + ?Sized>(
 pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
     clear_table(kv, Table::Root)?;
     let state = build_tree(kv)?;
-    let applied = AppliedSet::of_keys(
-        kv.range(Table::Applied, Bound::Unbounded, Bound::Unbounded, false)?
-            .map(|e| e.map(|(k, _)| k)),
-    )?;
-    applied.store(kv)?;
+    AppliedSet::of_table(&*kv)?.store(kv)?;
     Ok(state.root)
 }
 

@@ -13,8 +13,8 @@ use crate::consensus::wire::encode_message;
 use crate::consensus::*;
 use crate::crypto::{sha3, Digest, NodeId, NodeKey};
 use crate::spore::effects::Projection;
-use crate::spore::footprint::MergedAccess;
-use crate::spore::{Access, End, Key, KeyPrereq, Op, SetCond, Spore, SporeId, Ttl, VersionView};
+use crate::spore::footprint::merged_accesses;
+use crate::spore::{End, Key, KeyPrereq, Op, SetCond, Spore, SporeId, Ttl, VersionView};
 
 use super::config::{Byzantine, SimConfig, Timing};
 use super::rng::Rng;
@@ -589,20 +589,19 @@ impl World {
                         true,
                     )
                 };
-                let prereq = if commutative {
-                    let access = MergedAccess::from_access(&first_access(&op));
-                    KeyPrereq::commutative(key, &access, &proj)
-                } else {
-                    KeyPrereq::full(key.clone(), proj.key_version(&key))
-                };
-                let s = Spore {
+                let mut s = Spore {
                     origin: n.key.id(),
                     nonce: n.nonce,
                     deadline_ms: deadline + c as u64,
-                    key_prereqs: vec![prereq],
+                    key_prereqs: vec![],
                     db_prereqs: vec![],
                     ops: vec![op],
                 };
+                let prereq = match merged_accesses(&s).pop() {
+                    Some((_, access)) if commutative => KeyPrereq::commutative(key, &access, &proj),
+                    _ => KeyPrereq::full(key.clone(), proj.key_version(&key)),
+                };
+                s.key_prereqs.push(prereq);
                 proj.push(&s, &s.id());
                 spores.push(s);
             }
@@ -817,17 +816,4 @@ impl Node {
     pub fn engine_spore(&self, id: &SporeId) -> Option<Arc<Spore>> {
         self.engine.spore(id)
     }
-}
-
-/// How a single-key op touches its key.
-fn first_access(op: &Op) -> Access<'_> {
-    let mut out = Access::Write;
-    let mut seen = false;
-    op.access(&mut |_, a| {
-        if !seen {
-            out = a;
-            seen = true;
-        }
-    });
-    out
 }

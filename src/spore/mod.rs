@@ -141,14 +141,6 @@ impl KeyPrereq {
         }
         p
     }
-
-    /// The prerequisite on `member`, if any.
-    pub fn member(&self, member: &[u8]) -> Option<&MemberPrereq> {
-        self.members
-            .binary_search_by(|p| p.member.as_ref().cmp(member))
-            .ok()
-            .map(|i| &self.members[i])
-    }
 }
 
 /// A prerequisite on a whole database's version (FLUSHDB, FLUSHALL).

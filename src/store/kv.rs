@@ -32,7 +32,8 @@ pub enum Table {
     Nodes = 7,
     /// The state tree's version and root, and the applied-set digest; not replicated.
     Root = 8,
-    /// `db ‖ u32 BE name len ‖ name ‖ member` → `stamp[32] ‖ order[32] ‖ acc[32]`: the versions
+    /// The member's `elems` key (`db ‖ u32 BE name len ‖ name ‖ h64(member) ‖ member`) →
+    /// `stamp[32] ‖ order[32] ‖ acc[32]`: the versions
     /// of set members that were removed (docs/VERSIONS.md "Set members"); a member in the set
     /// keeps its version in its `elems` entry.
     Members = 9,

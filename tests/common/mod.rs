@@ -129,6 +129,7 @@ pub fn roundtrip(stream: &mut TcpStream, request: &[u8], expected_len: usize) ->
 }
 
 pub mod spores;
+pub mod versions;
 #[allow(unused_imports)]
 pub use spores::*;
 

@@ -31,14 +31,36 @@ fn thread_cpu_us() -> f64 {
     t.tv_sec as f64 * 1e6 + t.tv_nsec as f64 / 1e3
 }
 
+/// The store configurations compared.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// No state root.
+    Off,
+    /// State root, without the node cache (`RootOptions::cache_nodes` off).
+    Uncached,
+    /// State root as a node runs it.
+    On,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Off => "root off",
+            Mode::Uncached => "root on, no node cache",
+            Mode::On => "root on",
+        }
+    }
+}
+
 /// Writes/s of `writes` SETs by `clients` concurrent clients on a fresh store, and the driver
 /// thread's CPU µs per write (the driver is the only store writer and does all the root work;
 /// its CPU per write does not depend on what else the machine runs, unlike writes/s).
-fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> (f64, f64) {
+fn write_round(mode: Mode, clients: usize, writes: usize, round: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let root = RootOptions {
-        maintain,
+        maintain: mode != Mode::Off,
         scrub_on_open: false,
+        cache_nodes: mode == Mode::On,
     };
     let store =
         Arc::new(Store::open_with(dir.path(), &StoreOptions { map_size: 4 << 30 }, root).unwrap());
@@ -85,8 +107,8 @@ fn write_round(maintain: bool, clients: usize, writes: usize, round: usize) -> (
     let cpu = thread.join().unwrap_or(f64::NAN);
     let groups = SporeStats::get(&stats.batches).max(1);
     eprintln!(
-        "  (root {}: {:.1} writes per commit group)",
-        if maintain { "on" } else { "off" },
+        "  ({}: {:.1} writes per commit group)",
+        mode.name(),
         writes as f64 / groups as f64
     );
     (rate, cpu / writes as f64)
@@ -175,37 +197,56 @@ fn main() {
     let writes = arg(2, 20_000);
     let rounds = arg(3, 3);
     let proof_keys = arg(4, 1_000_000);
-    let (mut off, mut on) = (Vec::new(), Vec::new());
-    let (mut off_cpu, mut on_cpu) = (Vec::new(), Vec::new());
+    let modes = [Mode::Off, Mode::Uncached, Mode::On];
+    let mut rates: [Vec<f64>; 3] = Default::default();
+    let mut cpus: [Vec<f64>; 3] = Default::default();
     // ROOT_BENCH_ONLY_ON=1 runs only the root-on rounds (for profiling what the root costs).
     let only_on = std::env::var_os("ROOT_BENCH_ONLY_ON").is_some();
     for r in 0..rounds {
-        let (rate, cpu) = if only_on {
-            (f64::NAN, f64::NAN)
-        } else {
-            write_round(false, clients, writes, r)
-        };
-        off.push(rate);
-        off_cpu.push(cpu);
-        let (rate, cpu) = write_round(true, clients, writes, r);
-        on.push(rate);
-        on_cpu.push(cpu);
-        println!(
-            "round {r}: root off {:.0} writes/s ({:.1} µs driver CPU/write), root on {:.0} writes/s ({:.1} µs)",
-            off[r], off_cpu[r], on[r], on_cpu[r]
-        );
+        // The order rotates each round, so a machine that slows down or speeds up during the
+        // run does not favour one configuration.
+        for k in 0..modes.len() {
+            let i = (k + r) % modes.len();
+            if only_on && modes[i] != Mode::On {
+                continue;
+            }
+            let (rate, cpu) = write_round(modes[i], clients, writes, r);
+            rates[i].push(rate);
+            cpus[i].push(cpu);
+        }
+        let line: Vec<String> = (0..modes.len())
+            .filter(|&i| !rates[i].is_empty())
+            .map(|i| {
+                format!(
+                    "{} {:.0} writes/s ({:.1} µs driver CPU/write)",
+                    modes[i].name(),
+                    rates[i][r],
+                    cpus[i][r]
+                )
+            })
+            .collect();
+        println!("round {r}: {}", line.join(", "));
     }
-    if rounds > 0 {
-        let (off_m, on_m) = (median(&mut off), median(&mut on));
-        let (off_c, on_c) = (median(&mut off_cpu), median(&mut on_cpu));
-        println!(
-            "write path, {clients} clients, SET: root off {off_m:.0}/s, root on {on_m:.0}/s (medians of {rounds}): cost {:.1} % of throughput",
-            (1.0 - on_m / off_m) * 100.0
-        );
-        println!(
-            "driver CPU per write: root off {off_c:.1} µs, root on {on_c:.1} µs (medians): a CPU-bound driver loses {:.1} % of its throughput to the root",
-            (1.0 - off_c / on_c) * 100.0
-        );
+    if rounds > 0 && !only_on {
+        let rate: Vec<f64> = rates.iter_mut().map(|v| median(v)).collect();
+        let cpu: Vec<f64> = cpus.iter_mut().map(|v| median(v)).collect();
+        println!("write path, {clients} clients, SET, medians of {rounds} rounds:");
+        for i in 0..modes.len() {
+            println!(
+                "  {:<24} {:>7.0} writes/s  {:>6.1} µs driver CPU/write",
+                modes[i].name(),
+                rate[i],
+                cpu[i]
+            );
+        }
+        for i in [1, 2] {
+            println!(
+                "{}: costs {:.1} % of throughput; a CPU-bound driver loses {:.1} % (by CPU per write)",
+                modes[i].name(),
+                (1.0 - rate[i] / rate[0]) * 100.0,
+                (1.0 - cpu[0] / cpu[i]) * 100.0
+            );
+        }
     }
     if proof_keys > 0 {
         proof_latency(proof_keys);

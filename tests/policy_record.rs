@@ -13,7 +13,6 @@ use sporedb::root::{Integrity, StateRootRead};
 use sporedb::spore::*;
 use sporedb::store::layout::{self, PolicyRecord};
 use sporedb::store::{KvRead, MemStore, Store, StoreOptions, StoreRead, Table};
-use sporedb::sync::{read_page, Snapshot, SYNC_TABLES};
 
 fn opts() -> StoreOptions {
     StoreOptions { map_size: 64 << 20 }
@@ -34,27 +33,6 @@ fn recorded(store: &Store) -> Option<(Vec<u8>, [u8; 32])> {
     r.recorded_policy()
         .unwrap()
         .map(|p| (p.text.to_vec(), p.from))
-}
-
-/// A copy of the replicated tables, read page by page as a peer serves them.
-fn copy_of(store: &Store) -> Snapshot {
-    let r = store.read().unwrap();
-    let mut snap = Snapshot::default();
-    for t in SYNC_TABLES {
-        let mut entries: Vec<(Bytes, Bytes)> = Vec::new();
-        loop {
-            let after = entries.last().map(|(k, _)| k.clone());
-            let (page, more) = read_page(&r, t as u8, after.as_deref(), 256)
-                .unwrap()
-                .unwrap();
-            entries.extend(page);
-            if !more {
-                break;
-            }
-        }
-        snap.tables.insert(t as u8, entries);
-    }
-    snap
 }
 
 #[test]

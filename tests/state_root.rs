@@ -376,7 +376,7 @@ fn root_off_then_on_rebuilds() {
     let dir = tempfile::tempdir().unwrap();
     let off = RootOptions {
         maintain: false,
-        scrub_on_open: true,
+        ..RootOptions::default()
     };
     {
         let store = Store::open_with(dir.path(), &opts(), off).unwrap();
@@ -488,6 +488,7 @@ fn stale_nodes_are_pruned_in_batches() {
     let off = RootOptions {
         maintain: false,
         scrub_on_open: false,
+        ..RootOptions::default()
     };
     drop(Store::open_with(dir.path(), &opts(), off).unwrap());
     let rebuilt = Store::open(dir.path(), &opts()).unwrap();

@@ -135,10 +135,7 @@ fn describe(p: &Proof) -> String {
 
 fn scrub_dir(dir: &std::path::Path) -> Verdict {
     let options = crate::store::StoreOptions::default();
-    let root_opts = crate::store::RootOptions {
-        maintain: true,
-        scrub_on_open: true,
-    };
+    let root_opts = crate::store::RootOptions::default();
     match crate::store::Store::open_with(dir, &options, root_opts) {
         Err(e) => Verdict::Invalid(format!("cannot open the store: {e}")),
         Ok(store) => match store.integrity() {

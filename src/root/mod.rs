@@ -4,7 +4,7 @@
 //! leaf per entry of the `keys` and `elems` tables (`leaf`). Write transactions note the
 //! entries they touch; at commit, one jmt batch per transaction updates the tree, whose nodes
 //! live in the store's `nodes` table, in the same LMDB transaction as the data (`update`,
-//! `nodes`). Beside it, the applied-set digest summarises every spore id applied (`applied`).
+//! `nodes`; the upper levels are also kept decoded in memory, `node_cache`). Beside it, the applied-set digest summarises every spore id applied (`applied`).
 //! `Root` is the triple a node signs (`attest`) and a client checks proofs against (`proof`);
 //! `integrity` recomputes the root from the data to detect changes made behind the node's back.
 //! `gossip` is the signed-root message nodes flood, and `book` what a node concludes from its
@@ -21,6 +21,7 @@ pub mod gossip;
 pub mod hasher;
 pub mod integrity;
 pub mod leaf;
+pub mod node_cache;
 pub mod nodes;
 pub mod proof;
 pub mod service;

@@ -29,6 +29,8 @@ use jmt::{KeyHash, OwnedValue, Version};
 use crate::store::kv::{delete_prefix, prefix_range, KvRead, KvWrite, Table};
 use crate::store::StoreError;
 
+use super::node_cache::{NodeCache, PendingNodes};
+
 /// The `root` table key of the tree's version and root hash.
 pub const TREE_KEY: &[u8] = b"tree";
 
@@ -66,12 +68,32 @@ impl TreeState {
     }
 }
 
+/// A `nodes` table key, on the stack: `version u64 BE ‖ borsh(nibble path)` is at most
+/// 8 + 8 + 4 + 32 bytes. (A commit group writes and deletes a few hundred of them, each once a
+/// heap allocation.)
+pub struct NodeKeyBytes {
+    buf: [u8; 52],
+    len: usize,
+}
+
+impl std::ops::Deref for NodeKeyBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// The `nodes` table key of a node.
-pub fn node_key_bytes(key: &NodeKey) -> Result<Vec<u8>, StoreError> {
-    let mut out = key.version().to_be_bytes().to_vec();
-    borsh::to_writer(&mut out, key.nibble_path())
+pub fn node_key_bytes(key: &NodeKey) -> Result<NodeKeyBytes, StoreError> {
+    let mut buf = [0u8; 52];
+    buf[..8].copy_from_slice(&key.version().to_be_bytes());
+    let mut rest: &mut [u8] = &mut buf[8..];
+    let room = rest.len();
+    borsh::to_writer(&mut rest, key.nibble_path())
         .map_err(|_| StoreError::Corrupt("unencodable tree node key"))?;
-    Ok(out)
+    let len = 8 + room - rest.len();
+    Ok(NodeKeyBytes { buf, len })
 }
 
 /// jmt's view of the tree stored in `kv`.
@@ -79,11 +101,27 @@ pub struct Nodes<'a, T: ?Sized> {
     kv: &'a T,
     /// The one leaf value a proof needs (see the module doc).
     value: Option<(KeyHash, OwnedValue)>,
+    /// Upper nodes already decoded, with their subtree hashes (`node_cache`).
+    cache: Option<&'a NodeCache>,
 }
 
 impl<'a, T: KvRead + ?Sized> Nodes<'a, T> {
     pub fn new(kv: &'a T) -> Nodes<'a, T> {
-        Nodes { kv, value: None }
+        Nodes {
+            kv,
+            value: None,
+            cache: None,
+        }
+    }
+
+    /// A reader that looks in `cache` before `kv`. The cache must hold only nodes committed in
+    /// `kv`'s tree (see `node_cache`).
+    pub fn cached(kv: &'a T, cache: Option<&'a NodeCache>) -> Nodes<'a, T> {
+        Nodes {
+            kv,
+            value: None,
+            cache,
+        }
     }
 
     /// A reader that answers jmt's value lookup for `key` with `value`.
@@ -91,12 +129,16 @@ impl<'a, T: KvRead + ?Sized> Nodes<'a, T> {
         Nodes {
             kv,
             value: Some((key, value)),
+            cache: None,
         }
     }
 }
 
 impl<T: KvRead + ?Sized> TreeReader for Nodes<'_, T> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        if let Some(node) = self.cache.and_then(|c| c.get(node_key)) {
+            return Ok(Some(node));
+        }
         let k = node_key_bytes(node_key)?;
         match self.kv.get(Table::Nodes, &k)? {
             None => Ok(None),
@@ -126,16 +168,24 @@ pub const STALE_PREFIX: &[u8] = b"stale/";
 pub const PRUNE_EVERY: u64 = 32;
 
 /// Writes jmt's update for tree version `version`: the new nodes, and the list of the nodes it
-/// made stale (deleted by `prune`, see the module doc).
+/// made stale (deleted by `prune`, see the module doc). The new nodes the node cache keeps go
+/// to `pending`, to enter the cache once the transaction has committed.
 pub fn write_update<T: KvWrite + ?Sized>(
     kv: &mut T,
     version: Version,
     update: &TreeUpdateBatch,
+    mut pending: Option<&mut PendingNodes>,
 ) -> Result<(), StoreError> {
+    // One encoding buffer for the whole batch.
+    let mut bytes = Vec::with_capacity(1024);
     for (key, node) in update.node_batch.nodes() {
-        let bytes =
-            borsh::to_vec(node).map_err(|_| StoreError::Corrupt("unencodable tree node"))?;
+        bytes.clear();
+        borsh::to_writer(&mut bytes, node)
+            .map_err(|_| StoreError::Corrupt("unencodable tree node"))?;
         kv.put(Table::Nodes, &node_key_bytes(key)?, &bytes)?;
+        if let Some(p) = pending.as_deref_mut() {
+            p.offer(key, node);
+        }
     }
     if !update.stale_node_index_batch.is_empty() {
         // `len u16 BE ‖ node key` per stale node (node keys are 8 + 8 + 4 + ≤32 bytes).

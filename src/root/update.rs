@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue};
+use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, ValueHash};
 
 use crate::store::kv::{clear_table, KvRead, KvWrite, Table};
 use crate::store::StoreError;
@@ -15,6 +15,7 @@ use super::applied::AppliedSet;
 use super::dbroots::DbRoots;
 use super::hasher::Sha3;
 use super::leaf::{is_leaf_table, key_hash, LEAF_TABLES};
+use super::node_cache::{NodeCache, PendingNodes};
 use super::nodes::{forget_stale, write_update, Nodes, TreeState};
 
 /// What a write transaction changed that the tree must reflect.
@@ -58,40 +59,41 @@ fn tree_error(e: anyhow::Error) -> StoreError {
     StoreError::Tree(e.to_string())
 }
 
-/// Applies `values` (leaf key hash → new value, `None` = removed) as the next tree version.
+/// The leaves a tree version changes.
+enum Leaves {
+    /// Insertions and updates only, as (key hash, value hash): jmt's batch path builds each
+    /// new node once (and hashes it once), where `put_value_set` rebuilds and rehashes the
+    /// path for every key — about 10x fewer sha3 calls for a large batch. Passing hashes
+    /// (the vendored jmt's `batch_put_value_hashes`) also spares copying every value into
+    /// the update batch: sporedb never reads values back from the tree.
+    Puts(Vec<(KeyHash, ValueHash)>),
+    /// Some removals (`None`): jmt's per-key path, the only one that takes deletions.
+    Mixed(Vec<(KeyHash, Option<OwnedValue>)>),
+}
+
+/// Applies `leaves` as the next tree version, reading upper nodes from `cache` when it has
+/// them and listing the new ones in `pending`.
 fn put_values<T: KvWrite + ?Sized>(
     kv: &mut T,
     state: Option<TreeState>,
-    values: Vec<(KeyHash, Option<OwnedValue>)>,
+    leaves: Leaves,
+    cache: Option<&NodeCache>,
+    pending: Option<&mut PendingNodes>,
 ) -> Result<TreeState, StoreError> {
     let version = match state {
         Some(s) => s.version + 1,
         None => 0,
     };
     let (root, update) = {
-        let reader = Nodes::new(&*kv);
+        let reader = Nodes::cached(&*kv, cache);
         let tree = JellyfishMerkleTree::<_, Sha3>::new(&reader);
-        if !values.is_empty() && values.iter().all(|(_, v)| v.is_some()) {
-            // Only insertions/updates: jmt's batch path builds each new node once (and hashes
-            // it once), where `put_value_set` rebuilds and rehashes the path for every key —
-            // about 10x fewer sha3 calls for a large batch. It does not take deletions.
-            let puts = values
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, v)))
-                .collect();
-            let (roots, update) = tree
-                .batch_put_value_sets(vec![puts], None, version)
-                .map_err(tree_error)?;
-            let root = roots
-                .first()
-                .copied()
-                .ok_or_else(|| StoreError::Tree("jmt returned no root".into()))?;
-            (root, update)
-        } else {
-            tree.put_value_set(values, version).map_err(tree_error)?
+        match leaves {
+            Leaves::Puts(hashes) => tree.batch_put_value_hashes(hashes, version),
+            Leaves::Mixed(values) => tree.put_value_set(values, version),
         }
+        .map_err(tree_error)?
     };
-    write_update(kv, version, &update)?;
+    write_update(kv, version, &update, pending)?;
     let state = TreeState {
         version,
         root: root.0,
@@ -100,9 +102,19 @@ fn put_values<T: KvWrite + ?Sized>(
     Ok(state)
 }
 
+/// The hash jmt takes for a leaf's value.
+fn value_hash(value: &[u8]) -> ValueHash {
+    ValueHash::with::<Sha3>(value)
+}
+
 /// Folds a transaction's changes into the tree and the applied-set digest (call just before
-/// commit, in the same transaction).
-pub fn apply<T: KvWrite + ?Sized>(kv: &mut T, dirty: Dirty) -> Result<(), StoreError> {
+/// commit, in the same transaction). With a node cache, returns the new nodes to enter it once
+/// the transaction has committed (`NodeCache::insert_committed`).
+pub fn apply<T: KvWrite + ?Sized>(
+    kv: &mut T,
+    dirty: Dirty,
+    cache: Option<&NodeCache>,
+) -> Result<Option<PendingNodes>, StoreError> {
     if !dirty.applied.is_empty() || !dirty.applied_removed.is_empty() {
         let mut set = AppliedSet::load(kv)?;
         for k in &dirty.applied {
@@ -114,25 +126,44 @@ pub fn apply<T: KvWrite + ?Sized>(kv: &mut T, dirty: Dirty) -> Result<(), StoreE
         set.store(kv)?;
     }
     if dirty.leaves.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let state = TreeState::load(kv)?;
     if state.is_none() {
         return Err(StoreError::Tree("the state tree was never built".into()));
     }
-    let mut values = Vec::with_capacity(dirty.leaves.len());
+    let mut hashes = Vec::with_capacity(dirty.leaves.len());
+    let mut removals = 0;
     for (table, key) in &dirty.leaves {
-        values.push((
-            key_hash(*table, key),
-            kv.get(*table, key)?.map(<[u8]>::to_vec),
-        ));
+        match kv.get(*table, key)? {
+            Some(v) => hashes.push((key_hash(*table, key), value_hash(v))),
+            None => removals += 1,
+        }
     }
-    if rebuild_is_cheaper(&*kv, &values)? {
-        build_tree(kv)?;
+    let leaves = if removals == 0 {
+        Leaves::Puts(hashes)
     } else {
-        put_values(kv, state, values)?;
+        let mut values = Vec::with_capacity(dirty.leaves.len());
+        for (table, key) in &dirty.leaves {
+            values.push((
+                key_hash(*table, key),
+                kv.get(*table, key)?.map(<[u8]>::to_vec),
+            ));
+        }
+        Leaves::Mixed(values)
+    };
+    if rebuild_is_cheaper(&*kv, removals)? {
+        // The rebuilt tree restarts its versions at 0: cached keys could name other nodes.
+        if let Some(c) = cache {
+            c.clear();
+        }
+        build_tree(kv)?;
+        Ok(None)
+    } else {
+        let mut pending = cache.map(NodeCache::pending);
+        put_values(kv, state, leaves, cache, pending.as_mut())?;
+        Ok(pending)
     }
-    Ok(())
 }
 
 /// Whether rebuilding the tree from the data is cheaper than applying `values` to it. jmt
@@ -140,16 +171,12 @@ pub fn apply<T: KvWrite + ?Sized>(kv: &mut T, dirty: Dirty) -> Result<(), StoreE
 /// FLUSHDB/FLUSHALL of 100k keys took over 10 s and stalled every write behind it; a rebuild
 /// costs a batched insert of the leaves that remain. The count of remaining leaves comes from
 /// the backend for free (LMDB's table header), or not at all (then never rebuild).
-fn rebuild_is_cheaper<T: KvRead + ?Sized>(
-    kv: &T,
-    values: &[(KeyHash, Option<OwnedValue>)],
-) -> Result<bool, StoreError> {
+fn rebuild_is_cheaper<T: KvRead + ?Sized>(kv: &T, removals: usize) -> Result<bool, StoreError> {
     /// Below this many removals the incremental path is fast enough whatever the tree size.
     const MIN_REMOVALS: usize = 1024;
     /// A removal costs roughly this many batched leaf inserts (one path of ~15 hashes per
     /// level against ~1 hash per node when building).
     const REMOVAL_WEIGHT: u64 = 8;
-    let removals = values.iter().filter(|(_, v)| v.is_none()).count();
     if removals < MIN_REMOVALS {
         return Ok(false);
     }
@@ -172,7 +199,7 @@ const BUILD_CHUNK: usize = 32 * 1024;
 pub fn next_chunk<T: KvRead + ?Sized>(
     src: &T,
     cursor: Option<(Table, Vec<u8>)>,
-) -> Result<(Vec<(KeyHash, Option<OwnedValue>)>, Option<(Table, Vec<u8>)>), StoreError> {
+) -> Result<(Vec<(KeyHash, ValueHash)>, Option<(Table, Vec<u8>)>), StoreError> {
     let mut out = Vec::new();
     let (mut ti, mut after) = match cursor {
         None => (0, None),
@@ -189,7 +216,7 @@ pub fn next_chunk<T: KvRead + ?Sized>(
         };
         for entry in src.range(table, lo, Bound::Unbounded, false)? {
             let (k, v) = entry?;
-            out.push((key_hash(table, k), Some(v.to_vec())));
+            out.push((key_hash(table, k), value_hash(v)));
             if out.len() == BUILD_CHUNK {
                 return Ok((out, Some((table, k.to_vec()))));
             }
@@ -215,12 +242,12 @@ fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> 
     clear_table(kv, Table::Nodes)?;
     forget_stale(kv)?;
     // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
-    let mut state = put_values(kv, None, Vec::new())?;
+    let mut state = put_values(kv, None, Leaves::Mixed(Vec::new()), None, None)?;
     let mut cursor = None;
     loop {
         let (values, next) = next_chunk(&*kv, cursor)?;
         if !values.is_empty() {
-            state = put_values(kv, Some(state), values)?;
+            state = put_values(kv, Some(state), Leaves::Puts(values), None, None)?;
         }
         match next {
             Some(c) => cursor = Some(c),
@@ -235,12 +262,12 @@ fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> 
 pub fn recompute<T: KvRead + ?Sized>(src: &T) -> Result<([u8; 32], DbRoots), StoreError> {
     let mut scratch = crate::store::MemStore::without_root();
     let mut w = scratch.write();
-    let mut state = put_values(&mut w, None, Vec::new())?;
+    let mut state = put_values(&mut w, None, Leaves::Mixed(Vec::new()), None, None)?;
     let mut cursor = None;
     loop {
         let (values, next) = next_chunk(src, cursor)?;
         if !values.is_empty() {
-            state = put_values(&mut w, Some(state), values)?;
+            state = put_values(&mut w, Some(state), Leaves::Puts(values), None, None)?;
         }
         match next {
             Some(c) => cursor = Some(c),

@@ -19,6 +19,7 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
 use super::error::StoreError;
 use super::kv::{KvIter, KvRead, KvWrite, Table};
+use crate::root::node_cache::NodeCache;
 use crate::root::update::Dirty;
 
 type Db = Database<Bytes, Bytes>;
@@ -27,6 +28,8 @@ type Db = Database<Bytes, Bytes>;
 pub(crate) struct Lmdb {
     env: Env<WithoutTls>,
     dbs: [Db; Table::COUNT],
+    /// The state tree's upper nodes, decoded (`root::node_cache`).
+    node_cache: NodeCache,
 }
 
 impl Lmdb {
@@ -63,7 +66,11 @@ impl Lmdb {
             make(Table::Members)?,
         ];
         wtxn.commit()?;
-        Ok(Lmdb { env, dbs })
+        Ok(Lmdb {
+            env,
+            dbs,
+            node_cache: NodeCache::default(),
+        })
     }
 
     pub(crate) fn read(&self) -> Result<ReadTxn<'_>, StoreError> {
@@ -73,13 +80,21 @@ impl Lmdb {
         })
     }
 
-    /// The write transaction; with `root`, it keeps the state tree current at commit.
-    pub(crate) fn write(&self, root: bool) -> Result<WriteTxn<'_>, StoreError> {
+    /// The write transaction; with `root`, it keeps the state tree current at commit (reading
+    /// and filling the node cache if `cache_nodes`).
+    pub(crate) fn write(&self, root: bool, cache_nodes: bool) -> Result<WriteTxn<'_>, StoreError> {
         Ok(WriteTxn {
             txn: self.env.write_txn()?,
             dbs: &self.dbs,
             dirty: root.then(Dirty::default),
+            node_cache: cache_nodes.then_some(&self.node_cache),
         })
+    }
+
+    /// The cache of decoded tree nodes: whoever rewrites the tree outside a tracked write
+    /// transaction must clear it.
+    pub(crate) fn node_cache(&self) -> &NodeCache {
+        &self.node_cache
     }
 
     pub(crate) fn env(&self) -> &Env<WithoutTls> {
@@ -105,16 +120,25 @@ pub struct WriteTxn<'s> {
     dbs: &'s [Db; Table::COUNT],
     /// What the state tree must take in at commit (`None`: root maintenance is off).
     dirty: Option<Dirty>,
+    /// The store's node cache, unless it is off.
+    node_cache: Option<&'s NodeCache>,
 }
 
 impl WriteTxn<'_> {
     /// Updates the state tree with this transaction's changes (if root maintenance is on),
     /// then commits durably (fsync) everything written in this transaction.
     pub fn commit(mut self) -> Result<(), StoreError> {
+        let mut pending = None;
+        let cache = self.node_cache;
         if let Some(dirty) = self.dirty.take() {
-            crate::root::update::apply(&mut self, dirty)?;
+            pending = crate::root::update::apply(&mut self, dirty, cache)?;
         }
-        Ok(self.txn.commit()?)
+        self.txn.commit()?;
+        // Only now: nodes of a transaction that did not commit must never be found.
+        if let (Some(c), Some(p)) = (cache, pending) {
+            c.insert_committed(p);
+        }
+        Ok(())
     }
 
     /// Discards everything written in this transaction.

@@ -19,7 +19,7 @@ pub mod glob;
 pub mod hashed;
 pub mod kv;
 pub mod layout;
-pub mod lmdb;
+mod lmdb;
 pub mod memory;
 pub mod overlay;
 pub mod read;
@@ -66,6 +66,9 @@ pub struct RootOptions {
     /// Recompute the root from the data at open and compare it with the stored root
     /// (`Store::integrity`). Costs a pass over every key.
     pub scrub_on_open: bool,
+    /// Keep the tree's upper nodes decoded in memory between commits (`root::node_cache`,
+    /// a few MB at most). Off only to measure what the cache saves.
+    pub cache_nodes: bool,
 }
 
 impl Default for RootOptions {
@@ -73,6 +76,7 @@ impl Default for RootOptions {
         RootOptions {
             maintain: true,
             scrub_on_open: true,
+            cache_nodes: true,
         }
     }
 }
@@ -120,7 +124,7 @@ impl Store {
             integrity: std::sync::Mutex::new(Integrity::Unchecked),
         };
         // Format and tree setup run without dirty tracking: they build the tree themselves.
-        let mut w = store.lmdb.write(false)?;
+        let mut w = store.lmdb.write(false, false)?;
         let format = init_meta(&mut w)?;
         let mut built = false;
         if root.maintain {
@@ -202,11 +206,15 @@ impl Store {
             )
             .into());
         }
-        // Untracked: install_verified rebuilds the whole tree itself.
-        let mut w = self.lmdb.write(false)?;
+        // Untracked: install_verified rebuilds the whole tree itself. The rebuilt tree restarts
+        // its versions, so cached nodes must go, before (no tracked commit of an older tree
+        // may still enter the cache) and after (nothing cached between the two survives).
+        let mut w = self.lmdb.write(false, false)?;
+        self.lmdb.node_cache().clear();
         match crate::sync::install_verified(&mut w, snapshot, expected) {
             Ok(()) => {
                 w.commit()?;
+                self.lmdb.node_cache().clear();
                 self.set_integrity(crate::root::Integrity::Verified {
                     root: expected.root,
                 });
@@ -237,7 +245,7 @@ impl Store {
     /// The write transaction (blocks while another is open). Its commit also updates the
     /// state root, unless root maintenance is off.
     pub fn write(&self) -> Result<WriteTxn<'_>, StoreError> {
-        self.lmdb.write(self.root.maintain)
+        self.lmdb.write(self.root.maintain, self.root.cache_nodes)
     }
 
     /// The id of the last committed write transaction: it changes exactly when the data may

@@ -128,8 +128,12 @@ pub fn roundtrip(stream: &mut TcpStream, request: &[u8], expected_len: usize) ->
     out
 }
 
+pub mod rng;
+pub mod snapshots;
 pub mod spores;
 pub mod versions;
+#[allow(unused_imports)]
+pub use snapshots::*;
 #[allow(unused_imports)]
 pub use spores::*;
 

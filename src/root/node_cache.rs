@@ -52,10 +52,10 @@ pub struct PendingNodes {
 
 impl PendingNodes {
     /// Keeps `node` if it is an internal node the cache holds.
-    pub fn offer(&mut self, key: &NodeKey, node: &Node) {
+    pub fn offer(&mut self, key: NodeKey, node: Node) {
         if let Node::Internal(n) = node {
             if key.nibble_path().num_nibbles() <= MAX_DEPTH {
-                self.nodes.push((key.clone(), n.clone()));
+                self.nodes.push((key, n));
             }
         }
     }

@@ -173,8 +173,8 @@ pub const PRUNE_EVERY: u64 = 32;
 pub fn write_update<T: KvWrite + ?Sized>(
     kv: &mut T,
     version: Version,
-    update: &TreeUpdateBatch,
-    mut pending: Option<&mut PendingNodes>,
+    update: TreeUpdateBatch,
+    pending: Option<&mut PendingNodes>,
 ) -> Result<(), StoreError> {
     // One encoding buffer for the whole batch.
     let mut bytes = Vec::with_capacity(1024);
@@ -182,10 +182,8 @@ pub fn write_update<T: KvWrite + ?Sized>(
         bytes.clear();
         borsh::to_writer(&mut bytes, node)
             .map_err(|_| StoreError::Corrupt("unencodable tree node"))?;
-        kv.put(Table::Nodes, &node_key_bytes(key)?, &bytes)?;
-        if let Some(p) = pending.as_deref_mut() {
-            p.offer(key, node);
-        }
+        // New nodes carry the newest version, and their keys start with it.
+        kv.put_last(Table::Nodes, &node_key_bytes(key)?, &bytes)?;
     }
     if !update.stale_node_index_batch.is_empty() {
         // `len u16 BE ‖ node key` per stale node (node keys are 8 + 8 + 4 + ≤32 bytes).
@@ -201,6 +199,11 @@ pub fn write_update<T: KvWrite + ?Sized>(
     }
     if version.is_multiple_of(PRUNE_EVERY) {
         prune(kv)?;
+    }
+    if let Some(p) = pending {
+        for (key, node) in update.node_batch.into_nodes() {
+            p.offer(key, node);
+        }
     }
     Ok(())
 }

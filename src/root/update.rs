@@ -93,7 +93,7 @@ fn put_values<T: KvWrite + ?Sized>(
         }
         .map_err(tree_error)?
     };
-    write_update(kv, version, &update, pending)?;
+    write_update(kv, version, update, pending)?;
     let state = TreeState {
         version,
         root: root.0,

@@ -113,6 +113,12 @@ pub trait KvRead {
 /// Write access. A write transaction sees its own writes.
 pub trait KvWrite: KvRead {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    /// `put` of a key that most likely sorts after every key already in `table` (the state
+    /// tree's new nodes, keyed version first): LMDB then appends to the table's last page
+    /// without searching its B-tree. A key that does not sort last is put normally.
+    fn put_last(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.put(table, key, value)
+    }
     /// Removes `key`; whether it was present.
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError>;
 }

@@ -15,7 +15,7 @@ use std::ops::Bound;
 use std::path::Path;
 
 use heed::types::Bytes;
-use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+use heed::{Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn, WithoutTls};
 
 use super::error::StoreError;
 use super::kv::{KvIter, KvRead, KvWrite, Table};
@@ -216,6 +216,21 @@ impl KvWrite for WriteTxn<'_> {
             }
         }
         Ok(self.dbs[table as usize].put(&mut self.txn, key, value)?)
+    }
+
+    fn put_last(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        if crate::root::leaf::is_leaf_table(table) || table == Table::Applied {
+            // Tables the state tree tracks go through `put`, which notes the change.
+            return self.put(table, key, value);
+        }
+        let db = &self.dbs[table as usize];
+        match db.put_with_flags(&mut self.txn, PutFlags::APPEND, key, value) {
+            // MDB_APPEND refuses a key that does not sort after the last one.
+            Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => {
+                Ok(db.put(&mut self.txn, key, value)?)
+            }
+            other => Ok(other?),
+        }
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {

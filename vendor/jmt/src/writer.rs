@@ -52,6 +52,11 @@ impl NodeBatch {
         &self.nodes
     }
 
+    /// sporedb fork: the nodes, by value (a caller that keeps some need not clone them).
+    pub fn into_nodes(self) -> BTreeMap<NodeKey, Node> {
+        self.nodes
+    }
+
     /// Insert a node into the batch.
     pub fn insert_node(&mut self, node_key: NodeKey, node: Node) -> Option<Node> {
         self.nodes.insert(node_key, node)

@@ -988,6 +988,53 @@ fn apply_one(s: &mut MemStore, sp: &Spore) -> sporedb::exec::Applied {
     out
 }
 
+/// Order-only SADD and SREM of different members of a set *with a TTL* (what an honest origin
+/// does not send, since it gives such keys a full prerequisite, but a Byzantine one could, and
+/// endorsers do not check) still converge: the SREM that empties the set keeps it hidden with
+/// its TTL, so SADD-then-SREM and SREM-then-SADD leave the same bytes, TTL included.
+#[test]
+fn order_only_set_writes_on_a_set_with_ttl_converge_in_either_order() {
+    let mut base = MemStore::new();
+    mem_apply(&mut base, vec![sadd("s", &["b"])]);
+    mem_apply(
+        &mut base,
+        vec![Op::Expire {
+            key: k("s"),
+            at_ms: 10_000,
+            cond: ExpireCond::Always,
+            delete: false,
+        }],
+    );
+    let add = spore_for(&base.read(), vec![sadd("s", &["a"])], 1);
+    let rem = spore_for(
+        &base.read(),
+        vec![Op::SRem {
+            key: k("s"),
+            members: vec![b("b")],
+        }],
+        2,
+    );
+    assert!(add.key_prereqs[0].acc.is_none(), "order-only on the key");
+    let (mut x, mut y) = (base.clone(), base.clone());
+    for (store, order) in [(&mut x, [&add, &rem]), (&mut y, [&rem, &add])] {
+        for sp in order {
+            assert!(sp.prereqs_hold(&store.write()));
+            assert!(matches!(
+                apply_one(store, sp),
+                sporedb::exec::Applied::Done(_)
+            ));
+        }
+    }
+    assert_eq!(x.state_digest(), y.state_digest());
+    assert_eq!(
+        y.read().ttl_ms(&k("s"), 0).unwrap(),
+        KeyTtl::At {
+            at_ms: 10_000,
+            remaining_ms: 10_000
+        }
+    );
+}
+
 /// The applied-set digest and count, and the ones recomputed from the `applied` table.
 fn applied_views(s: &MemStore) -> (([u8; 32], u64), ([u8; 32], u64)) {
     use sporedb::root::StateRootRead;

@@ -218,3 +218,22 @@ fn pruned_applied_ids_leave_a_consistent_digest() {
     let root = r.state_root().unwrap();
     assert_eq!((root.applied_digest, root.applied_count), (set.digest(), 1));
 }
+
+/// The empty prefix is the whole table on LMDB too (LMDB refuses an empty key as a bound, so
+/// `prefix_range` must not pass one), and `delete_prefix` with it empties the table.
+#[test]
+fn empty_prefix_covers_the_whole_table() {
+    use sporedb::store::kv::{delete_prefix, prefix_range};
+    use sporedb::store::{KvWrite, Table};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    let mut w = store.write().unwrap();
+    for key in [&b"\x00a"[..], b"\x00b", b"\xff\xff"] {
+        w.put(Table::Meta, key, b"v").unwrap();
+    }
+    let all = prefix_range(&w, Table::Meta, b"").unwrap().count();
+    assert!(all >= 3, "{all} entries");
+    assert_eq!(delete_prefix(&mut w, Table::Meta, b"").unwrap(), all as u64);
+    assert_eq!(prefix_range(&w, Table::Meta, b"").unwrap().count(), 0);
+    w.abort();
+}

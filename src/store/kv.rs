@@ -129,9 +129,15 @@ pub fn prefix_range<'a, T: KvRead + ?Sized>(
     table: Table,
     prefix: &[u8],
 ) -> Result<KvIter<'a>, StoreError> {
+    // LMDB refuses an empty key, even as a range bound; the empty prefix is the whole table.
+    let lo = if prefix.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Included(prefix)
+    };
     match prefix_end(prefix) {
-        Some(end) => kv.range(table, Bound::Included(prefix), Bound::Excluded(&end), false),
-        None => kv.range(table, Bound::Included(prefix), Bound::Unbounded, false),
+        Some(end) => kv.range(table, lo, Bound::Excluded(&end), false),
+        None => kv.range(table, lo, Bound::Unbounded, false),
     }
 }
 
@@ -171,22 +177,9 @@ pub fn delete_prefix<T: KvWrite + ?Sized>(
     }
 }
 
-/// Deletes every entry of `table` (LMDB refuses an empty key as a range bound, so this is not
-/// `delete_prefix(.., b"")`).
+/// Deletes every entry of `table`.
 pub fn clear_table<T: KvWrite + ?Sized>(kv: &mut T, table: Table) -> Result<(), StoreError> {
-    loop {
-        let chunk: Vec<Vec<u8>> = kv
-            .range(table, Bound::Unbounded, Bound::Unbounded, false)?
-            .take(1024)
-            .map(|r| r.map(|(k, _)| k.to_vec()))
-            .collect::<Result<_, _>>()?;
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        for k in &chunk {
-            kv.delete(table, k)?;
-        }
-    }
+    delete_prefix(kv, table, b"").map(|_| ())
 }
 
 #[cfg(test)]

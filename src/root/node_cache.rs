@@ -20,7 +20,6 @@
 //! ~1.4 kB each): they are the ones nearly every group rewrites; deeper nodes are touched by
 //! few groups each and would only make the cache large.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use jmt::storage::{InternalNode, NibblePath, Node, NodeKey};
@@ -29,18 +28,43 @@ use jmt::Version;
 /// Deepest nibble-path length kept.
 pub const MAX_DEPTH: usize = 3;
 
+/// Positions at depth ≤ `MAX_DEPTH`: 1 + 16 + 256 + 4096.
+const SLOTS: usize = 1 + 16 + 256 + 4096;
+
+/// The slot of the position `path` names, if it is shallow enough: positions are numbered
+/// depth by depth (the root 0, its children 1..=16, …), so a lookup is an index, not a hash.
+fn slot(path: &NibblePath) -> Option<usize> {
+    let depth = path.num_nibbles();
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let first_of_depth = [0, 1, 17, 273][depth];
+    let index = path
+        .nibbles()
+        .fold(0usize, |acc, n| acc * 16 + usize::from(u8::from(n)));
+    Some(first_of_depth + index)
+}
+
 /// Decoded upper tree nodes (see the module doc). Shared by the store's write transactions.
 #[derive(Default)]
 pub struct NodeCache {
     inner: Mutex<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     /// Bumped by `clear`: inserts prepared under an older generation are dropped.
     generation: u64,
-    /// Nibble path → the version of the node there, and the node.
-    nodes: HashMap<NibblePath, (Version, InternalNode)>,
+    /// Per position (`slot`): the version of the node there, and the node.
+    nodes: Vec<Option<Box<(Version, InternalNode)>>>,
+}
+
+impl Default for Inner {
+    fn default() -> Inner {
+        Inner {
+            generation: 0,
+            nodes: vec![None; SLOTS],
+        }
+    }
 }
 
 /// Nodes a transaction wrote, to enter the cache once it has committed.
@@ -54,7 +78,7 @@ impl PendingNodes {
     /// Keeps `node` if it is an internal node the cache holds.
     pub fn offer(&mut self, key: NodeKey, node: Node) {
         if let Node::Internal(n) = node {
-            if key.nibble_path().num_nibbles() <= MAX_DEPTH {
+            if slot(key.nibble_path()).is_some() {
                 self.nodes.push((key, n));
             }
         }
@@ -73,11 +97,9 @@ impl NodeCache {
 
     /// The node stored under `key`, if cached.
     pub fn get(&self, key: &NodeKey) -> Option<Node> {
-        if key.nibble_path().num_nibbles() > MAX_DEPTH {
-            return None;
-        }
+        let slot = slot(key.nibble_path())?;
         let inner = self.lock();
-        match inner.nodes.get(key.nibble_path()) {
+        match inner.nodes[slot].as_deref() {
             Some((version, node)) if *version == key.version() => {
                 Some(Node::Internal(node.clone()))
             }
@@ -101,9 +123,9 @@ impl NodeCache {
             return;
         }
         for (key, node) in pending.nodes {
-            inner
-                .nodes
-                .insert(key.nibble_path().clone(), (key.version(), node));
+            if let Some(slot) = slot(key.nibble_path()) {
+                inner.nodes[slot] = Some(Box::new((key.version(), node)));
+            }
         }
     }
 
@@ -111,15 +133,54 @@ impl NodeCache {
     pub fn clear(&self) {
         let mut inner = self.lock();
         inner.generation += 1;
-        inner.nodes.clear();
+        inner.nodes.iter_mut().for_each(|n| *n = None);
     }
 
     /// Number of cached nodes.
     pub fn len(&self) -> usize {
-        self.lock().nodes.len()
+        self.lock().nodes.iter().filter(|n| n.is_some()).count()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The path of `nibbles` (jmt builds paths itself; its borsh form is public).
+    fn path(nibbles: &[u8]) -> NibblePath {
+        let mut bytes = vec![0u8; nibbles.len().div_ceil(2)];
+        for (i, n) in nibbles.iter().enumerate() {
+            bytes[i / 2] |= n << (4 * (1 - i % 2));
+        }
+        let mut enc = (nibbles.len() as u64).to_le_bytes().to_vec();
+        enc.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        enc.extend_from_slice(&bytes);
+        borsh::from_slice(&enc).unwrap()
+    }
+
+    /// Every shallow position has its own slot, and deeper ones none.
+    #[test]
+    fn slots_number_positions_depth_by_depth() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut count = 0;
+        for depth in 0..=MAX_DEPTH {
+            for i in 0..16usize.pow(depth as u32) {
+                let nibbles: Vec<u8> = (0..depth)
+                    .map(|d| ((i >> (4 * (depth - 1 - d))) & 0xf) as u8)
+                    .collect();
+                let p = path(&nibbles);
+                assert_eq!(p.num_nibbles(), depth);
+                assert!(seen.insert(slot(&p).unwrap()), "{p:?}");
+                count += 1;
+            }
+        }
+        assert_eq!(count, SLOTS);
+        assert_eq!(seen.last(), Some(&(SLOTS - 1)));
+        assert_eq!(slot(&path(&[1, 2, 3])), Some(273 + 0x123));
+        assert_eq!(slot(&path(&[1, 2, 3, 4])), None);
     }
 }

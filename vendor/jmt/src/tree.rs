@@ -42,6 +42,12 @@ pub struct JellyfishMerkleTree<'a, R, H: SimpleHasher> {
 #[cfg(feature = "ics23")]
 pub mod ics23_impl;
 
+/// sporedb fork: what a parent needs of a child the batch path just built.
+struct NewChild {
+    hash: [u8; 32],
+    node_type: NodeType,
+}
+
 impl<'a, R, H> JellyfishMerkleTree<'a, R, H>
 where
     R: 'a + TreeReader,
@@ -72,6 +78,22 @@ where
         } else {
             node.hash::<H>()
         }
+    }
+
+    /// sporedb fork: caches a new node of the batch and returns what its parent needs (its
+    /// hash and type), so the node is moved into the cache instead of cloned.
+    fn put_new(
+        node_key: NodeKey,
+        node: Node,
+        hash_cache: &Option<&HashMap<NibblePath, [u8; 32]>>,
+        tree_cache: &mut TreeCache<R>,
+    ) -> Result<(NodeKey, NewChild)> {
+        let child = NewChild {
+            hash: Self::get_hash(&node_key, &node, hash_cache),
+            node_type: node.node_type(),
+        };
+        tree_cache.put_node(node_key.clone(), node)?;
+        Ok((node_key, child))
     }
 
     /// The batch version of `put_value_sets`.
@@ -165,7 +187,7 @@ where
         depth: usize,
         hash_cache: &Option<&HashMap<NibblePath, [u8; 32]>>,
         tree_cache: &mut TreeCache<R>,
-    ) -> Result<(NodeKey, Node)> {
+    ) -> Result<(NodeKey, NewChild)> {
         assert!(!kvs.is_empty());
 
         let node = tree_cache.get_node(&node_key)?;
@@ -186,7 +208,7 @@ where
                     // each child index
                     let child_index = kvs[left].0 .0.get_nibble(depth);
 
-                    let (new_child_node_key, new_child_node) =
+                    let (_, new_child) =
                         match internal_node.child(child_index) {
                             Some(child) => {
                                 let child_node_key =
@@ -216,11 +238,7 @@ where
 
                     children.insert(
                         child_index,
-                        Child::new(
-                            Self::get_hash(&new_child_node_key, &new_child_node, hash_cache),
-                            version,
-                            new_child_node.node_type(),
-                        ),
+                        Child::new(new_child.hash, version, new_child.node_type),
                     );
                     changed |= 1 << u8::from(child_index);
                 }
@@ -232,8 +250,7 @@ where
                 node_key.set_version(version);
 
                 // Cache this new internal node.
-                tree_cache.put_node(node_key.clone(), new_internal_node.clone().into())?;
-                (node_key, new_internal_node.into())
+                Self::put_new(node_key, new_internal_node.into(), hash_cache, tree_cache)?
             }
             Node::Leaf(leaf_node) => {
                 // We are on a leaf node but trying to insert another node, so we may diverge.
@@ -278,13 +295,12 @@ where
         depth: usize,
         hash_cache: &Option<&HashMap<NibblePath, [u8; 32]>>,
         tree_cache: &mut TreeCache<R>,
-    ) -> Result<(NodeKey, Node)> {
+    ) -> Result<(NodeKey, NewChild)> {
         let existing_leaf_key = existing_leaf_node.key_hash();
 
         if kvs.len() == 1 && kvs[0].0 == existing_leaf_key {
             let new_leaf_node = Node::Leaf(LeafNode::new(existing_leaf_key, kvs[0].1));
-            tree_cache.put_node(node_key.clone(), new_leaf_node.clone())?;
-            Ok((node_key, new_leaf_node))
+            Self::put_new(node_key, new_leaf_node, hash_cache, tree_cache)
         } else {
             let existing_leaf_bucket = existing_leaf_key.0.get_nibble(depth);
             let mut isolated_existing_leaf = true;
@@ -292,7 +308,7 @@ where
             for (left, right) in NibbleRangeIterator::new(kvs, depth) {
                 let child_index = kvs[left].0 .0.get_nibble(depth);
                 let child_node_key = node_key.gen_child_node_key(version, child_index);
-                let (new_child_node_key, new_child_node) = if existing_leaf_bucket == child_index {
+                let (_, new_child) = if existing_leaf_bucket == child_index {
                     isolated_existing_leaf = false;
                     self.batch_create_subtree_with_existing_leaf(
                         child_node_key,
@@ -315,11 +331,7 @@ where
                 };
                 children.insert(
                     child_index,
-                    Child::new(
-                        Self::get_hash(&new_child_node_key, &new_child_node, hash_cache),
-                        version,
-                        new_child_node.node_type(),
-                    ),
+                    Child::new(new_child.hash, version, new_child.node_type),
                 );
             }
             if isolated_existing_leaf {
@@ -336,8 +348,7 @@ where
             let mut new_internal_node = InternalNode::new(children);
             new_internal_node.fill_subtree_hashes::<H>();
 
-            tree_cache.put_node(node_key.clone(), new_internal_node.clone().into())?;
-            Ok((node_key, new_internal_node.into()))
+            Self::put_new(node_key, new_internal_node.into(), hash_cache, tree_cache)
         }
     }
 
@@ -349,17 +360,16 @@ where
         depth: usize,
         hash_cache: &Option<&HashMap<NibblePath, [u8; 32]>>,
         tree_cache: &mut TreeCache<R>,
-    ) -> Result<(NodeKey, Node)> {
+    ) -> Result<(NodeKey, NewChild)> {
         if kvs.len() == 1 {
             let new_leaf_node = Node::Leaf(LeafNode::new(kvs[0].0, kvs[0].1));
-            tree_cache.put_node(node_key.clone(), new_leaf_node.clone())?;
-            Ok((node_key, new_leaf_node))
+            Self::put_new(node_key, new_leaf_node, hash_cache, tree_cache)
         } else {
             let mut children = Children::new();
             for (left, right) in NibbleRangeIterator::new(kvs, depth) {
                 let child_index = kvs[left].0 .0.get_nibble(depth);
                 let child_node_key = node_key.gen_child_node_key(version, child_index);
-                let (new_child_node_key, new_child_node) = self.batch_create_subtree(
+                let (_, new_child) = self.batch_create_subtree(
                     child_node_key,
                     version,
                     &kvs[left..=right],
@@ -369,18 +379,13 @@ where
                 )?;
                 children.insert(
                     child_index,
-                    Child::new(
-                        Self::get_hash(&new_child_node_key, &new_child_node, hash_cache),
-                        version,
-                        new_child_node.node_type(),
-                    ),
+                    Child::new(new_child.hash, version, new_child.node_type),
                 );
             }
             let mut new_internal_node = InternalNode::new(children);
             new_internal_node.fill_subtree_hashes::<H>();
 
-            tree_cache.put_node(node_key.clone(), new_internal_node.clone().into())?;
-            Ok((node_key, new_internal_node.into()))
+            Self::put_new(node_key, new_internal_node.into(), hash_cache, tree_cache)
         }
     }
 

@@ -200,14 +200,21 @@ fn main() {
     let modes = [Mode::Off, Mode::Uncached, Mode::On];
     let mut rates: [Vec<f64>; 3] = Default::default();
     let mut cpus: [Vec<f64>; 3] = Default::default();
-    // ROOT_BENCH_ONLY_ON=1 runs only the root-on rounds (for profiling what the root costs).
-    let only_on = std::env::var_os("ROOT_BENCH_ONLY_ON").is_some();
+    // ROOT_BENCH_ONLY=off|uncached|on runs only that configuration (for profiling one);
+    // ROOT_BENCH_ONLY_ON=1 is ROOT_BENCH_ONLY=on.
+    let only = match std::env::var("ROOT_BENCH_ONLY").ok().as_deref() {
+        Some("off") => Some(Mode::Off),
+        Some("uncached") => Some(Mode::Uncached),
+        Some("on") => Some(Mode::On),
+        _ if std::env::var_os("ROOT_BENCH_ONLY_ON").is_some() => Some(Mode::On),
+        _ => None,
+    };
     for r in 0..rounds {
         // The order rotates each round, so a machine that slows down or speeds up during the
         // run does not favour one configuration.
         for k in 0..modes.len() {
             let i = (k + r) % modes.len();
-            if only_on && modes[i] != Mode::On {
+            if only.is_some_and(|m| m != modes[i]) {
                 continue;
             }
             let (rate, cpu) = write_round(modes[i], clients, writes, r);
@@ -227,7 +234,7 @@ fn main() {
             .collect();
         println!("round {r}: {}", line.join(", "));
     }
-    if rounds > 0 && !only_on {
+    if rounds > 0 && only.is_none() {
         let rate: Vec<f64> = rates.iter_mut().map(|v| median(v)).collect();
         let cpu: Vec<f64> = cpus.iter_mut().map(|v| median(v)).collect();
         println!("write path, {clients} clients, SET, medians of {rounds} rounds:");

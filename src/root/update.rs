@@ -132,25 +132,25 @@ pub fn apply<T: KvWrite + ?Sized>(
     if state.is_none() {
         return Err(StoreError::Tree("the state tree was never built".into()));
     }
-    let mut hashes = Vec::with_capacity(dirty.leaves.len());
-    let mut removals = 0;
+    let mut touched = Vec::with_capacity(dirty.leaves.len());
     for (table, key) in &dirty.leaves {
-        match kv.get(*table, key)? {
-            Some(v) => hashes.push((key_hash(*table, key), value_hash(v))),
-            None => removals += 1,
-        }
+        touched.push((key_hash(*table, key), kv.get(*table, key)?));
     }
+    let removals = touched.iter().filter(|(_, v)| v.is_none()).count();
     let leaves = if removals == 0 {
-        Leaves::Puts(hashes)
+        Leaves::Puts(
+            touched
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, value_hash(v))))
+                .collect(),
+        )
     } else {
-        let mut values = Vec::with_capacity(dirty.leaves.len());
-        for (table, key) in &dirty.leaves {
-            values.push((
-                key_hash(*table, key),
-                kv.get(*table, key)?.map(<[u8]>::to_vec),
-            ));
-        }
-        Leaves::Mixed(values)
+        Leaves::Mixed(
+            touched
+                .into_iter()
+                .map(|(k, v)| (k, v.map(<[u8]>::to_vec)))
+                .collect(),
+        )
     };
     if rebuild_is_cheaper(&*kv, removals)? {
         // The rebuilt tree restarts its versions at 0: cached keys could name other nodes.

@@ -19,7 +19,7 @@ pub mod glob;
 pub mod hashed;
 pub mod kv;
 pub mod layout;
-mod lmdb;
+pub mod lmdb;
 pub mod memory;
 pub mod overlay;
 pub mod read;

@@ -988,10 +988,10 @@ fn apply_one(s: &mut MemStore, sp: &Spore) -> sporedb::exec::Applied {
     out
 }
 
-/// Order-only SADD and SREM of different members of a set *with a TTL* (what an honest origin
-/// does not send, since it gives such keys a full prerequisite, but a Byzantine one could, and
-/// endorsers do not check) still converge: the SREM that empties the set keeps it hidden with
-/// its TTL, so SADD-then-SREM and SREM-then-SADD leave the same bytes, TTL included.
+/// Order-only SADD and SREM of different members of a set *with a TTL* (as an origin builds
+/// them: set-member writes commute whatever the TTL) converge: the SREM that empties the set
+/// keeps it hidden with its TTL, so SADD-then-SREM and SREM-then-SADD leave the same bytes,
+/// TTL included.
 #[test]
 fn order_only_set_writes_on_a_set_with_ttl_converge_in_either_order() {
     let mut base = MemStore::new();

@@ -52,7 +52,6 @@ impl ImmediateWrites {
         let facts = |key: &Key| match txn.raw_record(key) {
             Ok(Some(r)) if r.is_live() => KeyFacts {
                 expired: is_expired(r.expire_at_ms, now),
-                may_have_ttl: r.expire_at_ms != 0,
             },
             _ => KeyFacts::default(),
         };

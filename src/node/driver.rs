@@ -321,22 +321,16 @@ impl Driver {
                 }
                 let facts = |key: &Key| -> KeyFacts {
                     if rewritten.contains(key) {
-                        return KeyFacts {
-                            expired: false,
-                            may_have_ttl: true,
-                        };
+                        // An unapplied spore of ours rewrote it: its expiry is unknown here,
+                        // so delete nothing.
+                        return KeyFacts::default();
                     }
                     match read.raw_record(key) {
                         Ok(Some(rec)) if rec.is_live() && rec.expire_at_ms != 0 => KeyFacts {
                             expired: rec.expire_at_ms <= now,
-                            may_have_ttl: true,
                         },
-                        Ok(_) => KeyFacts::default(),
-                        // Unknown: be conservative (order the write, delete nothing).
-                        Err(_) => KeyFacts {
-                            expired: false,
-                            may_have_ttl: true,
-                        },
+                        // Unknown (a read error) counts as not expired: delete nothing.
+                        Ok(_) | Err(_) => KeyFacts::default(),
                     }
                 };
                 self.nonce += 1;

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use crate::crypto::NodeId;
-use crate::spore::footprint::{flushed_dbs, merged_accesses, MergedAccess};
+use crate::spore::footprint::{flushed_dbs, merged_accesses};
 use crate::spore::{DbPrereq, Key, KeyPrereq, Op, Spore, VersionView};
 use crate::write::WriteRequest;
 
@@ -23,13 +23,12 @@ pub struct Origin {
 }
 
 /// What the origin knows about a key's value (not its version) when it builds a spore.
+/// (Whether the key has a TTL does not matter: set-member writes commute on a set with a TTL
+/// too, since an emptied one keeps it hidden; docs/VERSIONS.md "Sets with a TTL".)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct KeyFacts {
     /// The key holds a value whose TTL has passed at the origin's clock.
     pub expired: bool,
-    /// The key may have a TTL: true if it has one, or if an unapplied spore of this node
-    /// touched it non-commutatively (its TTL is then unknown to the origin).
-    pub may_have_ttl: bool,
 }
 
 /// A built spore, and where the request's own ops sit in it (the materialiser may insert
@@ -97,9 +96,7 @@ pub fn materialize(
     let flushed = flushed_dbs(&spore);
     for (key, access) in &accesses {
         let v = view.key_version(key);
-        let ttl_sensitive =
-            matches!(access, MergedAccess::Members { .. }) && facts(key).may_have_ttl;
-        let prereq = if access.is_commutative() && !watched.contains(key) && !ttl_sensitive {
+        let prereq = if access.is_commutative() && !watched.contains(key) {
             // Members added or removed commutatively carry their own versions: an addition
             // needs the member's order, a removal its full version (docs/VERSIONS.md).
             let mut p = KeyPrereq::commutative(key.clone(), access, view);
@@ -221,17 +218,9 @@ mod tests {
             key: Key::new(0, "c"),
             delta: BigInt::from(1),
         }]);
-        let s = materialize(
-            &req,
-            &Empty,
-            &|_| KeyFacts {
-                expired: true,
-                may_have_ttl: true,
-            },
-            origin(1),
-        )
-        .unwrap()
-        .spore;
+        let s = materialize(&req, &Empty, &|_| KeyFacts { expired: true }, origin(1))
+            .unwrap()
+            .spore;
         assert!(matches!(s.ops[0], Op::Del { .. }));
         assert!(
             s.prereq(&Key::new(0, "c")).unwrap().acc.is_some(),
@@ -259,35 +248,10 @@ mod tests {
         let req = WriteRequest::blind(vec![set("a"), set("b")]);
         let facts = |k: &Key| KeyFacts {
             expired: k.name.as_ref() == b"b",
-            may_have_ttl: true,
         };
         let m = materialize(&req, &Empty, &facts, origin(1)).unwrap();
         assert_eq!(m.spore.ops.len(), 3);
         assert_eq!(m.client_ops, vec![0, 2]);
-    }
-
-    #[test]
-    fn set_members_on_keys_with_a_ttl_are_ordered() {
-        let req = WriteRequest::blind(vec![Op::SAdd {
-            key: Key::new(0, "s"),
-            members: vec![Bytes::from_static(b"m")],
-        }]);
-        let plain = materialize(&req, &Empty, &|_| KeyFacts::default(), origin(1))
-            .unwrap()
-            .spore;
-        assert!(plain.key_prereqs[0].acc.is_none());
-        let ttl = materialize(
-            &req,
-            &Empty,
-            &|_| KeyFacts {
-                expired: false,
-                may_have_ttl: true,
-            },
-            origin(1),
-        )
-        .unwrap()
-        .spore;
-        assert!(ttl.key_prereqs[0].acc.is_some());
     }
 
     #[test]

@@ -395,21 +395,30 @@ fn two_competing_changes_never_both_commit() {
     }
 }
 
-/// A node that does not endorse (an observer) may hear of a change before the change it is
-/// based on (gossip does not keep order): it applies them in base order, never out of it.
-#[test]
-fn an_observer_applies_changes_in_base_order_whatever_order_it_hears_them() {
+/// N endorsers and one observer (index N, paused: it hears nothing until unpaused); node 0
+/// has proposed the first of two successive changes and the cluster has settled. Returns the
+/// cluster, the observer, the first change's spore id and the texts of both changes (the
+/// second raises `max_op_bytes`, based on the first).
+fn first_change_missed_by_an_observer() -> (Cluster, usize, SporeId, String, String) {
     let p0 = base();
     let t1 = successor_text();
-    let h1 = GlobalPolicy::parse(&t1).expect("p1").hash();
     let t2 = policy_text("max_op_bytes = 100000");
-    let h2 = GlobalPolicy::parse(&t2).expect("p2").hash();
     let mut c = Cluster::with_nodes(&p0, N + 1);
     let observer = N;
     c.paused.insert(observer);
     let first = c.change(0, p0.hash(), &t1);
     let first = c.submit(0, first);
     c.settle();
+    (c, observer, first, t1, t2)
+}
+
+/// A node that does not endorse (an observer) may hear of a change before the change it is
+/// based on (gossip does not keep order): it applies them in base order, never out of it.
+#[test]
+fn an_observer_applies_changes_in_base_order_whatever_order_it_hears_them() {
+    let (mut c, observer, first, t1, t2) = first_change_missed_by_an_observer();
+    let h1 = GlobalPolicy::parse(&t1).expect("p1").hash();
+    let h2 = GlobalPolicy::parse(&t2).expect("p2").hash();
     let second = c.change(1, h1, &t2);
     let second = c.submit(1, second);
     c.settle();
@@ -434,16 +443,9 @@ fn an_observer_applies_changes_in_base_order_whatever_order_it_hears_them() {
 #[test]
 fn an_engine_adopts_the_policy_a_state_transfer_installed() {
     let p0 = base();
-    let t1 = successor_text();
+    let (mut c, observer, first, t1, t2) = first_change_missed_by_an_observer();
     let p1 = GlobalPolicy::parse(&t1).expect("p1");
-    let t2 = policy_text("max_op_bytes = 100000");
     let h2 = GlobalPolicy::parse(&t2).expect("p2").hash();
-    let mut c = Cluster::with_nodes(&p0, N + 1);
-    let observer = N;
-    c.paused.insert(observer);
-    let first = c.change(0, p0.hash(), &t1);
-    let first = c.submit(0, first);
-    c.settle();
     assert!(c.applied_everywhere(&first));
     for i in 0..N {
         assert_eq!(

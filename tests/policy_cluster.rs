@@ -289,6 +289,24 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// Node k runs the policy `hash`: SPORE.POLICY says so, its policy file (`own`) holds `text`
+/// byte for byte, and once meshed it enforces the new rules (a SET on ro:* is refused).
+fn assert_runs_on(c: &Cluster, k: usize, own: &std::path::Path, hash: &str, text: &str) {
+    let mut con = c.con(k);
+    assert_eq!(hash_of(&mut con), hash);
+    assert_eq!(
+        std::fs::read_to_string(own).expect("policy"),
+        text,
+        "policy.toml rewritten to the committed text, byte for byte"
+    );
+    c.wait_mesh(k);
+    let r: redis::RedisResult<String> = redis::cmd("SET")
+        .arg(format!("ro:{k}"))
+        .arg("x")
+        .query(&mut con);
+    assert!(r.is_err(), "the new rules are enforced");
+}
+
 /// The policy is replicated state (docs/CLUSTER.md §3.4): node 4, with its own policy.toml,
 /// (1) restarts with its file put back to the old policy (a crash between the change's store
 /// commit and the file write) and comes up on the committed policy, rewriting the file; (2)
@@ -339,15 +357,7 @@ fn a_node_behind_on_its_policy_file_adopts_the_replicated_policy() {
     c.start(3);
     let mut c3 = c.con(3);
     assert_eq!(info_field(&mut c3, "policy_hash"), new_hash, "at once");
-    assert_eq!(hash_of(&mut c3), new_hash);
-    assert_eq!(
-        std::fs::read_to_string(&own).expect("policy"),
-        new_text,
-        "policy.toml rewritten to the committed text, byte for byte"
-    );
-    c.wait_mesh(3);
-    let r: redis::RedisResult<String> = redis::cmd("SET").arg("ro:3").arg("x").query(&mut c3);
-    assert!(r.is_err(), "the new rules are enforced");
+    assert_runs_on(&c, 3, &own, &new_hash, &new_text);
     set_eventually(&mut c3, "after-crash", 40);
     let data = converge(&c, 40);
     assert_eq!(data.get("after-crash").map(String::as_str), Some("1"));
@@ -365,11 +375,7 @@ fn a_node_behind_on_its_policy_file_adopts_the_replicated_policy() {
     assert!(at_start == old_hash || at_start == new_hash, "{at_start}");
     wait_hash(&c, 3, &new_hash);
     assert_ne!(info_field(&mut c3, "state_transfers"), "0");
-    assert_eq!(hash_of(&mut c3), new_hash);
-    assert_eq!(std::fs::read_to_string(&own).expect("policy"), new_text);
-    c.wait_mesh(3);
-    let r: redis::RedisResult<String> = redis::cmd("SET").arg("ro:3").arg("x").query(&mut c3);
-    assert!(r.is_err(), "the new rules are enforced");
+    assert_runs_on(&c, 3, &own, &new_hash, &new_text);
     set_eventually(&mut c3, "after-install", 40);
     let data = converge(&c, 40);
     assert_eq!(data.get("before").map(String::as_str), Some("1"));

@@ -135,15 +135,6 @@ impl NodeCache {
         inner.generation += 1;
         inner.nodes.iter_mut().for_each(|n| *n = None);
     }
-
-    /// Number of cached nodes.
-    pub fn len(&self) -> usize {
-        self.lock().nodes.iter().filter(|n| n.is_some()).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

@@ -107,11 +107,7 @@ pub struct Nodes<'a, T: ?Sized> {
 
 impl<'a, T: KvRead + ?Sized> Nodes<'a, T> {
     pub fn new(kv: &'a T) -> Nodes<'a, T> {
-        Nodes {
-            kv,
-            value: None,
-            cache: None,
-        }
+        Nodes::cached(kv, None)
     }
 
     /// A reader that looks in `cache` before `kv`. The cache must hold only nodes committed in

@@ -500,8 +500,18 @@ impl InternalNode {
 
     /// sporedb fork: a copy of the children alone (cloning the node would also copy its
     /// subtree hashes, only to drop them).
-    pub(crate) fn clone_children(&self) -> Children {
-        self.children.clone()
+    /// sporedb fork: the node's children and kept subtree hashes, by value (the batch path
+    /// derives the next version from them instead of cloning the children).
+    pub(crate) fn into_parts(self) -> (Children, SubtreeHashes) {
+        (self.children, self.subtree_hashes)
+    }
+
+    /// sporedb fork: `new_from` given the previous version's parts (`into_parts`).
+    pub(crate) fn from_parts(children: Children, mut hashes: SubtreeHashes, changed: u16) -> Self {
+        let mut node = Self::new(children);
+        hashes.invalidate(changed);
+        node.subtree_hashes = hashes;
+        node
     }
 
     /// sporedb fork: a node with `children`, which equal `previous`'s children except at the

@@ -159,7 +159,9 @@ where
             value_hashes.windows(2).all(|w| w[0].0 != w[1].0),
             "a key appears twice in one update"
         );
-        let mut tree_cache = TreeCache::new(self.reader, version)?;
+        // A key adds a leaf and about one internal node below the shared upper levels.
+        let mut tree_cache =
+            TreeCache::with_capacity(self.reader, version, 2 * value_hashes.len() + 32)?;
         let root_node_key = tree_cache.get_root_node_key().clone();
         let (new_root_node_key, _) = self.batch_insert_at(
             root_node_key,
@@ -198,7 +200,9 @@ where
                 tree_cache.delete_node(&node_key, false /* is_leaf */);
 
                 // Reuse the current `InternalNode` in memory to create a new internal node.
-                let mut children: Children = internal_node.clone_children();
+                // sporedb fork: its children are moved, not cloned (each child index below is
+                // read before it is replaced, and visited once), with its subtree hashes.
+                let (mut children, hashes) = internal_node.into_parts();
                 // sporedb fork: the children replaced below (bit i = child i).
                 let mut changed: u16 = 0;
 
@@ -209,7 +213,7 @@ where
                     let child_index = kvs[left].0 .0.get_nibble(depth);
 
                     let (_, new_child) =
-                        match internal_node.child(child_index) {
+                        match children.get(child_index) {
                             Some(child) => {
                                 let child_node_key =
                                     node_key.gen_child_node_key(child.version, child_index);
@@ -243,8 +247,7 @@ where
                     changed |= 1 << u8::from(child_index);
                 }
                 // sporedb fork: keep the subtree hashes no changed child falls under.
-                let mut new_internal_node =
-                    InternalNode::new_from(children, &internal_node, changed);
+                let mut new_internal_node = InternalNode::from_parts(children, hashes, changed);
                 new_internal_node.fill_subtree_hashes::<H>();
 
                 node_key.set_version(version);

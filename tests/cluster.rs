@@ -102,6 +102,19 @@ fn four_nodes_converge_under_concurrent_clients() {
         .expect("set");
     let v: String = redis::cmd("GET").arg("ryw").query(&mut con).expect("get");
     assert_eq!(v, "x");
+    // INFO shows each node's network counters: every node published its own spores and heard
+    // (and endorsed) the others', and no honest message was refused.
+    for k in 0..4 {
+        let count = |field: &str| -> u64 {
+            info_field(&mut c.con(k), field)
+                .parse()
+                .unwrap_or_else(|_| panic!("node {k}: INFO has no numeric {field}"))
+        };
+        assert!(count("net_gossip_out") > 0, "node {k} published nothing");
+        assert!(count("net_gossip_in") > 0, "node {k} heard nothing");
+        assert!(count("net_direct_out") > 0, "node {k} endorsed nothing");
+        assert_eq!(count("net_gossip_rejected"), 0, "node {k}");
+    }
 }
 
 #[test]

@@ -97,6 +97,8 @@ pub struct NodeStatus {
     pub state_transfers: u64,
     /// The node has not yet caught up with its peers since it started (cluster nodes only).
     pub startup_sync_pending: bool,
+    /// The network's counters by name (`net::NetStats::fields`); empty on a single node.
+    pub net: Vec<(&'static str, u64)>,
 }
 
 /// Implemented by the node: a cheap snapshot of its consensus status.

@@ -317,6 +317,9 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
             if let Some(roots) = &sh.roots {
                 super::spore_root::info_fields(roots.as_ref(), &mut kv);
             }
+            for (name, value) in &st.net {
+                kv(&format!("net_{name}"), value.to_string());
+            }
         }
         _ => {}
     }

@@ -1,4 +1,5 @@
-//! What INFO's `sporedb` section reports about this node: its key, policy and spore counters.
+//! What INFO's `sporedb` section reports about this node: its key, policy and spore counters,
+//! and a cluster node's network counters (messages in and out, refused, dropped).
 
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ pub struct NodeStatusSource {
     pub stats: Arc<SporeStats>,
     /// A cluster node's global policy (its hash changes with policy-change spores).
     pub policy: Option<Arc<super::policy_state::ActivePolicy>>,
+    /// A cluster node's network, for its counters.
+    pub net: Option<crate::net::NetHandle>,
 }
 
 impl NodeInfo for NodeStatusSource {
@@ -39,6 +42,11 @@ impl NodeInfo for NodeStatusSource {
                 .stats
                 .startup_sync_pending
                 .load(std::sync::atomic::Ordering::Relaxed),
+            net: self
+                .net
+                .as_ref()
+                .map(|n| n.stats().fields())
+                .unwrap_or_default(),
         }
     }
 }

@@ -196,6 +196,7 @@ pub fn run(config: Config) -> Result<(), NodeError> {
             f,
             stats: stats.clone(),
             policy: active.clone(),
+            net: cluster.as_ref().map(|(_, net, _)| net.clone()),
         };
         let shared = Arc::new(
             Shared::new(

@@ -43,6 +43,9 @@ from resp import ConnectionClosed, RespConnection
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 KINDS = ("redis", "sporedb")
+# Not a compatibility target: sporedb with `state_root = false`, only to measure what the state
+# root costs (root_cost.py).
+SPOREDB_WITHOUT_ROOT = "sporedb-without-root"
 REPLY_TIMEOUT = float(os.environ.get("COMPAT_REPLY_TIMEOUT", "10"))
 
 
@@ -118,8 +121,13 @@ def _command_line(kind: str, port: int, workdir: Path) -> list[str]:
         return [os.environ.get("REDIS_SERVER_BIN", "redis-server"),
                 "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
                 "--dir", str(workdir), "--daemonize", "no"]
-    return [str(sporedb_binary()), "server", "--port", str(port), "--bind", HOST,
+    line = [str(sporedb_binary()), "server", "--port", str(port), "--bind", HOST,
             "--data-dir", str(workdir / "data")]
+    if kind == SPOREDB_WITHOUT_ROOT:
+        config = workdir / "without-root.toml"
+        config.write_text("state_root = false\n")
+        line += ["--config", str(config)]
+    return line
 
 
 def _die_with_parent() -> None:
@@ -157,7 +165,7 @@ def start(kind: str) -> Server:
     it; prefer `running()`."""
     timeout = float(os.environ.get("COMPAT_START_TIMEOUT", "30"))
     # Build (if needed) before taking a port, so a long build cannot let the port go stale.
-    if kind == "sporedb":
+    if kind != "redis":
         sporedb_binary()
     for attempt in range(3):  # another process may grab the free port before the server binds
         port = free_port()

@@ -61,6 +61,11 @@ pub struct Config {
     /// work stealing: less CPU per request than workers that park, wake and steal from each
     /// other); a cluster uses tokio's multi-thread runtime with this many workers.
     pub io_threads: usize,
+    /// Keep the state root (`SPORE.ROOT`, `SPORE.PROOF`, scrubs). `false` exists only to
+    /// measure what the root costs a single node, side by side (`compat/root-cost.sh`): those
+    /// commands then answer an error, and a cluster node refuses it (peers compare roots).
+    /// Turning it back on rebuilds the tree from the data at the next start.
+    pub state_root: bool,
     /// `[cluster]`: peers, global policy, trust. Absent = a single node that is its own
     /// committee.
     pub cluster: Option<ClusterConfig>,
@@ -194,6 +199,7 @@ impl Default for Config {
             lmdb_map_size: 64 << 30,
             log_level: "info".to_string(),
             io_threads: 0,
+            state_root: true,
             cluster: None,
             local_policy: LocalPolicy::default(),
         }
@@ -303,6 +309,13 @@ impl Config {
         problems.extend(self.local_policy.problems());
         if let Some(cluster) = &self.cluster {
             problems.extend(cluster.problems(&self.data_dir));
+            if !self.state_root {
+                problems.push(
+                    "state_root = false is for measuring a single node: a cluster node needs \
+                     its state root (peers compare roots, state transfer checks them)"
+                        .to_string(),
+                );
+            }
         }
         if problems.is_empty() {
             Ok(())

@@ -134,6 +134,9 @@ pub enum RedisError {
     /// `ERR sporedb: policy change refused: <why>` (checked on the proposing node before a
     /// spore is built: stale base, invalid policy, nothing changed, committee changed).
     PolicyChangeRefused { why: String },
+    /// `ERR sporedb: this node keeps no state root (state_root = false)`: a single node run
+    /// without its root, to measure what the root costs.
+    NoStateRoot,
 }
 
 impl fmt::Display for RedisError {
@@ -248,6 +251,9 @@ impl fmt::Display for RedisError {
             ),
             PolicyChangeRefused { why } => {
                 write!(f, "ERR sporedb: policy change refused: {}", clip_to(why, 2048))
+            }
+            NoStateRoot => {
+                f.write_str("ERR sporedb: this node keeps no state root (state_root = false)")
             }
         }
     }

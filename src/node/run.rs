@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::consensus::{Engine, EngineConfig, Policy};
 use crate::resp::Limits;
 use crate::server::{Listener, ServerConfig};
-use crate::store::{Store, StoreOptions};
+use crate::store::{RootOptions, Store, StoreOptions};
 
 use super::admin::DriverAdmin;
 use super::attestations::{attest_loop, Attestations, ClusterRoots};
@@ -76,12 +76,19 @@ pub fn run(config: Config) -> Result<(), NodeError> {
     if created {
         tracing::info!("generated node key {node_id}");
     }
-    let store = Arc::new(Store::open(
+    let store = Arc::new(Store::open_with(
         &config.data_dir,
         &StoreOptions {
             map_size: config.lmdb_map_size,
         },
+        RootOptions {
+            maintain: config.state_root,
+            ..RootOptions::default()
+        },
     )?);
+    if !config.state_root {
+        tracing::warn!("state_root = false: no state root (SPORE.ROOT and SPORE.PROOF refused)");
+    }
 
     let io = IoRuntimes::new(config.io_threads, config.cluster.is_some())?;
     let runtime = &io.main;

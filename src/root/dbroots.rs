@@ -40,8 +40,7 @@ pub struct DbRoots(pub [Option<DbRoot>; DATABASES]);
 impl DbRoots {
     /// The breakdown of `kv`'s current tree (one node read).
     pub fn of_tree<T: KvRead + ?Sized>(kv: &T) -> Result<DbRoots, StoreError> {
-        let state = TreeState::load(kv)?
-            .ok_or_else(|| StoreError::Tree("this store does not maintain a state root".into()))?;
+        let state = TreeState::load(kv)?.ok_or(StoreError::NoStateRoot)?;
         // The root's nibble path is empty; jmt does not export a constructor for it, so it is
         // decoded from its borsh form (`num_nibbles u64 LE = 0 ‖ bytes len u32 LE = 0`).
         let empty: NibblePath = borsh::from_slice(&[0u8; 12])

@@ -73,7 +73,7 @@ pub trait StateRootRead: KvRead {
 impl<T: KvRead + ?Sized> StateRootRead for T {}
 
 fn no_tree() -> StoreError {
-    StoreError::Tree("this store does not maintain a state root".into())
+    StoreError::NoStateRoot
 }
 
 /// A proof of entry `key` of leaf table `table`.

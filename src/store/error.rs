@@ -29,6 +29,10 @@ pub enum StoreError {
     /// The state tree (`crate::root`) failed or is missing.
     #[error("state tree: {0}")]
     Tree(String),
+    /// This store keeps no state tree (opened with `RootOptions::maintain` off): not a failure
+    /// of the storage, so it reaches the client as itself.
+    #[error("this store does not maintain a state root")]
+    NoStateRoot,
     /// Any other LMDB failure.
     #[error("lmdb: {0}")]
     Lmdb(heed::Error),
@@ -71,6 +75,9 @@ impl From<ReadError> for RedisError {
 
 impl From<StoreError> for RedisError {
     fn from(e: StoreError) -> RedisError {
+        if let StoreError::NoStateRoot = e {
+            return RedisError::NoStateRoot;
+        }
         tracing::error!(error = %e, "store failure");
         RedisError::Internal
     }

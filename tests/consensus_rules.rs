@@ -796,6 +796,93 @@ fn rule_fallback_floods_an_endorsement_without_commit() {
     h.run("fallback", steps);
 }
 
+/// Endorsements of our own spores that arrive after their certificate are flooded at the
+/// deadline for evidence visibility: all spores that became due in one step share one bundle,
+/// which carries endorsements only (every peer had the spores from the certificates).
+#[test]
+fn rule_late_endorsements_of_own_spores_travel_together() {
+    let mut h = Harness::new();
+    let a = set(h.id(0), 1, "x", absent("x"), 2_000);
+    let b = set(h.id(0), 2, "y", absent("y"), 2_000);
+    let (ai, bi) = (a.id(), b.id());
+    let floods = |e: &[Effect]| -> Vec<Bundle> {
+        e.iter()
+            .filter_map(|f| match f {
+                Effect::Broadcast(m) => match &**m {
+                    Message::Bundle(b) => Some(b.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+    let steps = vec![
+        Step {
+            desc: "our two spores, each its own batch, flooded",
+            at: 1_000,
+            input: Input::Submit(vec![a]),
+            expect: no_apply(),
+        },
+        Step {
+            desc: "second batch",
+            at: 1_001,
+            input: Input::Submit(vec![b]),
+            expect: no_apply(),
+        },
+        Step {
+            desc: "node 1 endorses both",
+            at: 1_010,
+            input: h.from(1, Message::Endorse(h.endorse(1, &sorted(&[ai, bi])))),
+            expect: no_apply(),
+        },
+        Step {
+            desc: "node 2 endorses both: ω reached, both applied and certified",
+            at: 1_020,
+            input: h.from(2, Message::Endorse(h.endorse(2, &sorted(&[ai, bi])))),
+            expect: applies(sorted(&[ai, bi])),
+        },
+        Step {
+            desc: "node 3 endorses each late, separately",
+            at: 1_030,
+            input: h.from(3, Message::Endorse(h.endorse(3, &[ai]))),
+            expect: no_apply(),
+        },
+        Step {
+            desc: "node 3, the other one",
+            at: 1_031,
+            input: h.from(3, Message::Endorse(h.endorse(3, &[bi]))),
+            expect: no_apply(),
+        },
+        Step {
+            desc: "deadline: one bundle, endorsements only, node 3's for both",
+            at: 2_000,
+            input: Input::Tick,
+            expect: Box::new(move |e| {
+                let f = floods(e);
+                let [bundle] = f.as_slice() else {
+                    return Err(format!("expected one flood, got {}", f.len()));
+                };
+                if !bundle.spores.is_empty() {
+                    return Err("the late flood re-sent spore batches".into());
+                }
+                for id in [ai, bi] {
+                    if !bundle.endorsements.iter().any(|x| x.contains(&id)) {
+                        return Err(format!("no endorsement of {id} in the late flood"));
+                    }
+                }
+                Ok(())
+            }),
+        },
+    ];
+    h.run("late endorsements", steps);
+}
+
+fn sorted(ids: &[SporeId]) -> Vec<SporeId> {
+    let mut v = ids.to_vec();
+    v.sort();
+    v
+}
+
 fn rejected_by_me(id: SporeId) -> Check {
     Box::new(move |e: &[Effect]| {
         let sent = e.iter().any(|f| matches!(f, Effect::Send { msg, .. } if matches!(&**msg, Message::Bundle(b) if b.rejections.iter().any(|r| r.contains(&id)))));

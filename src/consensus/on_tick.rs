@@ -34,13 +34,16 @@ impl Engine {
                 continue;
             };
             let mine = r.spore().is_some_and(|s| s.origin == self.me);
-            let flood = match r.phase {
-                Phase::Pending => r.endorsed_by_me || mine,
-                Phase::Committed | Phase::Applied => mine && r.endorsements.len() > r.flooded_with,
-                Phase::Dropped(_) => mine && r.endorsements.len() > r.flooded_with,
-            };
-            if flood {
-                cx.to_flood.insert(id);
+            match r.phase {
+                Phase::Pending if r.endorsed_by_me || mine => {
+                    cx.to_flood.insert(id);
+                }
+                Phase::Committed | Phase::Applied | Phase::Dropped(_)
+                    if mine && r.endorsements.len() > r.flooded_with =>
+                {
+                    cx.late_endorsements.insert(id);
+                }
+                _ => {}
             }
         }
         // Resend (§6.2): the origin may have lost our endorsement; the origin re-floods.

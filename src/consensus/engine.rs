@@ -473,10 +473,12 @@ impl Engine {
     }
 
     /// Floods the endorsements of our decided spores that arrived after their certificate
-    /// (evidence visibility, PROTOCOL.md §6.2 and §10): every peer already had the spores from
-    /// the certificate, so the bundles carry endorsements only, and one bundle carries those of
-    /// every spore that became due in this step — one flood per spore cost a quarter of all
-    /// gossip publishes at light load (`INFO` `net_gossip_out`, README "Cluster benchmark").
+    /// (evidence visibility, PROTOCOL.md §6.2 and §10): peers have the spores from their
+    /// submission or certificate floods (one that missed both asks with `Want` when it meets an
+    /// endorsement of an unknown spore), so the bundles carry endorsements only, and one
+    /// carries those of every spore that became due in this step — one flood per spore cost a
+    /// quarter of all gossip publishes at light load (`INFO` `net_gossip_out`, README "Cluster
+    /// benchmark").
     fn flush_late_endorsements(&mut self, cx: &mut Cx<'_>) {
         /// Endorsement bytes per bundle, well under the gossip size limit (4 MiB by default).
         const MAX_BUNDLE_BYTES: usize = 1 << 20;

@@ -46,6 +46,8 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     pub direct: request_response::Behaviour<BytesCodec>,
     pub px: request_response::Behaviour<BytesCodec>,
+    /// Long-lived per-peer streams for fire-and-forget direct messages (`streams.rs`).
+    pub stream: libp2p_stream::Behaviour,
 }
 
 /// Builds the behaviour for a node with identity `keypair`.
@@ -97,6 +99,7 @@ pub fn build(
         identify,
         direct,
         px,
+        stream: libp2p_stream::Behaviour::new(),
     })
 }
 

@@ -5,8 +5,9 @@
 //! - **gossip** on one gossipsub topic (the lead derives it from the policy hash), anonymous
 //!   (spores carry their own signatures) with sha3-256 content ids; every message passes the
 //!   caller's [`Validator`] on the network task before it is relayed or delivered;
-//! - **direct messages** and requests with responses over request-response with a length-prefixed
-//!   bytes codec (`codec`);
+//! - **direct messages**: fire-and-forget ones on one long-lived stream per peer (`streams`),
+//!   requests with responses over request-response; both with a length-prefixed bytes codec
+//!   (`codec`);
 //! - **discovery**: identify (a peer's own listen addresses) plus a small peer exchange (`px`: a
 //!   peer's peers), and bootstrap addresses re-dialled with backoff (`bootstrap`);
 //! - **bans**: a banned peer is disconnected, refused on reconnect and scored to the bottom.
@@ -24,6 +25,7 @@ mod identity;
 mod px;
 mod start;
 mod stats;
+mod streams;
 mod task;
 mod topics;
 
@@ -113,7 +115,8 @@ pub enum NetEvent {
     /// An accepted gossip message (already validated by the Validator). `from` is the peer that
     /// relayed it to us. Our own broadcasts are not delivered back to us.
     Gossip { from: NodeId, data: Bytes },
-    /// A direct message (request-response) from a peer; `respond` answers it (for requests that
+    /// A direct message from a peer (a request, or a fire-and-forget message from a per-peer
+    /// stream, whose `respond` answers nobody); `respond` answers it (for requests that
     /// expect an answer, e.g. state-transfer pages); dropping it answers empty.
     Direct {
         from: NodeId,

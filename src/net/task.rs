@@ -29,6 +29,7 @@ use super::bootstrap::Bootstrap;
 use super::handle::{lock, Command, Shared};
 use super::identity::{node_id, peer_id};
 use super::stats::NetCounters;
+use super::streams::{self, Outbound};
 use super::{px, short, NetConfig, NetError, NetEvent, Responder, Validator, Verdict};
 use crate::crypto::NodeId;
 
@@ -72,6 +73,8 @@ pub(crate) struct Task {
     banned: BTreeSet<PeerId>,
     last_peer_change: Instant,
     last_px: Instant,
+    /// Fire-and-forget direct messages, one stream per peer (`streams.rs`).
+    outbound: Outbound,
 }
 
 impl Task {
@@ -84,7 +87,19 @@ impl Task {
         commands: mpsc::Receiver<Command>,
     ) -> Task {
         let now = Instant::now();
+        let mut control = swarm.behaviour().stream.new_control();
+        if let Err(e) = streams::accept(
+            &mut control,
+            events.clone(),
+            shared.clone(),
+            config.max_message_bytes,
+        ) {
+            // Only a second registration of the protocol fails, and this is the only one.
+            tracing::error!("{e}");
+        }
+        let outbound = Outbound::new(control, shared.clone(), config.request_timeout);
         Task {
+            outbound,
             local: *swarm.local_peer_id(),
             swarm,
             topics: vec![topic],
@@ -211,8 +226,12 @@ impl Task {
                     tracing::debug!(to = short(&to), len = data.len(), "direct message refused");
                     return;
                 }
-                NetCounters::bump(&self.counters().direct_out);
-                self.swarm.behaviour_mut().direct.send_request(&peer, data);
+                if self.outbound.send(peer, data) {
+                    NetCounters::bump(&self.counters().direct_out);
+                } else {
+                    NetCounters::bump(&self.counters().direct_failed);
+                    tracing::debug!(to = short(&to), "direct message dropped: queue full");
+                }
             }
             Command::Request(to, data, reply) => {
                 let peer = peer_id(&to);
@@ -283,6 +302,7 @@ impl Task {
         behaviour.gossip.blacklist_peer(&peer);
         // Closes every connection to the peer and denies new ones, both directions.
         behaviour.blocked.block_peer(peer);
+        self.outbound.forget(&peer);
         self.addrs.remove(&peer);
     }
 

@@ -11,9 +11,10 @@
 //! Outbound, a writer task per peer owns the stream and a bounded queue: it opens the stream
 //! on first use (dialling if needed, within the request timeout) and again after a write fails;
 //! a message whose write fails twice, or that finds the queue full, is dropped and counted
-//! (`direct_failed`), as a lost request was. Inbound, a reader task per stream hands each
-//! frame to the consumer as `NetEvent::Direct` (with a `Responder` nobody waits for) and closes
-//! the stream on an oversized frame or a read error.
+//! (`direct_failed`), as a lost request was. Inbound, one reader task per peer (a newer stream
+//! from the same peer replaces the older) hands each frame to the consumer as
+//! `NetEvent::Direct` (with a `Responder` nobody waits for) and closes the stream on an
+//! oversized frame or a read error.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,8 +148,17 @@ pub(crate) fn accept(
         .accept(STREAM_PROTOCOL)
         .map_err(|e| format!("direct streams: {e}"))?;
     tokio::spawn(async move {
+        // One reader per peer, the newest stream's: a peer that opens many streams cannot make
+        // us hold many partial frames (each up to `max` bytes), and a reconnecting peer's new
+        // stream replaces its dead one at once.
+        let mut readers: std::collections::BTreeMap<PeerId, tokio::task::JoinHandle<()>> =
+            Default::default();
         while let Some((peer, stream)) = incoming.next().await {
-            tokio::spawn(reader(peer, stream, events.clone(), shared.clone(), max));
+            readers.retain(|_, r| !r.is_finished());
+            let reader = tokio::spawn(reader(peer, stream, events.clone(), shared.clone(), max));
+            if let Some(old) = readers.insert(peer, reader) {
+                old.abort();
+            }
         }
     });
     Ok(())

@@ -43,8 +43,9 @@ pub async fn read_frame<T: AsyncRead + Unpin + Send>(
     Ok(buf)
 }
 
-/// Writes one frame, refusing to send what the remote would refuse. The request-response handler
-/// closes the stream afterwards.
+/// Writes one frame, refusing to send what the remote would refuse, in one write (one yamux
+/// frame, not a separate one for the length). The request-response handler closes the stream
+/// afterwards; a per-peer stream (`streams`) stays open.
 pub async fn write_frame<T: AsyncWrite + Unpin + Send>(
     io: &mut T,
     data: &[u8],
@@ -58,8 +59,10 @@ pub async fn write_frame<T: AsyncWrite + Unpin + Send>(
     }
     let len = u32::try_from(data.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame longer than 4 GiB"))?;
-    io.write_all(&len.to_be_bytes()).await?;
-    io.write_all(data).await
+    let mut frame = Vec::with_capacity(4 + data.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(data);
+    io.write_all(&frame).await
 }
 
 impl Codec for BytesCodec {

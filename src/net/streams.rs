@@ -1,7 +1,7 @@
 //! Fire-and-forget direct messages (`NetHandle::send`: endorsements, anti-entropy) over one
-//! long-lived stream per peer and direction, `/sporedb/direct-stream/1`, framed like the
-//! request-response protocol (`u32` big-endian length ‖ bytes, the length checked against
-//! `max_message_bytes` before anything is read and the body read incrementally).
+//! long-lived stream per peer and direction, `/sporedb/direct-stream/1`, in the request-response
+//! protocol's frames (`codec::read_frame` / `write_frame`: the length is checked against
+//! `max_message_bytes` before anything is read, and the body is read incrementally).
 //!
 //! Why not request-response, as requests with an answer still use: each exchange opens a yamux
 //! substream, negotiates the protocol and closes both directions — 12 loopback packets per
@@ -20,11 +20,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncWriteExt, StreamExt};
 use libp2p::{PeerId, Stream, StreamProtocol};
 use libp2p_stream::Control;
 use tokio::sync::{mpsc, oneshot};
 
+use super::codec::{read_frame, write_frame};
 use super::handle::Shared;
 use super::identity::node_id;
 use super::stats::NetCounters;
@@ -42,15 +43,23 @@ pub(crate) struct Outbound {
     queues: std::collections::BTreeMap<PeerId, mpsc::Sender<Vec<u8>>>,
     shared: Arc<Shared>,
     open_timeout: Duration,
+    /// Largest message (the caller refuses larger ones before they are queued).
+    max: usize,
 }
 
 impl Outbound {
-    pub(crate) fn new(control: Control, shared: Arc<Shared>, open_timeout: Duration) -> Outbound {
+    pub(crate) fn new(
+        control: Control,
+        shared: Arc<Shared>,
+        open_timeout: Duration,
+        max: usize,
+    ) -> Outbound {
         Outbound {
             control,
             queues: Default::default(),
             shared,
             open_timeout,
+            max,
         }
     }
 
@@ -64,6 +73,7 @@ impl Outbound {
                 rx,
                 self.shared.clone(),
                 self.open_timeout,
+                self.max,
             ));
             tx
         });
@@ -90,12 +100,10 @@ async fn writer(
     mut queue: mpsc::Receiver<Vec<u8>>,
     shared: Arc<Shared>,
     open_timeout: Duration,
+    max: usize,
 ) {
     let mut stream: Option<Stream> = None;
     while let Some(data) = queue.recv().await {
-        let mut frame = Vec::with_capacity(4 + data.len());
-        frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        frame.extend_from_slice(&data);
         let mut sent = false;
         // A stream found broken is reopened once for the same message.
         for _ in 0..2 {
@@ -115,7 +123,7 @@ async fn writer(
                 }
             }
             let Some(s) = stream.as_mut() else { break };
-            match write_frame(s, &frame).await {
+            match send_frame(s, &data, max).await {
                 Ok(()) => {
                     sent = true;
                     break;
@@ -132,8 +140,8 @@ async fn writer(
     }
 }
 
-async fn write_frame(stream: &mut Stream, frame: &[u8]) -> std::io::Result<()> {
-    stream.write_all(frame).await?;
+async fn send_frame(stream: &mut Stream, data: &[u8], max: usize) -> std::io::Result<()> {
+    write_frame(stream, data, max).await?;
     stream.flush().await
 }
 
@@ -176,22 +184,14 @@ async fn reader(
         return;
     };
     loop {
-        let mut len = [0u8; 4];
-        if stream.read_exact(&mut len).await.is_err() {
-            return;
-        }
-        let len = u32::from_be_bytes(len) as usize;
-        if len > max {
-            tracing::debug!(%peer, len, max, "oversized direct frame: stream closed");
-            return;
-        }
-        // Read what is actually sent, not what the length claims: a lying length costs at
-        // most the bytes that arrive.
-        let mut data = Vec::new();
-        match (&mut stream).take(len as u64).read_to_end(&mut data).await {
-            Ok(n) if n == len => {}
-            _ => return,
-        }
+        let data = match read_frame(&mut stream, max).await {
+            Ok(data) => data,
+            // The stream ended, or the frame was oversized or short: close it.
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "direct stream closed");
+                return;
+            }
+        };
         NetCounters::bump(&shared.counters.direct_in);
         // Nobody waits for an answer to a stream message.
         let (respond, _) = oneshot::channel();

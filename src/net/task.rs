@@ -97,7 +97,12 @@ impl Task {
             // Only a second registration of the protocol fails, and this is the only one.
             tracing::error!("{e}");
         }
-        let outbound = Outbound::new(control, shared.clone(), config.request_timeout);
+        let outbound = Outbound::new(
+            control,
+            shared.clone(),
+            config.request_timeout,
+            config.max_message_bytes,
+        );
         Task {
             outbound,
             local: *swarm.local_peer_id(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::crypto::{sha3, Digest, NodeId};
-use crate::spore::effects::Projection;
+use crate::spore::effects::{Projection, VersionEffects};
 use crate::spore::footprint::KeyClass;
 use crate::spore::{Key, Spore, SporeId, VersionView};
 
@@ -58,8 +58,11 @@ pub struct Engine {
     pub(super) waiting: BTreeSet<SporeId>,
     /// The waiting spores with database prerequisites (re-checked after every apply).
     pub(super) waiting_db: BTreeSet<SporeId>,
-    /// Applied by the engine, not yet confirmed by the driver (projected over the view).
-    pub(super) unconfirmed: Vec<(SporeId, Arc<Spore>)>,
+    /// Applied by the engine, not yet confirmed by the driver (projected over the view), with
+    /// their version effects: computed once, when applied, and layered at every step until
+    /// confirmed. They stay right while the view only moves by confirming a prefix of them
+    /// (the store applies exactly the projected effects), and `Input::Resynced` clears them.
+    pub(super) unconfirmed: Vec<Unconfirmed>,
     /// Per key: the order version and the commutative classes applied at it (bit 0 counters,
     /// bit 1 set members) — PROTOCOL.md §5.3.
     pub(super) class_guard: BTreeMap<Key, (Digest, u8)>,
@@ -110,6 +113,15 @@ pub(super) struct Cx<'v> {
 
 /// The most content-less records one endorser may create (bounded memory under floods).
 const MAX_UNKNOWN_PER_ENDORSER: u32 = 65_536;
+
+/// A spore the engine applied and the driver has not confirmed yet (`Input::Applied`).
+#[derive(Debug, Clone)]
+pub struct Unconfirmed {
+    pub id: SporeId,
+    pub spore: Arc<Spore>,
+    /// Its version effects over the view and the spores unconfirmed before it.
+    pub effects: VersionEffects,
+}
 
 impl Engine {
     /// A new engine. Its state is empty: a restarted node restores a persisted `Engine`
@@ -247,6 +259,12 @@ impl Engine {
             .filter_map(|(id, r)| r.deadline().map(|d| (id, d)))
     }
 
+    /// Spores this engine applied whose apply the driver has not confirmed yet
+    /// (`Input::Applied`), in apply order: the store's committed versions do not reflect them.
+    pub fn unconfirmed(&self) -> impl Iterator<Item = &Unconfirmed> {
+        self.unconfirmed.iter()
+    }
+
     /// Feeds one input at local time `now_ms`; `view` is the store's committed versions
     /// (reflecting every spore confirmed by `Input::Applied`). Returns the effects, network
     /// ones first.
@@ -259,8 +277,8 @@ impl Engine {
             return Vec::new();
         }
         let mut proj = Projection::new(view);
-        for (id, s) in &self.unconfirmed {
-            proj.push(s, id);
+        for u in &self.unconfirmed {
+            proj.layer(&u.effects);
         }
         let mut cx = Cx {
             now: now_ms,
@@ -341,7 +359,7 @@ impl Engine {
     /// The driver confirmed these applies: the view now reflects them.
     fn on_applied(&mut self, ids: &[SporeId]) {
         let done: BTreeSet<&SporeId> = ids.iter().collect();
-        self.unconfirmed.retain(|(id, _)| !done.contains(id));
+        self.unconfirmed.retain(|u| !done.contains(&u.id));
     }
 
     /// Runs the consequences of a step to a fixed point: sign pending endorsements, commit,
@@ -603,8 +621,12 @@ impl Engine {
     }
 
     fn apply(&mut self, cx: &mut Cx<'_>, id: SporeId, s: Arc<Spore>) {
-        cx.proj.push(&s, &id);
-        self.unconfirmed.push((id, s.clone()));
+        let effects = cx.proj.push_kept(&s, &id);
+        self.unconfirmed.push(Unconfirmed {
+            id,
+            spore: s.clone(),
+            effects,
+        });
         self.waiting.remove(&id);
         self.waiting_db.remove(&id);
         for p in &s.key_prereqs {

@@ -41,7 +41,7 @@ pub mod wire;
 
 pub use config::{EngineConfig, Policy, PolicyError, Verifier};
 pub use effect::{DropReason, Effect};
-pub use engine::{Engine, Stats};
+pub use engine::{Engine, Stats, Unconfirmed};
 pub use evidence::Evidence;
 pub use gossip_check::{cached_verifier, check_direct, check_gossip, GossipRules, GossipVerdict};
 pub use input::Input;

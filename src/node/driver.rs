@@ -6,6 +6,11 @@
 //! own OS thread keeps LMDB's single-writer, thread-bound write transactions away from tokio's
 //! workers and makes the apply order the engine's order, with nothing interleaved.
 //!
+//! With a state root, group commits are pipelined (`Driver::apply`): while the store's tree
+//! worker computes one group's root, this thread steps the engine on what is queued, and the
+//! spores it applies meanwhile form the next group. Clients still hear only once their
+//! group is durable.
+//!
 //! Blind writes whose spore is dropped for a conflict are rebuilt on fresh versions and
 //! resubmitted until their deadline; WATCHed writes fail instead (EXEC answers a null array).
 //!
@@ -15,7 +20,7 @@
 //! and answers the `SPORE.*` commands.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +31,7 @@ use crate::reply::Reply;
 use crate::spore::effects::Projection;
 use crate::spore::footprint::merged_accesses;
 use crate::spore::{Key, Spore, SporeId, VersionView};
-use crate::store::{Store, StoreRead};
+use crate::store::{HeldWrite, Store, StoreRead};
 use crate::write::WriteError;
 
 use super::admin::EvidenceRecord;
@@ -77,6 +82,20 @@ pub struct Driver {
     /// Policy switches the engine made in the step being carried out, done by the node once
     /// the spores applied before them are durable.
     switches: Vec<Effect>,
+    /// A commit group applied but not yet committed: its tree version is being computed on the
+    /// store's tree worker while this thread goes on (`apply`, `finish_group`).
+    in_flight: Option<InFlight>,
+    /// Spores the engine applied while a group was in flight, in its order: the next group.
+    next_group: Vec<(SporeId, Arc<Spore>)>,
+    /// A `Shutdown` message was handled.
+    shutdown: bool,
+}
+
+/// An applied, uncommitted commit group (see `Driver::apply`).
+struct InFlight {
+    txn: HeldWrite,
+    ids: Vec<SporeId>,
+    replies: Vec<Vec<Reply>>,
 }
 
 impl Driver {
@@ -108,6 +127,9 @@ impl Driver {
             spore_rule: None,
             policy: None,
             switches: Vec::new(),
+            in_flight: None,
+            next_group: Vec::new(),
+            shutdown: false,
         }
     }
 
@@ -134,42 +156,70 @@ impl Driver {
     /// Runs until shutdown; every write still waiting then gets `Unavailable`.
     pub fn run(mut self) {
         loop {
+            if let Some(group) = &mut self.in_flight {
+                // While the tree worker computes the group's root, do the work that is queued
+                // (its applies wait in `next_group`). Once the root is there, or nothing is
+                // queued, commit and start the next group.
+                if !group.txn.root_ready() {
+                    match self.rx.try_recv() {
+                        Ok(msg) => {
+                            self.run_once(Some(msg));
+                            if self.shutdown {
+                                break;
+                            }
+                            continue;
+                        }
+                        Err(TryRecvError::Empty) => {}
+                        Err(TryRecvError::Disconnected) => break,
+                    }
+                }
+                self.next_group_starts();
+                continue;
+            }
             let first = match self.rx.recv_timeout(TICK) {
                 Ok(msg) => Some(msg),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            let mut writes: Vec<WriteJob> = self.retry.drain(..).collect();
-            let mut shutdown = false;
-            if let Some(msg) = first {
-                shutdown = self.handle(msg, &mut writes);
-                // Drain what else is queued: writes become one batch (one signature, one
-                // group commit); peer messages are stepped as they come.
-                let mut taken = 1;
-                while !shutdown && taken < MAX_BATCH {
-                    match self.rx.try_recv() {
-                        Ok(msg) => {
-                            shutdown = self.handle(msg, &mut writes);
-                            taken += 1;
-                        }
-                        Err(_) => break,
-                    }
-                }
-            }
-            if !writes.is_empty() {
-                self.submit(writes);
-            }
-            if shutdown {
+            self.run_once(first);
+            if self.shutdown {
                 break;
             }
-            // Timers must run under sustained load too (drops at deadline + grace, retries):
-            // a steady stream of messages never lets `recv_timeout` time out.
-            if clock::now_ms() >= self.next_tick_ms {
-                self.step(Input::Tick);
-            }
         }
+        self.settle_groups();
         for (_, w) in std::mem::take(&mut self.waiting) {
             let _ = w.job.reply.send(Err(WriteError::Unavailable));
+        }
+    }
+
+    /// One turn of the loop: `first` (if any) and whatever else is queued, then the timer.
+    fn run_once(&mut self, first: Option<DriverMsg>) {
+        let mut writes: Vec<WriteJob> = self.retry.drain(..).collect();
+        if let Some(msg) = first {
+            self.shutdown = self.handle(msg, &mut writes);
+            // Drain what else is queued: writes become one batch (one signature, one
+            // group commit); peer messages are stepped as they come.
+            let mut taken = 1;
+            while !self.shutdown && taken < MAX_BATCH {
+                match self.rx.try_recv() {
+                    Ok(msg) => {
+                        self.shutdown = self.handle(msg, &mut writes);
+                        taken += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if !writes.is_empty() {
+            self.submit(writes);
+        }
+        if self.shutdown {
+            return;
+        }
+        // Timers must run under sustained load too (drops at deadline + grace, retries):
+        // a steady stream of messages never lets `recv_timeout` time out.
+        if clock::now_ms() >= self.next_tick_ms {
+            self.step(Input::Tick);
         }
     }
 
@@ -183,10 +233,14 @@ impl Driver {
                 self.relayed = None;
             }
             DriverMsg::Admin { request, reply } => {
+                // Answers (SPORE.STATUS, approvals…) describe the store as committed.
+                self.settle_groups();
                 let answer = self.answer(request);
                 let _ = reply.send(answer);
             }
             DriverMsg::Install { catch_up, reply } => {
+                // An install writes the store: the groups applied before it commit first.
+                self.settle_groups();
                 let _ = reply.send(self.install(*catch_up));
             }
             DriverMsg::Shutdown => return true,
@@ -310,6 +364,13 @@ impl Driver {
             // Keys an earlier spore of this batch wrote non-commutatively: their TTL state is not
             // in the store yet.
             let mut rewritten: BTreeSet<Key> = BTreeSet::new();
+            // The group in flight (`apply`) is applied but not committed, so the snapshot
+            // lacks it: project it, or every blind write on its keys would be built on stale
+            // versions and conflict.
+            for u in self.engine.unconfirmed() {
+                projection.layer(&u.effects);
+                rewritten.extend(non_commutative_keys(&u.spore));
+            }
             for job in batch {
                 if now >= job.deadline_ms {
                     self.drop_job(
@@ -351,11 +412,7 @@ impl Driver {
                         projection.push(&m.spore, &id);
                         // Only a non-commutative write can change a key's TTL; increments and
                         // set additions leave the store's TTL facts valid.
-                        for (k, access) in merged_accesses(&m.spore) {
-                            if !access.is_commutative() {
-                                rewritten.insert(k);
-                            }
-                        }
+                        rewritten.extend(non_commutative_keys(&m.spore));
                         self.waiting.insert(
                             id,
                             Waiting {
@@ -452,7 +509,11 @@ impl Driver {
         if !to_apply.is_empty() {
             self.apply(to_apply);
         }
-        // Normally done by `apply` (a switch always follows its spore's `Apply`).
+        // Normally done by `apply` (a switch always follows its spore's `Apply`); the spores
+        // applied before a switch are durable before it, whatever happens.
+        if !self.switches.is_empty() {
+            self.settle_groups();
+        }
         self.switch_policy();
     }
 
@@ -476,20 +537,92 @@ impl Driver {
     }
 
     /// Applies committed spores in one durable transaction, then answers their clients.
+    ///
+    /// With a state root, groups are pipelined: once a group's spores are applied, the store's
+    /// tree worker computes its root version while this thread goes back to its loop and does
+    /// the work that is queued (the next batch: its engine step, signature, endorsements). The
+    /// spores the engine applies meanwhile wait in `next_group`. When the root is there (or
+    /// nothing is queued) the group commits, its clients get their replies, and `next_group`
+    /// starts (`next_group_starts`). The engine projects uncommitted spores over the store
+    /// (they stay unconfirmed until `Input::Applied`), and so does `submit`; a group's clients
+    /// still hear only once it is durable.
     fn apply(&mut self, spores: Vec<(SporeId, Arc<Spore>)>) {
+        if self.in_flight.is_some() && self.switches.is_empty() {
+            self.next_group.extend(spores);
+            return;
+        }
+        self.finish_group();
+        let mut group = std::mem::take(&mut self.next_group);
+        group.extend(spores);
+        // A policy change among these spores: the node switches once they are durable, before
+        // it answers anyone or steps the engine again, so that group commits now.
+        let defer = self.switches.is_empty();
+        self.start_group(group, defer);
+    }
+
+    /// Applies `spores` in a write transaction, and commits it now, or (`defer`) leaves it in
+    /// flight while the tree worker computes its root.
+    fn start_group(&mut self, spores: Vec<(SporeId, Arc<Spore>)>, defer: bool) {
         let ids: Vec<SporeId> = spores.iter().map(|(id, _)| *id).collect();
-        let outcome = (|| {
-            let mut txn = self.store.write()?;
-            let mut replies = Vec::with_capacity(spores.len());
-            for (id, spore) in &spores {
-                replies.push(match apply_spore(&mut txn, spore, id)? {
-                    Applied::Done(r) => r,
-                    Applied::AlreadyApplied => Vec::new(),
-                });
-            }
-            txn.commit()?;
-            Ok::<_, crate::store::StoreError>(replies)
+        let applied = (|| {
+            let mut txn = HeldWrite::begin(self.store.clone())?;
+            let (replies, started) = txn.with(|txn| {
+                let mut replies = Vec::with_capacity(spores.len());
+                for (id, spore) in &spores {
+                    replies.push(match apply_spore(txn, spore, id)? {
+                        Applied::Done(r) => r,
+                        Applied::AlreadyApplied => Vec::new(),
+                    });
+                }
+                Ok((replies, defer && txn.start_root()?))
+            })?;
+            Ok::<_, crate::store::StoreError>((txn, replies, started))
         })();
+        match applied {
+            Ok((txn, replies, true)) => {
+                self.in_flight = Some(InFlight { txn, ids, replies });
+            }
+            Ok((txn, replies, false)) => {
+                let outcome = txn.commit().map(|()| replies);
+                self.committed(ids, outcome);
+            }
+            Err(e) => self.committed(ids, Err(e)),
+        }
+    }
+
+    /// Commits the group in flight, if any, and answers its clients.
+    fn finish_group(&mut self) {
+        if let Some(InFlight { txn, ids, replies }) = self.in_flight.take() {
+            let outcome = txn.commit().map(|()| replies);
+            self.committed(ids, outcome);
+        }
+    }
+
+    /// Commits the group in flight and starts the next one, in flight in turn.
+    fn next_group_starts(&mut self) {
+        self.finish_group();
+        if !self.next_group.is_empty() {
+            let group = std::mem::take(&mut self.next_group);
+            self.start_group(group, true);
+        }
+    }
+
+    /// Makes every spore the engine applied durable: nothing is in flight afterwards.
+    fn settle_groups(&mut self) {
+        self.finish_group();
+        if !self.next_group.is_empty() {
+            let group = std::mem::take(&mut self.next_group);
+            self.start_group(group, false);
+        }
+    }
+
+    /// After a group's commit (or its failure): switch policy, answer the clients, confirm the
+    /// applies to the engine.
+    fn committed(
+        &mut self,
+        ids: Vec<SporeId>,
+        outcome: Result<Vec<Vec<Reply>>, crate::store::StoreError>,
+    ) {
         // A policy change among these spores: the node switches before it answers anyone or
         // steps the engine again (the engine switched at the change's place in the order).
         self.switch_policy();
@@ -528,8 +661,6 @@ impl Driver {
         }
     }
 
-    /// Logs and keeps evidence, bans its culprit, and floods the statements that prove it so
-    /// every honest node can check it and act on its own.
     fn record_evidence(&mut self, evidence: Arc<Evidence>) {
         let culprit = evidence.culprit();
         tracing::warn!(
@@ -594,4 +725,12 @@ impl Driver {
 
 fn fail(job: WriteJob, error: WriteError) {
     let _ = job.reply.send(Err(error));
+}
+
+/// The keys `spore` writes non-commutatively (the only writes that can change a key's TTL).
+fn non_commutative_keys(spore: &Spore) -> impl Iterator<Item = Key> {
+    merged_accesses(spore)
+        .into_iter()
+        .filter(|(_, access)| !access.is_commutative())
+        .map(|(k, _)| k)
 }

@@ -2,10 +2,17 @@
 //! (`Dirty`), and at commit `apply` turns them into one jmt batch (one tree version per
 //! commit group) written into the same transaction, together with the applied-set digest.
 //! `build` creates the tree from existing data (a fresh or upgraded store), in chunks.
+//!
+//! `apply` is three steps, which the LMDB store can run on two threads (`store::root_worker`):
+//! `prepare` (in the transaction: the applied-set digest, each touched leaf's final value, or
+//! a rebuild when removals dominate), `TreeJob::run` (pure: key and value hashes and jmt's
+//! computation, over any snapshot of the last committed tree), and `finish` (in the
+//! transaction again: the new nodes, stale list and tree state). Both ways give one root.
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
+use jmt::storage::{TreeReader, TreeUpdateBatch};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, ValueHash};
 
 use crate::store::kv::{clear_table, KvRead, KvWrite, Table};
@@ -80,24 +87,54 @@ fn put_values<T: KvWrite + ?Sized>(
     cache: Option<&NodeCache>,
     pending: Option<&mut PendingNodes>,
 ) -> Result<TreeState, StoreError> {
+    let computed = {
+        let reader = Nodes::cached(&*kv, cache);
+        compute(&reader, state, leaves)?
+    };
+    write_computed(kv, computed, pending)
+}
+
+/// A new tree version, computed but not yet written.
+pub struct Computed {
+    state: TreeState,
+    update: TreeUpdateBatch,
+}
+
+/// Computes `leaves` as the next version of the tree `reader` reads (whose current state is
+/// `state`). Pure computation over committed nodes: it may run on another thread than the
+/// transaction that will write the result (`TreeJob`).
+fn compute<R: TreeReader>(
+    reader: &R,
+    state: Option<TreeState>,
+    leaves: Leaves,
+) -> Result<Computed, StoreError> {
     let version = match state {
         Some(s) => s.version + 1,
         None => 0,
     };
-    let (root, update) = {
-        let reader = Nodes::cached(&*kv, cache);
-        let tree = JellyfishMerkleTree::<_, Sha3>::new(&reader);
-        match leaves {
-            Leaves::Puts(hashes) => tree.batch_put_value_hashes(hashes, version),
-            Leaves::Mixed(values) => tree.put_value_set(values, version),
-        }
-        .map_err(tree_error)?
-    };
-    write_update(kv, version, update, pending)?;
-    let state = TreeState {
-        version,
-        root: root.0,
-    };
+    let tree = JellyfishMerkleTree::<_, Sha3>::new(reader);
+    let (root, update) = match leaves {
+        Leaves::Puts(hashes) => tree.batch_put_value_hashes(hashes, version),
+        Leaves::Mixed(values) => tree.put_value_set(values, version),
+    }
+    .map_err(tree_error)?;
+    Ok(Computed {
+        state: TreeState {
+            version,
+            root: root.0,
+        },
+        update,
+    })
+}
+
+/// Writes a computed version: its nodes, its stale list, the new tree state.
+fn write_computed<T: KvWrite + ?Sized>(
+    kv: &mut T,
+    computed: Computed,
+    pending: Option<&mut PendingNodes>,
+) -> Result<TreeState, StoreError> {
+    let Computed { state, update } = computed;
+    write_update(kv, state.version, update, pending)?;
     state.store(kv)?;
     Ok(state)
 }
@@ -107,14 +144,56 @@ fn value_hash(value: &[u8]) -> ValueHash {
     ValueHash::with::<Sha3>(value)
 }
 
-/// Folds a transaction's changes into the tree and the applied-set digest (call just before
-/// commit, in the same transaction). With a node cache, returns the new nodes to enter it once
-/// the transaction has committed (`NodeCache::insert_committed`).
-pub fn apply<T: KvWrite + ?Sized>(
+/// The tree work of one commit, taken out of its transaction: the leaves it touched with their
+/// final values, and the tree state they apply to. `run` computes the new version (the costly
+/// part: hashing, reading nodes) from a read snapshot of the last committed tree, so it can
+/// overlap other work of the writer; `finish` writes the result into the transaction.
+pub struct TreeJob {
+    state: TreeState,
+    /// (table, key, final value or `None` for a deletion).
+    leaves: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
+    removals: usize,
+}
+
+impl TreeJob {
+    /// Computes the next tree version, reading committed nodes through `reader`. The reader
+    /// must see the tree of `state` (any snapshot taken after the last commit does).
+    pub fn run<R: TreeReader>(self, reader: &R) -> Result<Computed, StoreError> {
+        let leaves = if self.removals == 0 {
+            Leaves::Puts(
+                self.leaves
+                    .into_iter()
+                    .filter_map(|(t, k, v)| v.map(|v| (key_hash(t, &k), value_hash(&v))))
+                    .collect(),
+            )
+        } else {
+            Leaves::Mixed(
+                self.leaves
+                    .into_iter()
+                    .map(|(t, k, v)| (key_hash(t, &k), v))
+                    .collect(),
+            )
+        };
+        compute(reader, Some(self.state), leaves)
+    }
+}
+
+/// What `prepare` left for the tree.
+pub enum Prepared {
+    /// Nothing left (no leaf changed, or the tree was rebuilt in the transaction).
+    Done,
+    /// The new version still has to be computed (`TreeJob::run`) and written (`finish`).
+    Job(TreeJob),
+}
+
+/// Folds a transaction's changes into the applied-set digest and lists the leaves the tree
+/// must take in (call just before commit, in the same transaction). When many removals make a
+/// rebuild cheaper, rebuilds the tree here and then.
+pub fn prepare<T: KvWrite + ?Sized>(
     kv: &mut T,
     dirty: Dirty,
     cache: Option<&NodeCache>,
-) -> Result<Option<PendingNodes>, StoreError> {
+) -> Result<Prepared, StoreError> {
     if !dirty.applied.is_empty() || !dirty.applied_removed.is_empty() {
         let mut set = AppliedSet::load(kv)?;
         for k in &dirty.applied {
@@ -126,43 +205,62 @@ pub fn apply<T: KvWrite + ?Sized>(
         set.store(kv)?;
     }
     if dirty.leaves.is_empty() {
-        return Ok(None);
+        return Ok(Prepared::Done);
     }
-    let state = TreeState::load(kv)?;
-    if state.is_none() {
+    let Some(state) = TreeState::load(kv)? else {
         return Err(StoreError::Tree("the state tree was never built".into()));
-    }
-    let mut touched = Vec::with_capacity(dirty.leaves.len());
-    for (table, key) in &dirty.leaves {
-        touched.push((key_hash(*table, key), kv.get(*table, key)?));
-    }
-    let removals = touched.iter().filter(|(_, v)| v.is_none()).count();
-    let leaves = if removals == 0 {
-        Leaves::Puts(
-            touched
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, value_hash(v))))
-                .collect(),
-        )
-    } else {
-        Leaves::Mixed(
-            touched
-                .into_iter()
-                .map(|(k, v)| (k, v.map(<[u8]>::to_vec)))
-                .collect(),
-        )
     };
+    let mut leaves = Vec::with_capacity(dirty.leaves.len());
+    let mut removals = 0;
+    for (table, key) in dirty.leaves {
+        let value = kv.get(table, &key)?.map(<[u8]>::to_vec);
+        removals += usize::from(value.is_none());
+        leaves.push((table, key, value));
+    }
     if rebuild_is_cheaper(&*kv, removals)? {
         // The rebuilt tree restarts its versions at 0: cached keys could name other nodes.
         if let Some(c) = cache {
             c.clear();
         }
         build_tree(kv)?;
-        Ok(None)
-    } else {
-        let mut pending = cache.map(NodeCache::pending);
-        put_values(kv, state, leaves, cache, pending.as_mut())?;
-        Ok(pending)
+        return Ok(Prepared::Done);
+    }
+    Ok(Prepared::Job(TreeJob {
+        state,
+        leaves,
+        removals,
+    }))
+}
+
+/// Writes a version computed by `TreeJob::run` into the transaction `prepare` was called on,
+/// listing in `pending` the new nodes the node cache keeps.
+pub fn finish<T: KvWrite + ?Sized>(
+    kv: &mut T,
+    computed: Computed,
+    pending: Option<&mut PendingNodes>,
+) -> Result<(), StoreError> {
+    write_computed(kv, computed, pending).map(|_| ())
+}
+
+/// Folds a transaction's changes into the tree and the applied-set digest, all on the calling
+/// thread (call just before commit, in the same transaction). With a node cache, returns the
+/// new nodes to enter it once the transaction has committed (`NodeCache::insert_committed`).
+pub fn apply<T: KvWrite + ?Sized>(
+    kv: &mut T,
+    dirty: Dirty,
+    cache: Option<&NodeCache>,
+) -> Result<Option<PendingNodes>, StoreError> {
+    match prepare(kv, dirty, cache)? {
+        Prepared::Done => Ok(None),
+        Prepared::Job(job) => {
+            let mut pending = cache.map(NodeCache::pending);
+            let computed = {
+                let reader = Nodes::cached(&*kv, cache);
+                job.run(&reader)?
+            };
+            finish(kv, computed, pending.as_mut())?;
+            Ok(pending)
+        }
     }
 }
 

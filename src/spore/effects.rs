@@ -205,15 +205,32 @@ impl<'a> Projection<'a> {
 
     /// Layers the effects of `spore` on top of the current projection.
     pub fn push(&mut self, spore: &Spore, id: &SporeId) {
+        self.push_kept(spore, id);
+    }
+
+    /// Like `push`, and returns the effects, for `layer` to put on another projection later.
+    pub fn push_kept(&mut self, spore: &Spore, id: &SporeId) -> VersionEffects {
         let effects = version_effects(spore, id, self);
+        self.layer(&effects);
+        effects
+    }
+
+    /// Layers effects computed before (`push_kept`) by a projection that answered as this one
+    /// does now: the same spores over a base that held the same versions. Spares recomputing
+    /// them, hashes included, when the same unapplied spores are projected step after step.
+    pub fn layer(&mut self, effects: &VersionEffects) {
         for db in &effects.flushed {
             // Keys of a flushed database fall back to the absent version of the new generation.
             self.keys.retain(|k, _| k.db != *db);
         }
-        self.dbs.extend(effects.dbs);
-        self.keys.extend(effects.keys);
-        self.members
-            .extend(effects.members.into_iter().map(|(k, m, v)| ((k, m), v)));
+        self.dbs.extend(effects.dbs.iter().copied());
+        self.keys.extend(effects.keys.iter().cloned());
+        self.members.extend(
+            effects
+                .members
+                .iter()
+                .map(|(k, m, v)| ((k.clone(), m.clone()), *v)),
+        );
     }
 }
 

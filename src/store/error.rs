@@ -33,6 +33,10 @@ pub enum StoreError {
     /// of the storage, so it reaches the client as itself.
     #[error("this store does not maintain a state root")]
     NoStateRoot,
+    /// A write transaction used out of order (written after its tree version started, used
+    /// after its commit): a bug in the caller, refused rather than committed with a wrong root.
+    #[error("write transaction misuse: {0}")]
+    Misuse(&'static str),
     /// Any other LMDB failure.
     #[error("lmdb: {0}")]
     Lmdb(heed::Error),

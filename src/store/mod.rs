@@ -17,12 +17,14 @@ pub mod digest;
 pub mod error;
 pub mod glob;
 pub mod hashed;
+pub mod held;
 pub mod kv;
 pub mod layout;
 pub mod lmdb;
 pub mod memory;
 pub mod overlay;
 pub mod read;
+pub mod root_worker;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +34,7 @@ use crate::spore::{DbState, Key, KeyVersion, VersionView};
 pub use crate::root::{Integrity, Root, StateRootRead};
 pub use cursor::ScanCursor;
 pub use error::{ReadError, StoreError};
+pub use held::HeldWrite;
 pub use kv::{KvRead, KvWrite, Table};
 pub use lmdb::{ReadTxn, WriteTxn};
 pub use memory::{MemRead, MemStore, MemWrite};

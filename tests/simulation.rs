@@ -52,6 +52,27 @@ fn n4_mode(byz: Byzantine) {
     assert!(committed > 40 * 6, "too few commits: {committed}");
 }
 
+/// The engine projects applied spores over a store that does not have them yet, as a node
+/// whose group commits are pipelined does (`SimConfig::lag_commits`), under every fault mode.
+#[test]
+fn n4f1_lagged_commits() {
+    for byz in [
+        Byzantine::None,
+        Byzantine::Equivocate,
+        Byzantine::Forge,
+        Byzantine::Withhold,
+        Byzantine::Replay,
+    ] {
+        let (committed, _) = run_seeds(byz.name(), 100..120, |s| {
+            let mut c = n4(s, byz);
+            c.lag_commits = true;
+            c.crash = s.is_multiple_of(4);
+            c
+        });
+        assert!(committed > 20 * 6, "too few commits: {committed}");
+    }
+}
+
 #[test]
 fn n4f1_crashed() {
     n4_mode(Byzantine::None);

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::crypto::{sha3, Digest, NodeId};
-use crate::spore::effects::{Projection, VersionEffects};
+use crate::spore::effects::{Overlay, Projection, VersionEffects};
 use crate::spore::footprint::KeyClass;
 use crate::spore::{Key, Spore, SporeId, VersionView};
 
@@ -63,6 +63,10 @@ pub struct Engine {
     /// confirmed. They stay right while the view only moves by confirming a prefix of them
     /// (the store applies exactly the projected effects), and `Input::Resynced` clears them.
     pub(super) unconfirmed: Vec<Unconfirmed>,
+    /// The effects of `unconfirmed`, layered in order: laid under every step's projection.
+    /// Rebuilt from `unconfirmed` on a confirmation (once per commit group), extended after a
+    /// step by the spores it applied.
+    pub(super) overlay: Overlay,
     /// Per key: the order version and the commutative classes applied at it (bit 0 counters,
     /// bit 1 set members) — PROTOCOL.md §5.3.
     pub(super) class_guard: BTreeMap<Key, (Digest, u8)>,
@@ -146,6 +150,7 @@ impl Engine {
             waiting: BTreeSet::new(),
             waiting_db: BTreeSet::new(),
             unconfirmed: Vec::new(),
+            overlay: Overlay::default(),
             class_guard: BTreeMap::new(),
             verified: BTreeSet::new(),
             verified_queue: VecDeque::new(),
@@ -265,6 +270,12 @@ impl Engine {
         self.unconfirmed.iter()
     }
 
+    /// The version effects of `unconfirmed`, layered: `overlay().over(view)` is the view with
+    /// them applied.
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
     /// Feeds one input at local time `now_ms`; `view` is the store's committed versions
     /// (reflecting every spore confirmed by `Input::Applied`). Returns the effects, network
     /// ones first.
@@ -276,10 +287,12 @@ impl Engine {
             self.on_applied(ids);
             return Vec::new();
         }
-        let mut proj = Projection::new(view);
-        for u in &self.unconfirmed {
-            proj.layer(&u.effects);
-        }
+        // Taken out for the step (the projection borrows it while the step borrows `self`).
+        let overlay = std::mem::take(&mut self.overlay);
+        let resync = matches!(input, Input::Resynced { .. });
+        let before = self.unconfirmed.len();
+        let layered = overlay.over(view);
+        let proj = Projection::new(&layered);
         let mut cx = Cx {
             now: now_ms,
             proj,
@@ -305,7 +318,23 @@ impl Engine {
         self.settle(&mut cx);
         let mut out = cx.net;
         out.append(&mut cx.local);
+        self.overlay = overlay;
+        if resync {
+            // The resync replaced the view and cleared the unconfirmed spores it covers.
+            self.rebuild_overlay();
+        } else {
+            for u in &self.unconfirmed[before..] {
+                self.overlay.layer(&u.effects);
+            }
+        }
         out
+    }
+
+    fn rebuild_overlay(&mut self) {
+        self.overlay = Overlay::default();
+        for u in &self.unconfirmed {
+            self.overlay.layer(&u.effects);
+        }
     }
 
     /// A human decided about a held spore: approve (endorse it if the other rules allow) or
@@ -360,6 +389,7 @@ impl Engine {
     fn on_applied(&mut self, ids: &[SporeId]) {
         let done: BTreeSet<&SporeId> = ids.iter().collect();
         self.unconfirmed.retain(|u| !done.contains(&u.id));
+        self.rebuild_overlay();
     }
 
     /// Runs the consequences of a step to a fixed point: sign pending endorsements, commit,

@@ -360,15 +360,17 @@ impl Driver {
         };
         let mut spores: Vec<Spore> = Vec::with_capacity(batch.len());
         {
-            let mut projection = Projection::new(&read);
-            // Keys an earlier spore of this batch wrote non-commutatively: their TTL state is not
-            // in the store yet.
+            // The groups applied but not committed (`apply`) are not in the snapshot: lay
+            // their effects under the projection, or every blind write on their keys would be
+            // built on stale versions and conflict.
+            // (A copy, once per batch: the loop below needs `self` mutably.)
+            let overlay = self.engine.overlay().clone();
+            let layered = overlay.over(&read);
+            let mut projection = Projection::new(&layered);
+            // Keys an earlier spore of this batch, or an uncommitted one, wrote
+            // non-commutatively: their TTL state is not in the store yet.
             let mut rewritten: BTreeSet<Key> = BTreeSet::new();
-            // The group in flight (`apply`) is applied but not committed, so the snapshot
-            // lacks it: project it, or every blind write on its keys would be built on stale
-            // versions and conflict.
             for u in self.engine.unconfirmed() {
-                projection.layer(&u.effects);
                 rewritten.extend(non_commutative_keys(&u.spore));
             }
             for job in batch {

@@ -74,6 +74,10 @@ pub struct SimConfig {
     pub crash: bool,
     /// Window over which submissions are spread.
     pub workload_ms: u64,
+    /// Applied spores reach a node's store, and are confirmed to its engine
+    /// (`Input::Applied`), only at a later step of that node, as the node's pipelined group
+    /// commits do: the engine must then project them over a store that lacks them.
+    pub lag_commits: bool,
 }
 
 impl SimConfig {
@@ -93,6 +97,7 @@ impl SimConfig {
             partition: false,
             crash: false,
             workload_ms: 2_000,
+            lag_commits: false,
         }
     }
 

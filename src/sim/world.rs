@@ -45,6 +45,8 @@ pub struct Node {
     seen_queue: VecDeque<(u64, Digest)>,
     forwarded: BTreeSet<Digest>,
     inflight: Vec<(SporeId, Arc<Spore>)>,
+    /// Applied by the engine, not yet in the store (`SimConfig::lag_commits`), in order.
+    uncommitted: Vec<(SporeId, Arc<Spore>)>,
     nonce: u64,
     history: Vec<(u64, Arc<Message>)>,
     pub log: NodeLog,
@@ -192,6 +194,7 @@ impl World {
                     seen_queue: VecDeque::new(),
                     forwarded: BTreeSet::new(),
                     inflight: Vec::new(),
+                    uncommitted: Vec::new(),
                     nonce: 0,
                     history: Vec::new(),
                     log: NodeLog::default(),
@@ -316,12 +319,38 @@ impl World {
                 }
                 Ev::Byz(i) => self.byzantine_action(i),
                 Ev::Crash(i) => {
+                    // As if the crash came just after the group in flight committed (a real
+                    // node that loses it restarts with a fresh engine and resyncs instead).
+                    self.commit_lagged(i);
                     self.nodes[i].down = true;
                     self.nodes[i].crashed = true;
                 }
                 Ev::Restart(i) => self.nodes[i].down = false,
             }
         }
+        // The checks read the stores: every group in flight commits.
+        for i in 0..self.nodes.len() {
+            self.commit_lagged(i);
+        }
+    }
+
+    /// Writes a node's lagging applies into its store and confirms them to its engine.
+    fn commit_lagged(&mut self, i: usize) {
+        let lagged = std::mem::take(&mut self.nodes[i].uncommitted);
+        if lagged.is_empty() {
+            return;
+        }
+        let mut ids = Vec::with_capacity(lagged.len());
+        for (id, spore) in lagged {
+            if !self.nodes[i].store.apply(&spore, &id) {
+                self.apply_errors += 1;
+            }
+            ids.push(id);
+        }
+        let local = self.local_time(i);
+        let n = &mut self.nodes[i];
+        let effects = n.engine.step(local, Input::Applied(ids), &n.store);
+        self.handle(i, effects);
     }
 
     fn local_time(&self, i: usize) -> u64 {
@@ -329,6 +358,10 @@ impl World {
     }
 
     fn step(&mut self, i: usize, input: Input) {
+        // Lagging groups commit at a random later step: sometimes several steps later.
+        if !self.nodes[i].uncommitted.is_empty() && self.rng.chance(0.5) {
+            self.commit_lagged(i);
+        }
         let local = self.local_time(i);
         let effects = {
             let n = &mut self.nodes[i];
@@ -362,12 +395,17 @@ impl World {
                 }
                 Effect::Apply { id, spore } => {
                     self.contents.entry(id).or_insert_with(|| spore.clone());
+                    let lag = self.cfg.lag_commits;
                     let n = &mut self.nodes[i];
+                    n.log.applied.push(id);
+                    n.inflight.retain(|(x, _)| *x != id);
+                    if lag {
+                        n.uncommitted.push((id, spore));
+                        continue;
+                    }
                     if !n.store.apply(&spore, &id) {
                         self.apply_errors += 1;
                     }
-                    n.log.applied.push(id);
-                    n.inflight.retain(|(x, _)| *x != id);
                     applied.push(id);
                 }
                 Effect::Dropped { id, reason } => {
@@ -520,7 +558,9 @@ impl World {
             let kind = self.rng.below(3);
             let hot = self.rng.below(3);
             let n = &mut self.nodes[i];
-            let mut proj = Projection::new(&n.store);
+            // Applied but not yet in the store (`lag_commits`): the engine's overlay has them.
+            let layered = n.engine.overlay().over(&n.store);
+            let mut proj = Projection::new(&layered);
             for (id, s) in &n.inflight {
                 proj.push(s, id);
             }

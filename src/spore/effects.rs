@@ -151,6 +151,109 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
     }
 }
 
+/// Version effects layered in order: what a run of unapplied spores changes. A `Projection`
+/// keeps its own; the consensus engine keeps one for the spores it applied that the store does
+/// not reflect yet, and lays it under every step's projection (`over`) instead of layering
+/// those spores' effects again at every step.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    keys: BTreeMap<Key, KeyVersion>,
+    dbs: BTreeMap<u8, DbState>,
+    /// Projected member records. Base records need no masking: one whose key's order moved in
+    /// the overlay has a stale stamp, which `MemberVersion::resolve` ignores.
+    members: BTreeMap<(Key, Bytes), MemberVersion>,
+}
+
+impl Overlay {
+    /// Layers `effects` on top (they must have been computed over this overlay's top).
+    pub fn layer(&mut self, effects: &VersionEffects) {
+        for db in &effects.flushed {
+            // Keys of a flushed database fall back to the absent version of the new generation.
+            self.keys.retain(|k, _| k.db != *db);
+        }
+        self.dbs.extend(effects.dbs.iter().copied());
+        self.keys.extend(effects.keys.iter().cloned());
+        self.members.extend(
+            effects
+                .members
+                .iter()
+                .map(|(k, m, v)| ((k.clone(), m.clone()), *v)),
+        );
+    }
+
+    /// Whether nothing is layered.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.dbs.is_empty() && self.members.is_empty()
+    }
+
+    /// This overlay over `base`, as a view.
+    pub fn over<'a>(&'a self, base: &'a dyn VersionView) -> Layered<'a> {
+        Layered {
+            overlay: self,
+            base,
+        }
+    }
+
+    /// `key`'s version: the overlay's, else the base's (absent if the overlay flushed its db).
+    fn key_version(
+        &self,
+        key: &Key,
+        base_db: impl FnOnce(u8) -> DbState,
+        base_key: impl FnOnce(&Key) -> KeyVersion,
+    ) -> KeyVersion {
+        if let Some(v) = self.keys.get(key) {
+            return *v;
+        }
+        match self.dbs.get(&key.db) {
+            // A db flushed in the overlay: keys not rewritten since are absent.
+            Some(state) if state.generation != base_db(key.db).generation => {
+                KeyVersion::absent(&state.generation, key)
+            }
+            _ => base_key(key),
+        }
+    }
+
+    /// A member's projected record, if the overlay has one. A record with a stale stamp means
+    /// the key's order moved in the overlay after it: the base record (older still) is stale
+    /// too, so the caller must not consult the base.
+    fn member(&self, key: &Key, member: &[u8]) -> Option<MemberVersion> {
+        // The map is keyed by owned pairs; members are few per spore, so build the probe.
+        let probe = (key.clone(), Bytes::copy_from_slice(member));
+        self.members.get(&probe).copied()
+    }
+}
+
+/// An `Overlay` over a base view (`Overlay::over`).
+pub struct Layered<'a> {
+    overlay: &'a Overlay,
+    base: &'a dyn VersionView,
+}
+
+impl VersionView for Layered<'_> {
+    fn key_version(&self, key: &Key) -> KeyVersion {
+        self.overlay.key_version(
+            key,
+            |db| self.base.db_state(db),
+            |k| self.base.key_version(k),
+        )
+    }
+
+    fn db_state(&self, db: u8) -> DbState {
+        self.overlay
+            .dbs
+            .get(&db)
+            .copied()
+            .unwrap_or_else(|| self.base.db_state(db))
+    }
+
+    fn member_version_at(&self, key: &Key, member: &[u8], key_order: &Digest) -> KeyVersion {
+        match self.overlay.member(key, member) {
+            Some(v) => MemberVersion::resolve(Some(v), key_order, key, member),
+            None => self.base.member_version_at(key, member, key_order),
+        }
+    }
+}
+
 /// A `VersionView` that layers version effects over another view: the projected state after
 /// spores that are committed or built but not yet applied to the store.
 ///
@@ -160,11 +263,7 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
 /// for a key never written.
 pub struct Projection<'a> {
     base: &'a dyn VersionView,
-    keys: BTreeMap<Key, KeyVersion>,
-    dbs: BTreeMap<u8, DbState>,
-    /// Projected member records. Base records need no masking: one whose key's order moved in
-    /// the projection has a stale stamp, which `MemberVersion::resolve` ignores.
-    members: BTreeMap<(Key, Bytes), MemberVersion>,
+    own: Overlay,
     base_keys: RefCell<BTreeMap<Key, KeyVersion>>,
     base_dbs: RefCell<BTreeMap<u8, DbState>>,
     /// Base member versions asked for, by (key, member, key order): like `base_keys`, each is
@@ -176,9 +275,7 @@ impl<'a> Projection<'a> {
     pub fn new(base: &'a dyn VersionView) -> Projection<'a> {
         Projection {
             base,
-            keys: BTreeMap::new(),
-            dbs: BTreeMap::new(),
-            members: BTreeMap::new(),
+            own: Overlay::default(),
             base_keys: RefCell::new(BTreeMap::new()),
             base_dbs: RefCell::new(BTreeMap::new()),
             base_members: RefCell::new(BTreeMap::new()),
@@ -208,63 +305,36 @@ impl<'a> Projection<'a> {
         self.push_kept(spore, id);
     }
 
-    /// Like `push`, and returns the effects, for `layer` to put on another projection later.
+    /// Like `push`, and returns the effects (for an `Overlay` that outlives this projection).
     pub fn push_kept(&mut self, spore: &Spore, id: &SporeId) -> VersionEffects {
         let effects = version_effects(spore, id, self);
-        self.layer(&effects);
+        self.own.layer(&effects);
         effects
-    }
-
-    /// Layers effects computed before (`push_kept`) by a projection that answered as this one
-    /// does now: the same spores over a base that held the same versions. Spares recomputing
-    /// them, hashes included, when the same unapplied spores are projected step after step.
-    pub fn layer(&mut self, effects: &VersionEffects) {
-        for db in &effects.flushed {
-            // Keys of a flushed database fall back to the absent version of the new generation.
-            self.keys.retain(|k, _| k.db != *db);
-        }
-        self.dbs.extend(effects.dbs.iter().copied());
-        self.keys.extend(effects.keys.iter().cloned());
-        self.members.extend(
-            effects
-                .members
-                .iter()
-                .map(|(k, m, v)| ((k.clone(), m.clone()), *v)),
-        );
     }
 }
 
 impl VersionView for Projection<'_> {
     fn key_version(&self, key: &Key) -> KeyVersion {
-        if let Some(v) = self.keys.get(key) {
-            return *v;
-        }
-        match self.dbs.get(&key.db) {
-            // A db flushed in the projection: keys not rewritten since are absent.
-            Some(state) if state.generation != self.base_db_state(key.db).generation => {
-                KeyVersion::absent(&state.generation, key)
-            }
-            _ => self.base_key_version(key),
-        }
+        self.own.key_version(
+            key,
+            |db| self.base_db_state(db),
+            |k| self.base_key_version(k),
+        )
     }
 
     fn db_state(&self, db: u8) -> DbState {
-        self.dbs
+        self.own
+            .dbs
             .get(&db)
             .copied()
             .unwrap_or_else(|| self.base_db_state(db))
     }
 
     fn member_version_at(&self, key: &Key, member: &[u8], key_order: &Digest) -> KeyVersion {
-        // The map is keyed by owned pairs; members are few per spore, so build the probe. A
-        // projected record with a stale stamp means the key's order moved in the projection
-        // after it: the base record (older still) is stale too.
-        let probe = (key.clone(), Bytes::copy_from_slice(member));
-        if let Some(v) = self.members.get(&probe) {
-            return MemberVersion::resolve(Some(*v), key_order, key, member);
+        if let Some(v) = self.own.member(key, member) {
+            return MemberVersion::resolve(Some(v), key_order, key, member);
         }
-        let (k, m) = probe;
-        let cached = (k, m, *key_order);
+        let cached = (key.clone(), Bytes::copy_from_slice(member), *key_order);
         if let Some(v) = self.base_members.borrow().get(&cached) {
             return *v;
         }

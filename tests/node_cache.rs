@@ -7,10 +7,9 @@
 
 mod common;
 
+use common::leaves::{key, record, root};
 use common::rng::Rng;
 use sporedb::root::Integrity;
-use sporedb::spore::KeyVersion;
-use sporedb::store::layout::{encode_record, Payload, RawRecord};
 use sporedb::store::{KvWrite, RootOptions, Store, StoreOptions, Table};
 
 fn open(dir: &std::path::Path, cache_nodes: bool) -> Store {
@@ -19,25 +18,6 @@ fn open(dir: &std::path::Path, cache_nodes: bool) -> Store {
         ..RootOptions::default()
     };
     Store::open_with(dir, &StoreOptions { map_size: 1 << 30 }, root).unwrap()
-}
-
-/// A `keys` entry of database `db` (leaf tables are keyed by the db byte first).
-fn key(db: u8, i: u64) -> Vec<u8> {
-    let mut k = vec![db];
-    k.extend_from_slice(format!("key:{i}").as_bytes());
-    k
-}
-
-/// A string record holding `text` (state transfer decodes the records it installs).
-fn record(text: &str) -> Vec<u8> {
-    encode_record(&RawRecord {
-        expire_at_ms: 0,
-        version: KeyVersion {
-            order: [1; 32],
-            acc: [2; 32],
-        },
-        payload: Payload::String(text.as_bytes()),
-    })
 }
 
 /// One change to a store.
@@ -58,10 +38,6 @@ fn commit(store: &Store, changes: &[Change]) {
         }
     }
     w.commit().unwrap();
-}
-
-fn root(store: &Store) -> [u8; 32] {
-    store.state_root().unwrap().root
 }
 
 /// A group of `n` random changes over `pool` keys in databases 0 and 1; `deletes` of every

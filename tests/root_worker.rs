@@ -9,10 +9,11 @@ mod common;
 
 use std::sync::Arc;
 
+use common::leaves::{key, record, root};
 use common::rng::Rng;
 use sporedb::root::Integrity;
-use sporedb::spore::{KeyVersion, SporeId};
-use sporedb::store::layout::{applied_key, encode_record, Payload, RawRecord};
+use sporedb::spore::SporeId;
+use sporedb::store::layout::applied_key;
 use sporedb::store::{
     HeldWrite, KvRead, KvWrite, RootOptions, Store, StoreError, StoreOptions, Table,
 };
@@ -24,23 +25,6 @@ fn open(dir: &std::path::Path) -> Store {
         RootOptions::default(),
     )
     .unwrap()
-}
-
-fn key(db: u8, i: u64) -> Vec<u8> {
-    let mut k = vec![db];
-    k.extend_from_slice(format!("key:{i}").as_bytes());
-    k
-}
-
-fn record(text: &str) -> Vec<u8> {
-    encode_record(&RawRecord {
-        expire_at_ms: 0,
-        version: KeyVersion {
-            order: [1; 32],
-            acc: [2; 32],
-        },
-        payload: Payload::String(text.as_bytes()),
-    })
 }
 
 #[derive(Clone)]
@@ -82,10 +66,6 @@ fn commit_beside(store: &Arc<Store>, changes: &[Change]) -> bool {
         .unwrap();
     held.commit().unwrap();
     started
-}
-
-fn root(store: &Store) -> [u8; 32] {
-    store.state_root().unwrap().root
 }
 
 fn random_group(rng: &mut Rng, n: u64, pool: u64, deletes: u64) -> Vec<Change> {

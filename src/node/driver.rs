@@ -650,8 +650,11 @@ impl Driver {
             }
             Err(e) => {
                 // Nothing of the transaction is visible; the clients get an error, the node
-                // keeps serving. The engine still believes these spores applicable, so it will
-                // offer them again on the next step.
+                // keeps serving. The engine counts these spores as applied (they stay in its
+                // unconfirmed overlay, never confirmed), so from here this node's store lacks
+                // spores its peers applied: a restart, which resyncs from peers, repairs it.
+                // Not retried here: a store that fails a commit (map full, I/O) needs an
+                // operator first.
                 tracing::error!("applying {} spores failed: {e}", ids.len());
                 for id in &ids {
                     if let Some(w) = self.waiting.remove(id) {
@@ -663,6 +666,8 @@ impl Driver {
         }
     }
 
+    /// Logs and keeps evidence, bans its culprit, and floods the statements that prove it so
+    /// every honest node can check it and act on its own.
     fn record_evidence(&mut self, evidence: Arc<Evidence>) {
         let culprit = evidence.culprit();
         tracing::warn!(

@@ -652,9 +652,10 @@ impl Driver {
                 // Nothing of the transaction is visible; the clients get an error, the node
                 // keeps serving. The engine counts these spores as applied (they stay in its
                 // unconfirmed overlay, never confirmed), so from here this node's store lacks
-                // spores its peers applied: a restart, which resyncs from peers, repairs it.
-                // Not retried here: a store that fails a commit (map full, I/O) needs an
-                // operator first.
+                // spores its peers applied. In a cluster, state transfer repairs it once the
+                // store works again (peers agreeing on a root that is not this node's, or a
+                // restart: docs/CLUSTER.md §7). Not retried here: a store that fails a commit
+                // (map full, I/O) needs an operator first.
                 tracing::error!("applying {} spores failed: {e}", ids.len());
                 for id in &ids {
                     if let Some(w) = self.waiting.remove(id) {

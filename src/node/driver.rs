@@ -20,7 +20,7 @@
 //! and answers the `SPORE.*` commands.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +42,9 @@ use super::peer_link::PeerLink;
 use super::stats::SporeStats;
 use super::write_path::{DriverMsg, WriteJob};
 
+/// How often the loop looks at the tree worker while it waits for messages with a group in
+/// flight: std's channels cannot wait on two things, and a root takes ~0.5 ms or more.
+const ROOT_POLL: Duration = Duration::from_micros(50);
 /// How often the engine gets a timer tick when no write arrives.
 const TICK: Duration = Duration::from_millis(50);
 /// Most client writes turned into spores per engine step (and per group commit).
@@ -157,21 +160,21 @@ impl Driver {
     pub fn run(mut self) {
         loop {
             if let Some(group) = &mut self.in_flight {
-                // While the tree worker computes the group's root, do the work that is queued
-                // (its applies wait in `next_group`). Once the root is there, or nothing is
-                // queued, commit and start the next group.
+                // While the tree worker computes the group's root, do the work that comes in
+                // (its applies wait in `next_group`): the commit could not happen sooner
+                // anyway. Once the root is there, commit and start the next group.
                 if !group.txn.root_ready() {
-                    match self.rx.try_recv() {
+                    match self.rx.recv_timeout(ROOT_POLL) {
                         Ok(msg) => {
                             self.run_once(Some(msg));
                             if self.shutdown {
                                 break;
                             }
-                            continue;
                         }
-                        Err(TryRecvError::Empty) => {}
-                        Err(TryRecvError::Disconnected) => break,
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => break,
                     }
+                    continue;
                 }
                 self.next_group_starts();
                 continue;
@@ -543,9 +546,9 @@ impl Driver {
     /// With a state root, groups are pipelined: once a group's spores are applied, the store's
     /// tree worker computes its root version while this thread goes back to its loop and does
     /// the work that is queued (the next batch: its engine step, signature, endorsements). The
-    /// spores the engine applies meanwhile wait in `next_group`. When the root is there (or
-    /// nothing is queued) the group commits, its clients get their replies, and `next_group`
-    /// starts (`next_group_starts`). The engine projects uncommitted spores over the store
+    /// spores the engine applies meanwhile wait in `next_group`. When the root is there the
+    /// group commits, its clients get their replies, and `next_group` starts, together with
+    /// whatever arrived during the commit (`next_group_starts`). The engine projects uncommitted spores over the store
     /// (they stay unconfirmed until `Input::Applied`), and so does `submit`; a group's clients
     /// still hear only once it is durable.
     fn apply(&mut self, spores: Vec<(SporeId, Arc<Spore>)>) {
@@ -603,7 +606,13 @@ impl Driver {
     /// Commits the group in flight and starts the next one, in flight in turn.
     fn next_group_starts(&mut self) {
         self.finish_group();
-        if !self.next_group.is_empty() {
+        // What came in during the commit joins the next group: a batch stepped now applies
+        // its spores together with `next_group` (`apply`), where starting `next_group` first
+        // would leave them for a group of their own (one more fsync).
+        if let Ok(msg) = self.rx.try_recv() {
+            self.run_once(Some(msg));
+        }
+        if self.in_flight.is_none() && !self.next_group.is_empty() {
             let group = std::mem::take(&mut self.next_group);
             self.start_group(group, true);
         }

@@ -269,7 +269,22 @@ fn one_endorser_decides_by_hand() {
 
     let approved = propose(&c, successor(&old_text).replace("6000", "7000"));
     decide(&c, "SPORE.APPROVE");
-    let new_hash = approved.join().expect("thread").expect("approved by hand");
+    let new_hash = match approved.join().expect("thread") {
+        Ok(hash) => hash,
+        // Seen once under the full suite's load: say what each node saw, for the next time.
+        Err(e) => {
+            let report: Vec<String> = (0..4)
+                .map(|k| {
+                    let info: String = redis::cmd("INFO")
+                        .arg("sporedb")
+                        .query(&mut c.con(k))
+                        .unwrap_or_else(|e| format!("INFO failed: {e}"));
+                    format!("node {k}:\n{info}")
+                })
+                .collect();
+            panic!("approved by hand: {e}\n{}", report.join("\n"));
+        }
+    };
     for k in 0..4 {
         wait_hash(&c, k, &new_hash);
     }

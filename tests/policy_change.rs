@@ -275,6 +275,33 @@ fn unanimity_commits_and_every_node_switches_at_the_change() {
     assert!((0..N).all(|i| c.adopted[i].len() == 2));
 }
 
+/// A restarted endorser defers everything until its amnesia guard ends, then looks at every
+/// deferred spore again — also a policy change, which touches no key (it used to be looked
+/// for by key only, so it was never endorsed and, needing every endorser, never committed).
+#[test]
+fn a_change_heard_during_the_amnesia_guard_is_endorsed_when_it_ends() {
+    let p0 = base();
+    let mut c = Cluster::new(&p0);
+    let mut cfg = EngineConfig::new(c.keys[3].clone(), p0.consensus_policy());
+    cfg.grace_ms = p0.grace_ms();
+    cfg.max_horizon_ms = 5_000;
+    cfg.max_skew_ms = 10;
+    cfg.policy_gate = Some(gate(p0.clone(), 5_000));
+    cfg.endorse_after_ms = c.now + 1_000;
+    c.engines[3] = Engine::new(cfg);
+
+    let change = c.change(0, p0.hash(), &successor_text());
+    let id = c.submit(0, change);
+    c.settle();
+    assert!(!c.applied_everywhere(&id), "node 4 is still quiet");
+    c.advance(1_500);
+    assert!(
+        c.applied_everywhere(&id),
+        "the change commits once node 4's guard ends (dropped: {:?})",
+        c.dropped[0].get(&id)
+    );
+}
+
 #[test]
 fn an_endorser_down_means_no_commit_and_writes_go_on_under_the_old_policy() {
     let p0 = base();

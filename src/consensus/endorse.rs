@@ -193,8 +193,15 @@ impl Engine {
     pub(super) fn end_quiet(&mut self, cx: &mut Cx<'_>) {
         if self.quiet_until.is_some_and(|t| cx.now >= t) {
             self.quiet_until = None;
-            let keys: BTreeSet<Key> = self.deferred_by_key.keys().cloned().collect();
-            self.reevaluate(cx, &keys);
+            // Every deferred record, not only those found by key: a spore that touches no
+            // key (a policy change) is deferred too, and is in no `deferred_by_key` entry.
+            let ids: BTreeSet<SporeId> = self
+                .records
+                .iter()
+                .filter(|(_, r)| r.deferred)
+                .map(|(id, _)| *id)
+                .collect();
+            self.reevaluate_ids(cx, ids);
         }
     }
 
@@ -239,6 +246,11 @@ impl Engine {
                 ids.extend(set.iter().copied());
             }
         }
+        self.reevaluate_ids(cx, ids);
+    }
+
+    /// Re-evaluates these deferred spores (those no longer deferred and pending are forgotten).
+    fn reevaluate_ids(&mut self, cx: &mut Cx<'_>, ids: BTreeSet<SporeId>) {
         for id in ids {
             let still = self
                 .records

@@ -548,9 +548,9 @@ impl Driver {
     /// the work that is queued (the next batch: its engine step, signature, endorsements). The
     /// spores the engine applies meanwhile wait in `next_group`. When the root is there the
     /// group commits, its clients get their replies, and `next_group` starts, together with
-    /// whatever arrived during the commit (`next_group_starts`). The engine projects uncommitted spores over the store
-    /// (they stay unconfirmed until `Input::Applied`), and so does `submit`; a group's clients
-    /// still hear only once it is durable.
+    /// whatever arrived during the commit (`next_group_starts`). The engine projects
+    /// uncommitted spores over the store (they stay unconfirmed until `Input::Applied`), and so
+    /// does `submit`; a group's clients still hear only once it is durable.
     fn apply(&mut self, spores: Vec<(SporeId, Arc<Spore>)>) {
         if self.in_flight.is_some() && self.switches.is_empty() {
             self.next_group.extend(spores);
@@ -612,18 +612,22 @@ impl Driver {
         if let Ok(msg) = self.rx.try_recv() {
             self.run_once(Some(msg));
         }
-        if self.in_flight.is_none() && !self.next_group.is_empty() {
-            let group = std::mem::take(&mut self.next_group);
-            self.start_group(group, true);
+        if self.in_flight.is_none() {
+            self.start_next_group(true);
         }
     }
 
     /// Makes every spore the engine applied durable: nothing is in flight afterwards.
     fn settle_groups(&mut self) {
         self.finish_group();
+        self.start_next_group(false);
+    }
+
+    /// Starts `next_group`, if it holds spores (see `start_group`).
+    fn start_next_group(&mut self, defer: bool) {
         if !self.next_group.is_empty() {
             let group = std::mem::take(&mut self.next_group);
-            self.start_group(group, false);
+            self.start_group(group, defer);
         }
     }
 

@@ -91,7 +91,7 @@ fn put_values<T: KvWrite + ?Sized>(
         let reader = Nodes::cached(&*kv, cache);
         compute(&reader, state, leaves)?
     };
-    write_computed(kv, computed, pending)
+    finish(kv, computed, pending)
 }
 
 /// A new tree version, computed but not yet written.
@@ -125,18 +125,6 @@ fn compute<R: TreeReader>(
         },
         update,
     })
-}
-
-/// Writes a computed version: its nodes, its stale list, the new tree state.
-fn write_computed<T: KvWrite + ?Sized>(
-    kv: &mut T,
-    computed: Computed,
-    pending: Option<&mut PendingNodes>,
-) -> Result<TreeState, StoreError> {
-    let Computed { state, update } = computed;
-    write_update(kv, state.version, update, pending)?;
-    state.store(kv)?;
-    Ok(state)
 }
 
 /// The hash jmt takes for a leaf's value.
@@ -232,14 +220,17 @@ pub fn prepare<T: KvWrite + ?Sized>(
     }))
 }
 
-/// Writes a version computed by `TreeJob::run` into the transaction `prepare` was called on,
-/// listing in `pending` the new nodes the node cache keeps.
+/// Writes a computed version (`compute`, `TreeJob::run`) into the transaction: its nodes, its
+/// stale list, the new tree state; lists in `pending` the new nodes the node cache keeps.
 pub fn finish<T: KvWrite + ?Sized>(
     kv: &mut T,
     computed: Computed,
     pending: Option<&mut PendingNodes>,
-) -> Result<(), StoreError> {
-    write_computed(kv, computed, pending).map(|_| ())
+) -> Result<TreeState, StoreError> {
+    let Computed { state, update } = computed;
+    write_update(kv, state.version, update, pending)?;
+    state.store(kv)?;
+    Ok(state)
 }
 
 /// Folds a transaction's changes into the tree and the applied-set digest, all on the calling

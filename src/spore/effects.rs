@@ -181,11 +181,6 @@ impl Overlay {
         );
     }
 
-    /// Whether nothing is layered.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.dbs.is_empty() && self.members.is_empty()
-    }
-
     /// This overlay over `base`, as a view.
     pub fn over<'a>(&'a self, base: &'a dyn VersionView) -> Layered<'a> {
         Layered {

@@ -199,6 +199,17 @@ impl WriteTxn<'_> {
     pub fn abort(self) {
         self.txn.abort()
     }
+
+    /// Refuses a change the state tree tracks once `start_root` has taken the changes: the
+    /// version being computed would miss it.
+    fn check_not_started(&self, table: Table) -> Result<(), StoreError> {
+        if self.started.is_some()
+            && (crate::root::leaf::is_leaf_table(table) || table == Table::Applied)
+        {
+            return Err(StoreError::Misuse("written after its tree version started"));
+        }
+        Ok(())
+    }
 }
 
 fn get<'t>(db: &Db, txn: &'t RoTxn<'_>, key: &[u8]) -> Result<Option<&'t [u8]>, StoreError> {
@@ -258,19 +269,6 @@ impl KvRead for WriteTxn<'_> {
         rev: bool,
     ) -> Result<KvIter<'a>, StoreError> {
         range(&self.dbs[table as usize], &self.txn, lo, hi, rev)
-    }
-}
-
-impl WriteTxn<'_> {
-    /// Refuses a change the state tree tracks once `start_root` has taken the changes: the
-    /// version being computed would miss it.
-    fn check_not_started(&self, table: Table) -> Result<(), StoreError> {
-        if self.started.is_some()
-            && (crate::root::leaf::is_leaf_table(table) || table == Table::Applied)
-        {
-            return Err(StoreError::Misuse("written after its tree version started"));
-        }
-        Ok(())
     }
 }
 

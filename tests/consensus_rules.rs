@@ -1036,3 +1036,80 @@ fn rule_promise_lets_set_writes_of_different_members_through() {
     ];
     h.run("promise/members", steps);
 }
+
+/// A FLUSHDB of database 0 (its prerequisite: the database's version in `h`'s store).
+fn flushdb(h: &Harness, origin: usize, nonce: u64, deadline: u64) -> Spore {
+    Spore {
+        origin: h.id(origin),
+        nonce,
+        deadline_ms: deadline,
+        key_prereqs: vec![],
+        db_prereqs: vec![DbPrereq {
+            db: 0,
+            version: h.store.db_state(0).version(),
+        }],
+        ops: vec![Op::FlushDb { db: 0 }],
+    }
+}
+
+/// A spore deferred by a database-wide lock is looked at again when the lock goes, although
+/// the two share no key (deferred spores used to be found by key only: a SET waiting behind
+/// a FLUSHDB stayed deferred until its own deadline).
+#[test]
+fn rule_promise_on_a_flushed_database_ends_with_the_flush() {
+    let mut h = Harness::new();
+    let flush = flushdb(&h, 1, 1, 1_500);
+    let b = set(h.id(2), 2, "x", absent("x"), 4_000);
+    let (fi, bi) = (flush.id(), b.id());
+    let steps = vec![
+        Step {
+            desc: "FLUSHDB endorsed",
+            at: 1_000,
+            input: h.from(1, bundle(vec![h.batch(1, vec![flush])], vec![])),
+            expect: endorsed(fi),
+        },
+        Step {
+            desc: "SET x in the database being flushed: not endorsed (Promise)",
+            at: 1_010,
+            input: h.from(2, bundle(vec![h.batch(2, vec![b])], vec![])),
+            expect: not_endorsed(bi),
+        },
+        Step {
+            desc: "FLUSHDB expires: lock released, the SET endorsed",
+            at: 2_600,
+            input: Input::Tick,
+            expect: all(vec![dropped(fi, DropReason::Expired), endorsed(bi)]),
+        },
+    ];
+    h.run("promise/flush then key", steps);
+}
+
+/// The mirror image: a FLUSHDB deferred behind a key of its database.
+#[test]
+fn rule_promise_on_a_key_ends_for_a_waiting_flush() {
+    let mut h = Harness::new();
+    let a = set(h.id(1), 1, "x", absent("x"), 1_500);
+    let flush = flushdb(&h, 2, 2, 4_000);
+    let (ai, fi) = (a.id(), flush.id());
+    let steps = vec![
+        Step {
+            desc: "SET x endorsed",
+            at: 1_000,
+            input: h.from(1, bundle(vec![h.batch(1, vec![a])], vec![])),
+            expect: endorsed(ai),
+        },
+        Step {
+            desc: "FLUSHDB of x's database: not endorsed (Promise)",
+            at: 1_010,
+            input: h.from(2, bundle(vec![h.batch(2, vec![flush])], vec![])),
+            expect: not_endorsed(fi),
+        },
+        Step {
+            desc: "SET x expires: lock released, the FLUSHDB endorsed",
+            at: 2_600,
+            input: Input::Tick,
+            expect: all(vec![dropped(ai, DropReason::Expired), endorsed(fi)]),
+        },
+    ];
+    h.run("promise/key then flush", steps);
+}

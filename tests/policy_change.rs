@@ -302,6 +302,39 @@ fn a_change_heard_during_the_amnesia_guard_is_endorsed_when_it_ends() {
     );
 }
 
+/// A change deferred because another change held the policy slot is looked at again when
+/// that one goes (deferred spores used to be found by key only: a change touches none, so it
+/// stayed deferred and, needing every endorser, was dropped at its deadline — the cause of a
+/// rare failure of `policy_cluster::one_endorser_decides_by_hand`, where a vetoed change
+/// still held the slot on one node when the next change reached it).
+#[test]
+fn a_change_deferred_behind_another_is_endorsed_once_that_one_is_gone() {
+    let p0 = base();
+    let mut c = Cluster::new(&p0);
+    // Node 3 never hears A: A cannot get every endorsement, and expires.
+    c.paused.insert(3);
+    let a = c.change(0, p0.hash(), &policy_text("spore_deadline_ms = 4000"));
+    let a = c.submit(0, a);
+    c.settle();
+    c.advance(1_500);
+    c.held.clear();
+    c.paused.clear();
+    // B, proposed by node 3 while A holds the policy slot on nodes 0-2: deferred there.
+    let mut b = c.change(3, p0.hash(), &policy_text("spore_deadline_ms = 4500"));
+    b.deadline_ms = c.now + 4_500;
+    let b = c.submit(3, b);
+    c.settle();
+    assert!(!c.applied_everywhere(&b), "nodes 0-2 wait for A");
+    // A expires (deadline + grace): nodes 0-2 endorse B, which commits.
+    c.advance(DEADLINE + GRACE);
+    assert_eq!(c.dropped[0].get(&a), Some(&DropReason::Expired));
+    assert!(
+        c.applied_everywhere(&b),
+        "B commits once A is gone (dropped: {:?})",
+        c.dropped[3].get(&b)
+    );
+}
+
 #[test]
 fn an_endorser_down_means_no_commit_and_writes_go_on_under_the_old_policy() {
     let p0 = base();

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeSet;
 
+use bytes::Bytes;
+
 use crate::spore::footprint::KeyClass;
 use crate::spore::{Key, SporeId, VersionView};
 
-use super::engine::{remove_from, Cx, Engine};
+use super::engine::{remove_from, Cx, Engine, ScopeChanges};
 use super::local::LocalDecision;
 use super::message::RejectReason;
 use super::record::Phase;
@@ -233,17 +235,60 @@ impl Engine {
             .iter()
             .flat_map(|c| c.footprint.keys.iter().map(|t| t.key.clone()))
             .collect();
+        let scoped = r
+            .content
+            .as_ref()
+            .is_some_and(|c| c.footprint.policy || !c.footprint.flushed_dbs.is_empty());
         for k in keys {
             self.deferred_by_key.entry(k).or_default().insert(id);
         }
+        if scoped {
+            self.deferred_scoped.insert(id);
+        }
     }
 
-    /// Re-evaluates deferred spores touching keys whose versions or locks changed.
-    pub(super) fn reevaluate(&mut self, cx: &mut Cx<'_>, changed: &BTreeSet<Key>) {
+    /// Re-evaluates deferred spores touching keys whose versions or locks changed, and those
+    /// the database and policy changes in `scopes` concern.
+    pub(super) fn reevaluate(
+        &mut self,
+        cx: &mut Cx<'_>,
+        changed: &BTreeSet<Key>,
+        scopes: &ScopeChanges,
+    ) {
         let mut ids = BTreeSet::new();
         for k in changed {
             if let Some(set) = self.deferred_by_key.get(k) {
                 ids.extend(set.iter().copied());
+            }
+        }
+        if !scopes.is_empty() {
+            // A flush lock went: every deferred spore with a key in that database.
+            for &db in &scopes.flushed {
+                let from = Key::new(db, Bytes::new());
+                let keys = match db.checked_add(1) {
+                    Some(next) => self
+                        .deferred_by_key
+                        .range(from..Key::new(next, Bytes::new())),
+                    None => self.deferred_by_key.range(from..),
+                };
+                for (_, set) in keys {
+                    ids.extend(set.iter().copied());
+                }
+            }
+            for id in &self.deferred_scoped {
+                let Some(c) = self.records.get(id).and_then(|r| r.content.as_ref()) else {
+                    continue;
+                };
+                let fp = &c.footprint;
+                let concerned = (scopes.policy && fp.policy)
+                    || fp
+                        .flushed_dbs
+                        .iter()
+                        .any(|db| scopes.flushed.contains(db) || scopes.touched.contains(db))
+                    || fp.keys.iter().any(|t| scopes.flushed.contains(&t.key.db));
+                if concerned {
+                    ids.insert(*id);
+                }
             }
         }
         self.reevaluate_ids(cx, ids);
@@ -282,6 +327,7 @@ impl Engine {
         for k in keys {
             remove_from(&mut self.deferred_by_key, &k, &id);
         }
+        self.deferred_scoped.remove(&id);
         if let Some(r) = self.records.get_mut(&id) {
             r.deferred = false;
         }

@@ -53,6 +53,10 @@ pub struct Engine {
     pub(super) dependents: BTreeMap<SporeId, BTreeSet<SporeId>>,
     /// Spores waiting to be endorsed, by the keys they touch.
     pub(super) deferred_by_key: BTreeMap<Key, BTreeSet<SporeId>>,
+    /// Deferred spores that flush a database or change the policy: they wait for database
+    /// and policy locks, which `deferred_by_key` cannot find (`ScopeChanges`). Few: such
+    /// spores are rare.
+    pub(super) deferred_scoped: BTreeSet<SporeId>,
     /// Committed spores waiting for their prerequisites, by key.
     pub(super) waiting_by_key: BTreeMap<Key, BTreeSet<SporeId>>,
     pub(super) waiting: BTreeSet<SporeId>,
@@ -113,6 +117,36 @@ pub(super) struct Cx<'v> {
     pub to_apply: Vec<SporeId>,
     /// Keys whose version or locks changed: re-try waiting and deferred spores on them.
     pub changed: BTreeSet<Key>,
+    /// What changed beyond single keys (database and policy locks and versions).
+    pub scopes: ScopeChanges,
+}
+
+/// Changes that concern deferred spores through a whole database or the policy slot rather
+/// than through one key (`Locks::conflicts`): a FLUSHDB conflicts with every key of its
+/// database, a policy change with any other policy change. `reevaluate` looks at the
+/// deferred spores they concern, which `changed` (by key) cannot find.
+#[derive(Debug, Default)]
+pub struct ScopeChanges {
+    /// Databases whose flush lock went or that a spore flushed: every deferred spore on them.
+    pub flushed: BTreeSet<u8>,
+    /// Databases where a key's lock went or a key's version changed: deferred spores that
+    /// flush them.
+    pub touched: BTreeSet<u8>,
+    /// The policy slot was freed or a policy change applied: deferred policy changes.
+    pub policy: bool,
+}
+
+impl ScopeChanges {
+    pub fn is_empty(&self) -> bool {
+        self.flushed.is_empty() && self.touched.is_empty() && !self.policy
+    }
+
+    /// Notes what a footprint's lock going, or its spore applying, frees.
+    pub fn note(&mut self, fp: &crate::spore::footprint::Footprint) {
+        self.flushed.extend(fp.flushed_dbs.iter().copied());
+        self.touched.extend(fp.keys.iter().map(|t| t.key.db));
+        self.policy |= fp.policy;
+    }
 }
 
 /// The most content-less records one endorser may create (bounded memory under floods).
@@ -146,6 +180,7 @@ impl Engine {
             produced: BTreeMap::new(),
             dependents: BTreeMap::new(),
             deferred_by_key: BTreeMap::new(),
+            deferred_scoped: BTreeSet::new(),
             waiting_by_key: BTreeMap::new(),
             waiting: BTreeSet::new(),
             waiting_db: BTreeSet::new(),
@@ -305,6 +340,7 @@ impl Engine {
             check: Vec::new(),
             to_apply: Vec::new(),
             changed: BTreeSet::new(),
+            scopes: ScopeChanges::default(),
         };
         match input {
             Input::Submit(spores) => self.on_submit(&mut cx, spores),
@@ -381,8 +417,12 @@ impl Engine {
             }
         }
         cx.to_apply.extend(self.waiting.iter().copied());
+        // Every deferred spore is looked at again: by key, and the scoped ones through
+        // every database and the policy slot.
         let keys: BTreeSet<Key> = self.deferred_by_key.keys().cloned().collect();
         cx.changed.extend(keys);
+        cx.scopes.flushed.extend(0..crate::spore::key::DATABASES);
+        cx.scopes.policy = true;
     }
 
     /// The driver confirmed these applies: the view now reflects them.
@@ -403,11 +443,13 @@ impl Engine {
             }
             self.apply_ready(cx);
             let changed = std::mem::take(&mut cx.changed);
-            self.reevaluate(cx, &changed);
+            let scopes = std::mem::take(&mut cx.scopes);
+            self.reevaluate(cx, &changed, &scopes);
             if cx.to_endorse.is_empty()
                 && cx.check.is_empty()
                 && cx.to_apply.is_empty()
                 && cx.changed.is_empty()
+                && cx.scopes.is_empty()
             {
                 break;
             }
@@ -670,6 +712,11 @@ impl Engine {
         self.note_classes(&id);
         self.remove_produced(id);
         self.unlock(cx, id);
+        // Its effects changed database versions (and, for a flush, every key of the
+        // database; for a policy change, the base): whether or not this node had locked it.
+        if let Some(c) = self.records.get(&id).and_then(|r| r.content.as_ref()) {
+            cx.scopes.note(&c.footprint);
+        }
         if let Some(r) = self.records.get_mut(&id) {
             r.phase = Phase::Applied;
         }
@@ -767,6 +814,7 @@ impl Engine {
         for t in &c.footprint.keys {
             cx.changed.insert(t.key.clone());
         }
+        cx.scopes.note(&c.footprint);
     }
 
     /// Indexes the versions a live spore will produce on the keys it holds a full

@@ -176,6 +176,7 @@ impl Engine {
         let Some(r) = self.records.remove(&id) else {
             return;
         };
+        self.deferred_scoped.remove(&id);
         if let Some(c) = &r.content {
             for t in &c.footprint.keys {
                 remove_from(&mut self.recent_by_key, &t.key, &id);

@@ -110,6 +110,11 @@ pub enum RedisError {
     Unsupported(String),
     /// `ERR internal error` (details are logged on the server, never sent).
     Internal,
+    /// The write committed but this node's store could not record it. `full` (the LMDB map
+    /// is full, Redis's `maxmemory` in spirit): `OOM command not allowed: the store is full
+    /// (raise lmdb_map_size); the write was not stored on this node`; otherwise
+    /// `MISCONF sporedb could not store the write on this node: <why>`.
+    NotStored { why: String, full: bool },
     /// `ERR sporedb: key name or set member too long for the store`: LMDB keys are limited to
     /// 511 bytes, which bounds key names (498 bytes) and key name + set member (506 bytes).
     KeyTooLong,
@@ -231,6 +236,14 @@ impl fmt::Display for RedisError {
             ReadsRefused { why } => write!(f, "TRYAGAIN sporedb: reads refused: {}", why),
             Unsupported(what) => write!(f, "ERR sporedb: {} is not supported", what),
             Internal => f.write_str("ERR internal error"),
+            NotStored { full: true, .. } => f.write_str(
+                "OOM command not allowed: the store is full (raise lmdb_map_size); the write was not stored on this node",
+            ),
+            NotStored { why, .. } => write!(
+                f,
+                "MISCONF sporedb could not store the write on this node: {}",
+                clip(why)
+            ),
             KeyTooLong => f.write_str("ERR sporedb: key name or set member too long for the store"),
             BadSporeId => f.write_str("ERR invalid spore id: expected 64 hex digits"),
             NoSuchSpore { id } => write!(f, "ERR no such spore {}", clip(id)),
@@ -333,6 +346,24 @@ mod tests {
         assert_eq!(
             dropped("").to_string(),
             "TRYAGAIN write not committed: expired"
+        );
+    }
+
+    #[test]
+    fn a_write_not_stored_says_why() {
+        let full = RedisError::NotStored {
+            why: "the LMDB map is full; raise lmdb_map_size".into(),
+            full: true,
+        };
+        assert_eq!(full.prefix(), "OOM");
+        assert!(full.to_string().contains("raise lmdb_map_size"));
+        let io = RedisError::NotStored {
+            why: "I/O error:\r\nNo space left on device".into(),
+            full: false,
+        };
+        assert_eq!(
+            io.to_string(),
+            "MISCONF sporedb could not store the write on this node: I/O error:No space left on device"
         );
     }
 

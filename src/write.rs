@@ -49,9 +49,14 @@ pub enum WriteError {
     /// The global policy forbids it (size or per-key-pattern operation rules); not retried.
     #[error("refused by the global policy: {why}")]
     Refused { why: String },
-    /// The node is shutting down or its store failed; details are in the server log.
+    /// The node is shutting down; details are in the server log.
     #[error("write path unavailable")]
     Unavailable,
+    /// The write committed, but this node's store failed to record it (`full`: the LMDB map
+    /// is full). Other nodes of a cluster may hold it; this one lacks it until state transfer
+    /// repairs it.
+    #[error("not stored on this node: {why}")]
+    NotStored { why: String, full: bool },
 }
 
 /// The future a write resolves to: one reply per op, in op order.

@@ -95,6 +95,8 @@ pub struct NodeStatus {
     pub spores_pending: u64,
     /// State transfers installed since start.
     pub state_transfers: u64,
+    /// Applied spores this node's store failed to record (group commit failed).
+    pub spores_not_stored: u64,
     /// The node has not yet caught up with its peers since it started (cluster nodes only).
     pub startup_sync_pending: bool,
     /// The network's counters by name (`net::NetStats::fields`); empty on a single node.
@@ -188,6 +190,7 @@ pub fn write_error(e: WriteError) -> RedisError {
         WriteError::Vetoed { rule } => RedisError::LocalVeto { rule },
         WriteError::Refused { why } => RedisError::PolicyRefused { why },
         // A blind write never carries WATCH prerequisites; treat it like an unavailable path.
+        WriteError::NotStored { why, full } => RedisError::NotStored { why, full },
         WriteError::WatchFailed | WriteError::Unavailable => {
             tracing::warn!("write failed: {e}");
             RedisError::Internal

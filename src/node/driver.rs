@@ -662,20 +662,31 @@ impl Driver {
                 self.step(Input::Applied(ids));
             }
             Err(e) => {
-                // Nothing of the transaction is visible; the clients get an error, the node
-                // keeps serving. The engine counts these spores as applied (they stay in its
-                // unconfirmed overlay, never confirmed), so from here this node's store lacks
-                // spores its peers applied. In a cluster, state transfer repairs it once the
-                // store works again (peers agreeing on a root that is not this node's, or a
-                // restart: docs/CLUSTER.md §7). Not retried here: a store that fails a commit
-                // (map full, I/O) needs an operator first.
-                tracing::error!("applying {} spores failed: {e}", ids.len());
+                // Nothing of the transaction is visible; its clients get an error saying so,
+                // and the node keeps serving. The spores are committed (in a cluster, peers
+                // apply them), so the engine cannot take them back; it is told they are
+                // applied, which drops them from its overlay: its view of versions is then
+                // this store's again, and later spores (WATCH, prerequisites) are checked
+                // against what is really here, not against writes the store lacks. From here
+                // this node's store differs from its peers': state transfer repairs it (peers
+                // agreeing on a root that is not this node's, or a restart: docs/CLUSTER.md
+                // §7). Not retried: a store that fails a commit (map full, I/O) needs an
+                // operator first; until then, writes that fit (a DEL, a smaller value) still
+                // commit.
+                tracing::error!(
+                    "group commit failed, {} applied spores not stored on this node: {e}",
+                    ids.len()
+                );
+                SporeStats::add(&self.stats.not_stored, ids.len() as u64);
+                let full = matches!(e, crate::store::StoreError::MapFull);
                 for id in &ids {
                     if let Some(w) = self.waiting.remove(id) {
                         self.stats_pending_done(1);
-                        fail(w.job, WriteError::Unavailable);
+                        let why = e.to_string();
+                        fail(w.job, WriteError::NotStored { why, full });
                     }
                 }
+                self.step(Input::Applied(ids));
             }
         }
     }

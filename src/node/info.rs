@@ -38,6 +38,7 @@ impl NodeInfo for NodeStatusSource {
             spores_retried: SporeStats::get(&self.stats.retried),
             spores_pending: SporeStats::get(&self.stats.pending),
             state_transfers: SporeStats::get(&self.stats.syncs),
+            spores_not_stored: SporeStats::get(&self.stats.not_stored),
             startup_sync_pending: self
                 .stats
                 .startup_sync_pending

@@ -15,6 +15,9 @@ pub struct SporeStats {
     pub stalled_since_ms: AtomicU64,
     /// State transfers completed since start.
     pub syncs: AtomicU64,
+    /// Spores the engine applied whose group commit failed (store full, I/O error): this
+    /// node's store lacks them.
+    pub not_stored: AtomicU64,
     /// A cluster node has not yet compared its state with its peers since it started (set
     /// before the sync task starts, cleared once it is up to date or installed a copy).
     pub startup_sync_pending: AtomicBool,

@@ -14,7 +14,9 @@ use crate::consensus::*;
 use crate::crypto::{sha3, Digest, NodeId, NodeKey};
 use crate::spore::effects::Projection;
 use crate::spore::footprint::merged_accesses;
-use crate::spore::{End, Key, KeyPrereq, Op, SetCond, Spore, SporeId, Ttl, VersionView};
+use crate::spore::{
+    DbPrereq, End, Key, KeyPrereq, Op, SetCond, Spore, SporeId, Ttl, VersionView,
+};
 
 use super::config::{Byzantine, SimConfig, Timing};
 use super::rng::Rng;
@@ -555,6 +557,9 @@ impl World {
         let mut spores = Vec::new();
         {
             let conflict = self.rng.chance(self.cfg.conflict_rate);
+            // Now and then a FLUSHDB: it conflicts with every key of its database, through
+            // database locks rather than key locks (and its version effects touch every key).
+            let flush = conflict && chain == 1 && self.rng.chance(0.02);
             let kind = self.rng.below(3);
             let hot = self.rng.below(3);
             let n = &mut self.nodes[i];
@@ -566,6 +571,22 @@ impl World {
             }
             for c in 0..chain {
                 n.nonce += 1;
+                if flush {
+                    let s = Spore {
+                        origin: n.key.id(),
+                        nonce: n.nonce,
+                        deadline_ms: deadline,
+                        key_prereqs: vec![],
+                        db_prereqs: vec![DbPrereq {
+                            db: 0,
+                            version: proj.db_state(0).version(),
+                        }],
+                        ops: vec![Op::FlushDb { db: 0 }],
+                    };
+                    proj.push(&s, &s.id());
+                    spores.push(s);
+                    continue;
+                }
                 let tag = format!("{}-{}", i, n.nonce);
                 let (key, op, commutative) = if conflict || chain > 1 {
                     match if chain > 1 { 1 } else { kind } {

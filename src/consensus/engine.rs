@@ -662,7 +662,13 @@ impl Engine {
     fn apply_ready(&mut self, cx: &mut Cx<'_>) {
         let mut candidates = std::mem::take(&mut cx.to_apply);
         while !candidates.is_empty() {
-            let mut next: BTreeSet<SporeId> = BTreeSet::new();
+            // What this round's applies moved. The waiting spores that may unblock are listed
+            // once the round is over, so only those still waiting: listing them at each apply
+            // was quadratic in a round of commits on one hot key (each INCR applied re-listed
+            // every other one of the round, still waiting until its turn came).
+            let mut moved: BTreeSet<Key> = BTreeSet::new();
+            let mut applied = false;
+            let mut flushed = false;
             for id in candidates {
                 if !self.waiting.contains(&id) {
                     continue;
@@ -674,19 +680,23 @@ impl Engine {
                     continue;
                 }
                 self.apply(cx, id, s.clone());
-                // Keys it moved may unblock other waiting spores.
-                for p in &s.key_prereqs {
-                    if let Some(ws) = self.waiting_by_key.get(&p.key) {
+                applied = true;
+                moved.extend(s.key_prereqs.iter().map(|p| p.key.clone()));
+                flushed |= s.ops.iter().any(|op| op.db_scope().is_some());
+            }
+            let mut next: BTreeSet<SporeId> = BTreeSet::new();
+            if flushed {
+                // A flush moves every key of its database.
+                next.extend(self.waiting.iter().copied());
+            } else if applied {
+                // Keys moved may unblock spores waiting on them; any apply moves a database
+                // version (flush prerequisites).
+                for k in &moved {
+                    if let Some(ws) = self.waiting_by_key.get(k) {
                         next.extend(ws.iter().copied());
                     }
                 }
-                // Any apply moves a database version (flush prerequisites), and a flush moves
-                // every key of its database.
-                if s.ops.iter().any(|op| op.db_scope().is_some()) {
-                    next.extend(self.waiting.iter().copied());
-                } else {
-                    next.extend(self.waiting_db.iter().copied());
-                }
+                next.extend(self.waiting_db.iter().copied());
             }
             candidates = next.into_iter().collect();
         }

@@ -14,9 +14,7 @@ use crate::consensus::*;
 use crate::crypto::{sha3, Digest, NodeId, NodeKey};
 use crate::spore::effects::Projection;
 use crate::spore::footprint::merged_accesses;
-use crate::spore::{
-    DbPrereq, End, Key, KeyPrereq, Op, SetCond, Spore, SporeId, Ttl, VersionView,
-};
+use crate::spore::{DbPrereq, End, Key, KeyPrereq, Op, SetCond, Spore, SporeId, Ttl, VersionView};
 
 use super::config::{Byzantine, SimConfig, Timing};
 use super::rng::Rng;

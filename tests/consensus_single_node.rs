@@ -70,7 +70,7 @@ fn single_node_commits_and_applies_a_chain_in_the_same_step() {
     let Message::Bundle(b) = &**msg else {
         panic!("bundle")
     };
-    assert_eq!(b.spores[0].verify().expect("valid batch"), ids);
+    assert_eq!(b.spores[0].verify().expect("valid batch").to_vec(), ids);
     assert!(b.endorsements[0].verify().is_ok());
     // Driver applies and confirms.
     for (id, s) in applied.iter().zip(b.spores[0].spores.iter()) {

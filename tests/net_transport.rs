@@ -75,7 +75,7 @@ async fn start(config: NetConfig) -> Node {
         while let Some(event) = events.recv().await {
             let mut seen = sink.lock().expect("lock");
             match event {
-                NetEvent::Gossip { from, data } => seen.gossip.push((from, data.to_vec())),
+                NetEvent::Gossip { from, data, .. } => seen.gossip.push((from, data.to_vec())),
                 NetEvent::Direct {
                     from,
                     data,

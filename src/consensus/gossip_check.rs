@@ -136,7 +136,6 @@ fn check_spore_batch(rules: &GossipRules, now_ms: u64, batch: &SporeBatch) -> Re
         .map_or((rules.max_horizon_ms, rules.stale_after_ms), |l| l());
     let horizon = now_ms.saturating_add(max_horizon_ms + rules.max_skew_ms);
     let mut current = false;
-    let mut ids = Vec::with_capacity(batch.spores.len());
     for s in &batch.spores {
         if s.origin != origin {
             return Err("a spore's origin differs from the batch signer".into());
@@ -151,9 +150,9 @@ fn check_spore_batch(rules: &GossipRules, now_ms: u64, batch: &SporeBatch) -> Re
         if let Some(rule) = &rules.spore_rule {
             rule(s).map_err(|e| format!("spore refused by the global policy: {e}"))?;
         }
-        ids.push(s.id());
     }
-    let payload = SporeBatch::payload(&origin, &ids);
+    // Computed here once for the batch; the engine reuses them (`SporeBatch::ids`).
+    let payload = SporeBatch::payload(&origin, &batch.ids());
     if !(rules.verifier.0)(&origin, DOMAIN_SPORES, &payload, &batch.signature) {
         return Err("forged spore batch signature".into());
     }

@@ -15,7 +15,7 @@
 //! that learns something from it), a direct `Endorse` to a spore's origin, and a direct `Want`
 //! (anti-entropy request). Unsigned wrappers carry no authority.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::crypto::{self, NodeId, NodeKey, SignatureError};
 use crate::spore::{Key, Spore, SporeId};
@@ -54,12 +54,29 @@ impl RejectReason {
 }
 
 /// A batch of spores signed by their origin. Every spore's `origin` field equals `origin`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Built once (`new`, `sign`, decoding) and never changed afterwards.
+#[derive(Debug, Clone)]
 pub struct SporeBatch {
     pub origin: NodeId,
     pub spores: Vec<Arc<Spore>>,
     pub signature: [u8; 64],
+    /// The spores' ids, computed on first use (`ids`). A batch is checked by the network task,
+    /// then handled by the engine, and comes again inside certificates: each id (a canonical
+    /// encoding and a sha3) is computed once, not at every look. Never stale: the spores do
+    /// not change after construction.
+    ids: OnceLock<Arc<[SporeId]>>,
 }
+
+/// Equal content is an equal batch, whether or not its ids were computed yet.
+impl PartialEq for SporeBatch {
+    fn eq(&self, other: &SporeBatch) -> bool {
+        self.origin == other.origin
+            && self.signature == other.signature
+            && self.spores == other.spores
+    }
+}
+
+impl Eq for SporeBatch {}
 
 /// A batch of endorsements by one endorser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,20 +166,28 @@ impl SporeBatch {
         debug_assert!(spores.len() == ids.len());
         let origin = key.id();
         let signature = key.sign(DOMAIN_SPORES, &Self::payload(&origin, ids));
+        SporeBatch::new(origin, spores, signature)
+    }
+
+    /// A batch as signed (or received): its ids are computed when first asked for.
+    pub fn new(origin: NodeId, spores: Vec<Arc<Spore>>, signature: [u8; 64]) -> SporeBatch {
         SporeBatch {
             origin,
             spores,
             signature,
+            ids: OnceLock::new(),
         }
     }
 
-    /// The ids of the spores, in batch order.
-    pub fn ids(&self) -> Vec<SporeId> {
-        self.spores.iter().map(|s| s.id()).collect()
+    /// The ids of the spores, in batch order (computed once per batch).
+    pub fn ids(&self) -> Arc<[SporeId]> {
+        self.ids
+            .get_or_init(|| self.spores.iter().map(|s| s.id()).collect())
+            .clone()
     }
 
     /// Checks the signature and that every spore names the signer as origin; returns the ids.
-    pub fn verify(&self) -> Result<Vec<SporeId>, MessageError> {
+    pub fn verify(&self) -> Result<Arc<[SporeId]>, MessageError> {
         if self.spores.is_empty() {
             return Err(MessageError::Empty);
         }

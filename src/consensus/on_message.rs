@@ -96,7 +96,7 @@ impl Engine {
             return false;
         }
         let mut new = false;
-        let batch_ids: Arc<[SporeId]> = ids.clone().into();
+        let batch_ids: Arc<[SporeId]> = ids.clone();
         for i in fresh {
             let (id, spore) = (ids[i], batch.spores[i].clone());
             if validate(&spore).is_err() {

@@ -17,11 +17,7 @@ use super::record::{Content, Record};
 
 impl Engine {
     pub(super) fn on_submit(&mut self, cx: &mut Cx<'_>, spores: Vec<Spore>) {
-        let placeholder = Arc::new(SporeBatch {
-            origin: self.me,
-            spores: vec![],
-            signature: [0; 64],
-        });
+        let placeholder = Arc::new(SporeBatch::new(self.me, vec![], [0; 64]));
         let no_ids: Arc<[SporeId]> = Arc::new([]);
         let mut accepted = Vec::new();
         for spore in spores {

@@ -139,11 +139,7 @@ fn read_spore_batch(r: &mut Reader<'_>) -> R<SporeBatch> {
         let raw = r.bytes()?;
         spores.push(Arc::new(decode_spore(&raw)?));
     }
-    Ok(SporeBatch {
-        origin,
-        spores,
-        signature: r.signature()?,
-    })
+    Ok(SporeBatch::new(origin, spores, r.signature()?))
 }
 
 fn read_ids(r: &mut Reader<'_>) -> R<Vec<SporeId>> {
@@ -214,7 +210,7 @@ mod tests {
     fn sample() -> Message {
         let key = NodeKey::from_seed([1; 32]);
         let batch = SporeBatch::sign(&key, vec![spore()]);
-        let e = EndorseBatch::sign(&key, batch.ids());
+        let e = EndorseBatch::sign(&key, batch.ids().to_vec());
         let r = RejectBatch::sign(&key, vec![(batch.ids()[0], RejectReason::Veto)]);
         Message::Bundle(Bundle {
             spores: vec![Arc::new(batch)],

@@ -103,18 +103,46 @@ pub type Validator = Arc<dyn Fn(&NodeId, &[u8]) -> Verdict + Send + Sync>;
 pub enum Verdict {
     /// Deliver and relay.
     Accept,
+    /// Deliver and relay, handing the consumer what the validator decoded (`NetEvent::Gossip`'s
+    /// `decoded`), so a message is decoded once, not again after validation.
+    AcceptDecoded(Decoded),
     /// Drop, never relay, and score the propagation source down.
     Reject(String),
     /// Drop silently (no penalty).
     Ignore,
 }
 
+/// A validator's decoding of a gossip message, passed through the network layer as is (it
+/// does not know the consumer's message types).
+#[derive(Clone)]
+pub struct Decoded(pub Arc<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decoded")
+    }
+}
+
+/// The same decoding (the same allocation), not merely equal content.
+impl PartialEq for Decoded {
+    fn eq(&self, other: &Decoded) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Decoded {}
+
 /// What the network reports to its consumer.
 #[derive(Debug)]
 pub enum NetEvent {
     /// An accepted gossip message (already validated by the Validator). `from` is the peer that
     /// relayed it to us. Our own broadcasts are not delivered back to us.
-    Gossip { from: NodeId, data: Bytes },
+    Gossip {
+        from: NodeId,
+        data: Bytes,
+        /// What the validator decoded, if it said `AcceptDecoded`.
+        decoded: Option<Decoded>,
+    },
     /// A direct message from a peer (a request, or a fire-and-forget message from a per-peer
     /// stream, whose `respond` answers nobody); `respond` answers it (for requests that
     /// expect an answer, e.g. state-transfer pages); dropping it answers empty.

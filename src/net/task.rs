@@ -451,7 +451,7 @@ impl Task {
             Verdict::Reject("source is not a sporedb identity".into())
         };
         let acceptance = match &verdict {
-            Verdict::Accept => MessageAcceptance::Accept,
+            Verdict::Accept | Verdict::AcceptDecoded(_) => MessageAcceptance::Accept,
             Verdict::Reject(why) => {
                 if message.data.len() <= self.max {
                     NetCounters::bump(&self.counters().gossip_rejected);
@@ -468,11 +468,17 @@ impl Task {
             .behaviour_mut()
             .gossip
             .report_message_validation_result(&id, &source, acceptance);
-        if let (Verdict::Accept, Some(from)) = (verdict, from) {
+        let decoded = match verdict {
+            Verdict::Accept => None,
+            Verdict::AcceptDecoded(d) => Some(d),
+            Verdict::Reject(_) | Verdict::Ignore => return,
+        };
+        if let Some(from) = from {
             NetCounters::bump(&self.counters().gossip_in);
             self.emit(NetEvent::Gossip {
                 from,
                 data: Bytes::from(message.data),
+                decoded,
             });
         }
     }

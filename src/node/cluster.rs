@@ -23,10 +23,10 @@ use crate::config::ClusterConfig;
 use crate::consensus::wire::decode_message;
 use crate::consensus::{
     cached_verifier, check_direct, check_gossip, EngineConfig, GossipRules, GossipVerdict,
-    LocalDecision, LocalPolicy, Verifier,
+    LocalDecision, LocalPolicy, Message, Verifier,
 };
 use crate::crypto::{NodeId, NodeKey};
-use crate::net::{NetConfig, NetEvent, NetHandle, Verdict};
+use crate::net::{Decoded, NetConfig, NetEvent, NetHandle, Verdict};
 use crate::root::{gossip as attest_gossip, StateRootRead};
 use crate::store::Store;
 use crate::sync::{catch_up, FetchError, Requester, SyncRequest, SyncResponse, SYNC_TAG};
@@ -189,7 +189,9 @@ pub async fn start_network(
             };
         }
         match check_gossip(&rules, clock::now_ms(), &Bytes::copy_from_slice(data)) {
-            GossipVerdict::Accept(_) => Verdict::Accept,
+            // The checked message goes to the driver as decoded here (with the spore ids it
+            // computed), instead of being decoded again.
+            GossipVerdict::Accept(msg) => Verdict::AcceptDecoded(Decoded(Arc::new(msg))),
             GossipVerdict::Reject(why) => Verdict::Reject(why),
             GossipVerdict::Ignore(_) => Verdict::Ignore,
         }
@@ -244,7 +246,15 @@ pub async fn bridge(
                     attestations.peer(s, Some(dbs));
                 }
             }
-            NetEvent::Gossip { from, data } => match decode_message(&data) {
+            NetEvent::Gossip {
+                from,
+                data,
+                decoded,
+            } => match decoded
+                .and_then(|d| d.0.downcast::<Message>().ok())
+                .map(|m| Arc::try_unwrap(m).unwrap_or_else(|m| (*m).clone()))
+                .map_or_else(|| decode_message(&data), Ok)
+            {
                 Ok(msg) => {
                     let gossip = true;
                     if driver.send(DriverMsg::Net { from, msg, gossip }).is_err() {

@@ -771,11 +771,11 @@ impl World {
                     altered.nonce ^= 1;
                     let real = SporeBatch::sign(&key, vec![s.spore.clone()]);
                     // Signed over the original ids, carrying altered content: must not verify.
-                    bundle.spores.push(Arc::new(SporeBatch {
-                        origin: s.spore.origin,
-                        spores: vec![Arc::new(altered)],
-                        signature: real.signature,
-                    }));
+                    bundle.spores.push(Arc::new(SporeBatch::new(
+                        s.spore.origin,
+                        vec![Arc::new(altered)],
+                        real.signature,
+                    )));
                 }
                 self.gossip(i, Arc::new(Message::Bundle(bundle)));
             }

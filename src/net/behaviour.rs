@@ -3,8 +3,12 @@
 //!
 //! Gossipsub runs anonymous (`MessageAuthenticity::Anonymous` + `ValidationMode::Anonymous`):
 //! spores and endorsements already carry ed25519 signatures, and a second libp2p signature per
-//! message cost 4x throughput in the dependency survey. Message ids are sha3-256 of the payload,
-//! so the same bytes are one message network-wide no matter who relays them.
+//! message cost 4x throughput in the dependency survey. Message ids are BLAKE3 of the topic and
+//! payload, so the same bytes are one message network-wide no matter who relays them. (They were
+//! sha3-256, the hash of sporedb's replicated data; but an id is computed for every copy a node
+//! receives, relays included, and software keccak made that 5 % of a cluster node's CPU under
+//! load. An id only needs collision resistance, which BLAKE3 gives at a fraction of the cost;
+//! nothing replicated or signed depends on it.)
 
 use std::time::Duration;
 
@@ -19,7 +23,17 @@ use libp2p::{allow_block_list, identify, StreamProtocol};
 
 use super::codec::BytesCodec;
 use super::{px, NetError};
-use crate::crypto::sha3;
+
+/// A gossip message's id: BLAKE3 of `topic length u32 BE ‖ topic ‖ payload` (see the module
+/// doc).
+pub fn message_id(topic: &gossipsub::TopicHash, data: &[u8]) -> [u8; 32] {
+    let topic = topic.as_str().as_bytes();
+    let mut h = blake3::Hasher::new();
+    h.update(&(topic.len() as u32).to_be_bytes());
+    h.update(topic);
+    h.update(data);
+    *h.finalize().as_bytes()
+}
 
 /// Direct (point-to-point) messages and requests.
 pub const DIRECT_PROTOCOL: StreamProtocol = StreamProtocol::new("/sporedb/direct/1");
@@ -62,9 +76,7 @@ pub fn build(
         .validate_messages()
         // The topic is part of the id: after a policy change a node publishes the same message
         // on the old and the new policy's topic (net/topics.rs), and both copies must travel.
-        .message_id_fn(|m: &gossipsub::Message| {
-            MessageId::new(&sha3(&[m.topic.as_str().as_bytes(), &m.data]))
-        })
+        .message_id_fn(|m: &gossipsub::Message| MessageId::new(&message_id(&m.topic, &m.data)))
         .max_transmit_size(max_message_bytes + GOSSIP_FRAME_SLACK)
         .build()
         .map_err(|e| NetError::Config(format!("gossipsub: {e}")))?;

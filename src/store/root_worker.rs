@@ -9,7 +9,7 @@
 //! transaction, so data and root still commit together, with one fsync.
 //!
 //! One thread per store, started on first use and ended when the store closes (the sender
-//! drops). A job drops its environment handle before it answers, so once the writer has the
+//! drops). If it cannot be started (or has stopped), the writer computes the version itself. A job drops its environment handle before it answers, so once the writer has the
 //! answer nothing here holds the environment open.
 
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, TryRecvError};
@@ -86,13 +86,26 @@ impl RootWorker {
             let _ = answer.send(result);
         });
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        let sender = match jobs.as_ref() {
-            Some(s) => s,
-            None => jobs.insert(spawn()?),
+        if jobs.is_none() {
+            match spawn() {
+                Ok(sender) => *jobs = Some(sender),
+                Err(e) => tracing::warn!("no tree worker thread ({e}): computing on the writer"),
+            }
+        }
+        // Without a worker (it could not start, or it stopped), the caller's thread computes
+        // the version itself: slower, but the same version and the write still commits.
+        // (MDB_NOTLS lets a thread holding the write transaction open this read snapshot.)
+        let unsent = match jobs.as_ref() {
+            Some(sender) => sender.send(run).err().map(|e| {
+                *jobs = None;
+                e.0
+            }),
+            None => Some(run),
         };
-        sender
-            .send(run)
-            .map_err(|_| StoreError::Tree("the tree worker thread has stopped".into()))?;
+        drop(jobs);
+        if let Some(run) = unsent {
+            run();
+        }
         Ok(Pending {
             answer: pending,
             got: None,

@@ -721,11 +721,15 @@ impl Engine {
         }
         self.note_classes(&id);
         self.remove_produced(id);
-        self.unlock(cx, id);
         // Its effects changed database versions (and, for a flush, every key of the
-        // database; for a policy change, the base): whether or not this node had locked it.
-        if let Some(c) = self.records.get(&id).and_then(|r| r.content.as_ref()) {
-            cx.scopes.note(&c.footprint);
+        // database; for a policy change, the base): `unlock` notes that if this node had
+        // locked it, and otherwise it is noted here.
+        let locked = self.records.get(&id).is_some_and(|r| r.locked);
+        self.unlock(cx, id);
+        if !locked {
+            if let Some(c) = self.records.get(&id).and_then(|r| r.content.as_ref()) {
+                cx.scopes.note(&c.footprint);
+            }
         }
         if let Some(r) = self.records.get_mut(&id) {
             r.phase = Phase::Applied;

@@ -576,14 +576,12 @@ impl Driver {
     /// uncommitted spores over the store (they stay unconfirmed until `Input::Applied`), and so
     /// does `submit`; a group's clients still hear only once it is durable.
     fn apply(&mut self, spores: Vec<(SporeId, Arc<Spore>)>) {
-        if self.in_flight.is_some() && self.switches.is_empty() {
-            self.next_group.extend(spores);
-            return;
-        }
-        if self.switches.is_empty() && !spores.iter().any(|(id, _)| self.waiting.contains_key(id)) {
-            // Nobody here waits for these: hold them briefly for company (`HOLD_OTHERS`). The
-            // loop starts them when the time is up, and any group started before that takes them.
-            if self.next_group.is_empty() {
+        // They wait in `next_group` while a group is in flight, or, when nobody here waits for
+        // them, briefly for company (`HOLD_OTHERS`): the loop starts them when the time is up,
+        // and any group started before that takes them.
+        let nobody_waits = || !spores.iter().any(|(id, _)| self.waiting.contains_key(id));
+        if self.switches.is_empty() && (self.in_flight.is_some() || nobody_waits()) {
+            if self.in_flight.is_none() && self.next_group.is_empty() {
                 self.hold_until_ms = clock::now_ms() + HOLD_OTHERS.as_millis() as u64;
             }
             self.next_group.extend(spores);
@@ -712,10 +710,11 @@ impl Driver {
                 );
                 SporeStats::add(&self.stats.not_stored, ids.len() as u64);
                 let full = matches!(e, crate::store::StoreError::MapFull);
+                let why = e.to_string();
                 for id in &ids {
                     if let Some(w) = self.waiting.remove(id) {
                         self.stats_pending_done(1);
-                        let why = e.to_string();
+                        let why = why.clone();
                         fail(w.job, WriteError::NotStored { why, full });
                     }
                 }

@@ -9,8 +9,9 @@
 //! transaction, so data and root still commit together, with one fsync.
 //!
 //! One thread per store, started on first use and ended when the store closes (the sender
-//! drops). If it cannot be started (or has stopped), the writer computes the version itself. A job drops its environment handle before it answers, so once the writer has the
-//! answer nothing here holds the environment open.
+//! drops). If it cannot be started (or has stopped), the writer computes the version itself.
+//! A job drops its environment handle before it answers, so once the writer has the answer
+//! nothing here holds the environment open.
 
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};

@@ -67,7 +67,7 @@ fn write_round(mode: Mode, clients: usize, writes: usize, round: usize) -> (f64,
     let key = NodeKey::from_seed([3; 32]);
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
-    let driver = Driver::single_node(store.clone(), &key, rx, stats.clone()).unwrap();
+    let driver = Driver::single_node(store.clone(), &key, (tx.clone(), rx), stats.clone()).unwrap();
     let thread = std::thread::spawn(move || {
         let t = thread_cpu_us();
         driver.run();

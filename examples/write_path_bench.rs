@@ -25,7 +25,7 @@ fn main() {
     let key = NodeKey::from_seed([3; 32]);
     let stats = Arc::new(SporeStats::default());
     let (tx, rx) = std::sync::mpsc::channel();
-    let driver = Driver::single_node(store.clone(), &key, rx, stats.clone()).unwrap();
+    let driver = Driver::single_node(store.clone(), &key, (tx.clone(), rx), stats.clone()).unwrap();
     let thread = std::thread::Builder::new()
         .name("driver".into())
         .spawn(move || driver.run())

@@ -32,7 +32,8 @@ impl Node {
         let key = NodeKey::from_seed([3; 32]);
         let stats = Arc::new(SporeStats::default());
         let (tx, rx) = std::sync::mpsc::channel();
-        let driver = Driver::single_node(store.clone(), &key, rx, stats.clone()).unwrap();
+        let driver =
+            Driver::single_node(store.clone(), &key, (tx.clone(), rx), stats.clone()).unwrap();
         let thread = std::thread::spawn(move || driver.run());
         let writes = NodeWritePath::new(tx.clone(), 5_000);
         Node {

@@ -1,14 +1,15 @@
 //! The driver: the one thread that owns the consensus engine and writes the store.
 //!
 //! It turns client writes into spores (materialise on projected versions), feeds them to the
-//! engine, applies what the engine says is committed and applicable — many spores in one
-//! durable LMDB transaction (group commit) — and only then answers the clients. Running on its
-//! own OS thread keeps LMDB's single-writer, thread-bound write transactions away from tokio's
-//! workers and makes the apply order the engine's order, with nothing interleaved.
+//! engine, hands what the engine says is committed and applicable to its writer thread
+//! (`node::writer`), which applies many spores in one durable LMDB transaction (group commit),
+//! and only once that commit is back answers the clients. Running on its own OS thread keeps
+//! the engine's steps away from tokio's workers; the writer applies in the engine's order,
+//! with nothing interleaved.
 //!
-//! With a state root, group commits are pipelined (`Driver::apply`): while the store's tree
-//! worker computes one group's root, this thread steps the engine on what is queued, and the
-//! spores it applies meanwhile form the next group. Clients still hear only once their
+//! Group commits are pipelined (`Driver::apply`): while the writer applies a group, computes
+//! its state root and waits for the disk, this thread steps the engine on what is queued, and
+//! the spores it applies meanwhile form the next group. Clients still hear only once their
 //! group is durable. Spores no client of this node waits for (other nodes' writes) may wait a
 //! few ms for company before their commit starts (`HOLD_OTHERS`).
 //!
@@ -21,18 +22,17 @@
 //! and answers the `SPORE.*` commands.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::consensus::wire::encode_message;
 use crate::consensus::{Bundle, DropReason, Effect, Engine, Evidence, Input, Message};
-use crate::exec::{apply_spore, Applied};
 use crate::reply::Reply;
 use crate::spore::effects::Projection;
 use crate::spore::footprint::merged_accesses;
 use crate::spore::{Key, Spore, SporeId, VersionView};
-use crate::store::{HeldWrite, Store, StoreRead};
+use crate::store::{HeldRead, ReadTxn, Store, StoreRead};
 use crate::write::WriteError;
 
 use super::admin::EvidenceRecord;
@@ -42,10 +42,10 @@ use super::outcomes::{Outcome, RecentOutcomes};
 use super::peer_link::PeerLink;
 use super::stats::SporeStats;
 use super::write_path::{DriverMsg, WriteJob};
+use super::writer::{self, Group, GroupDone, Writer};
 
-/// How often the loop looks at the tree worker while it waits for messages with a group in
-/// flight: std's channels cannot wait on two things, and a root takes ~0.5 ms or more.
-const ROOT_POLL: Duration = Duration::from_micros(50);
+/// How often `settle_groups`, waiting for the writer, checks that the writer still runs.
+const SETTLE_CHECK: Duration = Duration::from_millis(100);
 /// How often the engine gets a timer tick when no write arrives.
 const TICK: Duration = Duration::from_millis(50);
 /// Most client writes turned into spores per engine step (and per group commit).
@@ -94,31 +94,36 @@ pub struct Driver {
     /// Policy switches the engine made in the step being carried out, done by the node once
     /// the spores applied before them are durable.
     switches: Vec<Effect>,
-    /// A commit group applied but not yet committed: its tree version is being computed on the
-    /// store's tree worker while this thread goes on (`apply`, `finish_group`).
-    in_flight: Option<InFlight>,
-    /// Spores the engine applied while a group was in flight, or held for company with none in
-    /// flight (`HOLD_OTHERS`), in its order: the next group.
-    next_group: Vec<(SporeId, Arc<Spore>)>,
+    /// Applies and commits groups (`node::writer`); `None` before `run` starts it, or if it
+    /// could not be started (groups then commit on this thread).
+    writer: Option<Writer>,
+    /// Where the writer sends its outcomes: this driver's own queue (kept until `run`).
+    writer_done: Option<Sender<DriverMsg>>,
+    /// Groups sent to the writer whose outcome has not come back.
+    outstanding: usize,
+    /// While groups are outstanding, the store as of the last commit the engine was told of:
+    /// the engine's view (`Engine::step`) must not already hold spores its overlay still
+    /// projects. `None` with nothing outstanding: a fresh snapshot is then that view.
+    view: Option<HeldRead>,
+    /// Messages taken off the queue while `settle_groups` waited for the writer, handled next.
+    parked: VecDeque<DriverMsg>,
+    /// Spores the engine applied and held for company with no group outstanding
+    /// (`HOLD_OTHERS`), in its order: the next group.
+    next_group: Group,
     /// A `Shutdown` message was handled.
     shutdown: bool,
     /// When `next_group`, held with no group in flight (`HOLD_OTHERS`), is to start.
     hold_until_ms: u64,
 }
 
-/// An applied, uncommitted commit group (see `Driver::apply`).
-struct InFlight {
-    txn: HeldWrite,
-    ids: Vec<SporeId>,
-    replies: Vec<Vec<Reply>>,
-}
-
 impl Driver {
+    /// A driver reading its queue from `rx`; `tx` is a sender of that same queue, for its
+    /// writer's outcomes.
     pub fn new(
         store: Arc<Store>,
         engine: Engine,
         origin: crate::crypto::NodeId,
-        rx: Receiver<DriverMsg>,
+        (tx, rx): (Sender<DriverMsg>, Receiver<DriverMsg>),
         stats: Arc<SporeStats>,
         link: Box<dyn PeerLink>,
     ) -> Driver {
@@ -142,7 +147,11 @@ impl Driver {
             spore_rule: None,
             policy: None,
             switches: Vec::new(),
-            in_flight: None,
+            writer: None,
+            writer_done: Some(tx),
+            outstanding: 0,
+            view: None,
+            parked: VecDeque::new(),
             next_group: Vec::new(),
             shutdown: false,
             hold_until_ms: 0,
@@ -154,7 +163,7 @@ impl Driver {
     pub fn single_node(
         store: Arc<Store>,
         key: &crate::crypto::NodeKey,
-        rx: Receiver<DriverMsg>,
+        queue: (Sender<DriverMsg>, Receiver<DriverMsg>),
         stats: Arc<SporeStats>,
     ) -> Result<Driver, crate::consensus::PolicyError> {
         let policy = crate::consensus::Policy::new(vec![key.id()], 1, 0)?;
@@ -163,7 +172,7 @@ impl Driver {
             store,
             engine,
             key.id(),
-            rx,
+            queue,
             stats,
             Box::new(super::peer_link::NoPeers),
         ))
@@ -171,42 +180,33 @@ impl Driver {
 
     /// Runs until shutdown; every write still waiting then gets `Unavailable`.
     pub fn run(mut self) {
-        loop {
-            if let Some(group) = &mut self.in_flight {
-                // While the tree worker computes the group's root, do the work that comes in
-                // (its applies wait in `next_group`): the commit could not happen sooner
-                // anyway. Once the root is there, commit and start the next group.
-                if !group.txn.root_ready() {
-                    match self.rx.recv_timeout(ROOT_POLL) {
-                        Ok(msg) => {
-                            self.run_once(Some(msg));
-                            if self.shutdown {
-                                break;
-                            }
-                        }
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                    continue;
-                }
-                self.next_group_starts();
-                continue;
+        if let Some(done) = self.writer_done.take() {
+            match Writer::start(self.store.clone(), done) {
+                Ok(w) => self.writer = Some(w),
+                Err(e) => tracing::warn!(
+                    "could not start the writer thread ({e}): the driver commits each group itself"
+                ),
             }
+        }
+        loop {
             // Spores held for company (`HOLD_OTHERS`) start once their time is up.
             let wait = if self.next_group.is_empty() {
                 TICK
             } else {
                 let now = clock::now_ms();
                 if now >= self.hold_until_ms {
-                    self.start_next_group(true);
+                    self.start_next_group();
                     continue;
                 }
                 Duration::from_millis(self.hold_until_ms - now)
             };
-            let first = match self.rx.recv_timeout(wait) {
-                Ok(msg) => Some(msg),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
+            let first = match self.parked.pop_front() {
+                Some(msg) => Some(msg),
+                None => match self.rx.recv_timeout(wait) {
+                    Ok(msg) => Some(msg),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
             };
             self.run_once(first);
             if self.shutdown {
@@ -214,6 +214,8 @@ impl Driver {
             }
         }
         self.settle_groups();
+        // Joins the writer: nothing is queued for it any more.
+        self.writer = None;
         for (_, w) in std::mem::take(&mut self.waiting) {
             let _ = w.job.reply.send(Err(WriteError::Unavailable));
         }
@@ -228,12 +230,16 @@ impl Driver {
             // group commit); peer messages are stepped as they come.
             let mut taken = 1;
             while !self.shutdown && taken < MAX_BATCH {
-                match self.rx.try_recv() {
-                    Ok(msg) => {
+                let next = match self.parked.pop_front() {
+                    Some(msg) => Some(msg),
+                    None => self.rx.try_recv().ok(),
+                };
+                match next {
+                    Some(msg) => {
                         self.shutdown = self.handle(msg, &mut writes);
                         taken += 1;
                     }
-                    Err(_) => break,
+                    None => break,
                 }
             }
         }
@@ -271,6 +277,7 @@ impl Driver {
                 let _ = reply.send(self.install(*catch_up));
             }
             DriverMsg::Shutdown => return true,
+            DriverMsg::Committed(done) => self.committed(*done),
         }
         false
     }
@@ -373,18 +380,38 @@ impl Driver {
 
     /// Materialises a batch of writes on projected versions and submits the spores.
     fn submit(&mut self, batch: Vec<WriteJob>) {
-        let now = clock::now_ms();
-        let store = self.store.clone();
-        let read = match store.read() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!("store read failed: {e}");
-                batch
-                    .into_iter()
-                    .for_each(|j| fail(j, WriteError::Unavailable));
-                return;
+        let spores = match self.view.take() {
+            Some(view) => {
+                let spores = self.build_spores(view.get(), batch);
+                self.view = Some(view);
+                spores
+            }
+            None => {
+                let store = self.store.clone();
+                let read = store.read();
+                match read {
+                    Ok(read) => self.build_spores(&read, batch),
+                    Err(e) => {
+                        tracing::error!("store read failed: {e}");
+                        batch
+                            .into_iter()
+                            .for_each(|j| fail(j, WriteError::Unavailable));
+                        return;
+                    }
+                }
             }
         };
+        if spores.is_empty() {
+            return;
+        }
+        SporeStats::add(&self.stats.pending, spores.len() as u64);
+        self.step(Input::Submit(spores));
+    }
+
+    /// Builds the spores of `batch` on `read` (the engine's view) and the engine's overlay;
+    /// writes that fail here (deadline, WATCH, policy) are answered at once.
+    fn build_spores(&mut self, read: &ReadTxn<'_>, batch: Vec<WriteJob>) -> Vec<Spore> {
+        let now = clock::now_ms();
         let mut spores: Vec<Spore> = Vec::with_capacity(batch.len());
         {
             // The groups applied but not committed (`apply`) are not in the snapshot: lay
@@ -392,7 +419,7 @@ impl Driver {
             // built on stale versions and conflict.
             // (A copy, once per batch: the loop below needs `self` mutably.)
             let overlay = self.engine.overlay().clone();
-            let layered = overlay.over(&read);
+            let layered = overlay.over(read);
             let mut projection = Projection::new(&layered);
             // Keys an earlier spore of this batch, or an uncommitted one, wrote
             // non-commutatively: their TTL state is not in the store yet.
@@ -454,12 +481,7 @@ impl Driver {
                 }
             }
         }
-        drop(read);
-        if spores.is_empty() {
-            return;
-        }
-        SporeStats::add(&self.stats.pending, spores.len() as u64);
-        self.step(Input::Submit(spores));
+        spores
     }
 
     /// Runs one engine step and carries out its effects.
@@ -471,12 +493,19 @@ impl Driver {
                 p.tick(now);
             }
         }
-        let effects = match self.store.read() {
-            Ok(read) => self.engine.step(now, input, &read as &dyn VersionView),
-            Err(e) => {
-                tracing::error!("store read failed: {e}");
-                return;
+        let effects = match self.view.take() {
+            Some(view) => {
+                let effects = self.engine.step(now, input, view.get() as &dyn VersionView);
+                self.view = Some(view);
+                effects
             }
+            None => match self.store.read() {
+                Ok(read) => self.engine.step(now, input, &read as &dyn VersionView),
+                Err(e) => {
+                    tracing::error!("store read failed: {e}");
+                    return;
+                }
+            },
         };
         self.carry_out(effects);
         let stalled = self.engine.oldest_waiting_ms().unwrap_or(0);
@@ -565,113 +594,137 @@ impl Driver {
         }
     }
 
-    /// Applies committed spores in one durable transaction, then answers their clients.
+    /// Has committed spores applied in one durable transaction, then answers their clients.
     ///
-    /// With a state root, groups are pipelined: once a group's spores are applied, the store's
-    /// tree worker computes its root version while this thread goes back to its loop and does
-    /// the work that is queued (the next batch: its engine step, signature, endorsements). The
-    /// spores the engine applies meanwhile wait in `next_group`. When the root is there the
-    /// group commits, its clients get their replies, and `next_group` starts, together with
-    /// whatever arrived during the commit (`next_group_starts`). The engine projects
-    /// uncommitted spores over the store (they stay unconfirmed until `Input::Applied`), and so
-    /// does `submit`; a group's clients still hear only once it is durable.
-    fn apply(&mut self, spores: Vec<(SporeId, Arc<Spore>)>) {
-        // They wait in `next_group` while a group is in flight, or, when nobody here waits for
-        // them, briefly for company (`HOLD_OTHERS`): the loop starts them when the time is up,
-        // and any group started before that takes them.
+    /// Groups are pipelined: the writer thread applies a group, computes its root and waits
+    /// for the disk while this thread goes back to its loop and does the work that is queued
+    /// (the next batch: its engine step, signature, endorsements). The spores the engine
+    /// applies meanwhile are sent at once and wait in the writer's queue, which commits
+    /// everything queued as one group. The engine projects uncommitted spores over the store
+    /// (they stay unconfirmed until `Input::Applied`), and so does `submit`, both over `view`;
+    /// a group's clients still hear only once it is durable (`committed`).
+    fn apply(&mut self, spores: Group) {
+        // With nothing outstanding and nobody here waiting for them, they wait briefly for
+        // company (`HOLD_OTHERS`): the loop starts them when the time is up, and any group
+        // sent before that takes them.
         let nobody_waits = || !spores.iter().any(|(id, _)| self.waiting.contains_key(id));
-        if self.switches.is_empty() && (self.in_flight.is_some() || nobody_waits()) {
-            if self.in_flight.is_none() && self.next_group.is_empty() {
+        if self.switches.is_empty() && self.outstanding == 0 && nobody_waits() {
+            if self.next_group.is_empty() {
                 self.hold_until_ms = clock::now_ms() + HOLD_OTHERS.as_millis() as u64;
             }
             self.next_group.extend(spores);
             return;
         }
-        self.finish_group();
         let mut group = std::mem::take(&mut self.next_group);
         group.extend(spores);
+        self.send_group(group);
         // A policy change among these spores: the node switches once they are durable, before
-        // it answers anyone or steps the engine again, so that group commits now.
-        let defer = self.switches.is_empty();
-        self.start_group(group, defer);
+        // it answers anyone or steps the engine again (`committed`).
+        if !self.switches.is_empty() {
+            self.settle_groups();
+        }
     }
 
-    /// Applies `spores` in a write transaction, and commits it now, or (`defer`) leaves it in
-    /// flight while the tree worker computes its root.
-    fn start_group(&mut self, spores: Vec<(SporeId, Arc<Spore>)>, defer: bool) {
-        let ids: Vec<SporeId> = spores.iter().map(|(id, _)| *id).collect();
-        let applied = (|| {
-            let mut txn = HeldWrite::begin(self.store.clone())?;
-            let (replies, started) = txn.with(|txn| {
-                let mut replies = Vec::with_capacity(spores.len());
-                for (id, spore) in &spores {
-                    replies.push(match apply_spore(txn, spore, id)? {
-                        Applied::Done(r) => r,
-                        Applied::AlreadyApplied => Vec::new(),
-                    });
+    /// Sends `group` to the writer, or commits it here if there is none.
+    fn send_group(&mut self, group: Group) {
+        if group.is_empty() {
+            return;
+        }
+        let group = match &self.writer {
+            Some(w) => {
+                if self.outstanding == 0 {
+                    // The engine's view until this group is confirmed: the store as it is
+                    // now, without it.
+                    self.view = match HeldRead::begin(self.store.clone()) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            tracing::error!("store read failed: {e}");
+                            None
+                        }
+                    };
                 }
-                Ok((replies, defer && txn.start_root()?))
-            })?;
-            Ok::<_, crate::store::StoreError>((txn, replies, started))
-        })();
-        match applied {
-            Ok((txn, replies, true)) => {
-                self.in_flight = Some(InFlight { txn, ids, replies });
+                match w.send(group) {
+                    Ok(()) => {
+                        self.outstanding += 1;
+                        return;
+                    }
+                    Err(group) => group,
+                }
             }
-            Ok((txn, replies, false)) => {
-                let outcome = txn.commit().map(|()| replies);
-                self.committed(ids, outcome);
-            }
-            Err(e) => self.committed(ids, Err(e)),
-        }
+            None => group,
+        };
+        self.commit_here(group);
     }
 
-    /// Commits the group in flight, if any, and answers its clients.
-    fn finish_group(&mut self) {
-        if let Some(InFlight { txn, ids, replies }) = self.in_flight.take() {
-            let outcome = txn.commit().map(|()| replies);
-            self.committed(ids, outcome);
+    /// Commits `group` on this thread (no writer thread, or it stopped) and answers at once.
+    fn commit_here(&mut self, group: Group) {
+        if self.writer.take().is_some() {
+            tracing::error!("the writer thread stopped: the driver commits each group itself");
         }
+        let ids: Vec<SporeId> = group.iter().map(|(id, _)| *id).collect();
+        let outcome = writer::commit_group(&self.store, &group);
+        self.committed(GroupDone {
+            groups: 0,
+            ids,
+            outcome,
+            view: None,
+        });
     }
 
-    /// Commits the group in flight and starts the next one, in flight in turn.
-    fn next_group_starts(&mut self) {
-        self.finish_group();
-        // What came in during the commit joins the next group: a batch stepped now applies
-        // its spores together with `next_group` (`apply`), where starting `next_group` first
-        // would leave them for a group of their own (one more fsync).
-        if let Ok(msg) = self.rx.try_recv() {
-            self.run_once(Some(msg));
-        }
-        if self.in_flight.is_none() {
-            self.start_next_group(true);
-        }
-    }
-
-    /// Makes every spore the engine applied durable: nothing is in flight afterwards.
+    /// Makes every spore the engine applied durable, and confirms it: nothing is outstanding
+    /// afterwards. Messages that arrive meanwhile are parked for the loop.
     fn settle_groups(&mut self) {
-        self.finish_group();
-        self.start_next_group(false);
+        self.start_next_group();
+        while self.outstanding > 0 {
+            match self.rx.recv_timeout(SETTLE_CHECK) {
+                Ok(DriverMsg::Committed(done)) => self.committed(*done),
+                Ok(other) => self.parked.push_back(other),
+                Err(_) => {
+                    if self.writer.as_ref().is_some_and(|w| w.is_running()) {
+                        continue;
+                    }
+                    // Cannot happen unless the writer thread died outside its guarded apply:
+                    // its outstanding spores' fate is unknown; their clients hear so at
+                    // their deadline or at shutdown.
+                    tracing::error!(
+                        "the writer thread stopped with {} groups outstanding",
+                        self.outstanding
+                    );
+                    self.outstanding = 0;
+                    self.view = None;
+                    self.writer = None;
+                }
+            }
+        }
     }
 
-    /// Starts `next_group`, if it holds spores (see `start_group`).
-    fn start_next_group(&mut self, defer: bool) {
+    /// Sends `next_group`, if it holds spores.
+    fn start_next_group(&mut self) {
         if !self.next_group.is_empty() {
             let group = std::mem::take(&mut self.next_group);
-            self.start_group(group, defer);
+            self.send_group(group);
         }
     }
 
     /// After a group's commit (or its failure): switch policy, answer the clients, confirm the
     /// applies to the engine.
-    fn committed(
-        &mut self,
-        ids: Vec<SporeId>,
-        outcome: Result<Vec<Vec<Reply>>, crate::store::StoreError>,
-    ) {
-        // A policy change among these spores: the node switches before it answers anyone or
-        // steps the engine again (the engine switched at the change's place in the order).
-        self.switch_policy();
+    fn committed(&mut self, done: GroupDone) {
+        let GroupDone {
+            groups,
+            ids,
+            outcome,
+            view,
+        } = done;
+        self.outstanding = self.outstanding.saturating_sub(groups);
+        // From here the engine is told these spores are applied (below): its view is the
+        // store as of this commit while later groups are out, a fresh snapshot once none is.
+        self.view = if self.outstanding > 0 { view } else { None };
+        // A policy change among the spores sent: the node switches once they are all durable,
+        // before it answers anyone or steps the engine again (the engine switched at the
+        // change's place in the order).
+        if self.outstanding == 0 {
+            self.switch_policy();
+        }
         match outcome {
             Ok(replies) => {
                 SporeStats::add(&self.stats.committed, ids.len() as u64);

@@ -1,7 +1,7 @@
 //! The node: the only place that owns tasks, channels, files and sockets.
 //!
-//! It opens the store and the node key, starts the driver task (which owns the consensus engine
-//! and is the only writer of the store), starts the Redis front end, and shuts everything down
+//! It opens the store and the node key, starts the driver task (which owns the consensus engine;
+//! its writer thread is the only writer of spores to the store), starts the Redis front end, and shuts everything down
 //! cleanly on SIGINT/SIGTERM.
 
 pub mod admin;
@@ -20,5 +20,6 @@ pub mod policy_switch;
 mod run;
 pub mod stats;
 pub mod write_path;
+pub mod writer;
 
 pub use run::{run, NodeError, READY_LINE};

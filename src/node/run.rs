@@ -158,7 +158,14 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         Some((_, net, _)) => Box::new(NetLink(net.clone())),
         None => Box::new(NoPeers),
     };
-    let mut driver = Driver::new(store.clone(), engine, key.id(), rx, stats.clone(), link);
+    let mut driver = Driver::new(
+        store.clone(),
+        engine,
+        key.id(),
+        (tx.clone(), rx),
+        stats.clone(),
+        link,
+    );
     driver.spore_rule = match &cluster {
         // An observer's spores would be rejected by every peer (only endorsers originate
         // spores), and the peers would score it down for sending them: refuse writes here.

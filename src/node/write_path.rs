@@ -43,6 +43,8 @@ pub enum DriverMsg {
         reply: oneshot::Sender<Result<(), String>>,
     },
     Shutdown,
+    /// The driver's writer committed (or failed to commit) groups (`node::writer`).
+    Committed(Box<super::writer::GroupDone>),
 }
 
 /// Submits writes to the driver thread.

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::error::StoreError;
-use super::lmdb::WriteTxn;
+use super::lmdb::{ReadTxn, WriteTxn};
 use super::Store;
 
 type Slot<'a> = Option<WriteTxn<'a>>;
@@ -59,4 +59,30 @@ impl HeldWrite {
 
 fn committed() -> StoreError {
     StoreError::Misuse("used after its commit")
+}
+
+self_cell::self_cell!(
+    struct ReadCell {
+        owner: Arc<Store>,
+        #[covariant]
+        dependent: ReadTxn,
+    }
+);
+
+/// A read snapshot of a store it keeps alive, so it can be handed to another thread and held
+/// across loop turns: the node's writer takes one right after each commit, and the driver
+/// reads versions from it until it has confirmed that commit's spores to the engine (see
+/// `node::writer`). `MDB_NOTLS` read transactions may move between threads.
+pub struct HeldRead(ReadCell);
+
+impl HeldRead {
+    /// A snapshot of `store` as last committed.
+    pub fn begin(store: Arc<Store>) -> Result<HeldRead, StoreError> {
+        ReadCell::try_new(store, |s| s.read()).map(HeldRead)
+    }
+
+    /// The snapshot.
+    pub fn get(&self) -> &ReadTxn<'_> {
+        self.0.borrow_dependent()
+    }
 }

@@ -34,7 +34,7 @@ use crate::spore::{DbState, Key, KeyVersion, VersionView};
 pub use crate::root::{Integrity, Root, StateRootRead};
 pub use cursor::ScanCursor;
 pub use error::{ReadError, StoreError};
-pub use held::HeldWrite;
+pub use held::{HeldRead, HeldWrite};
 pub use kv::{KvRead, KvWrite, Table};
 pub use lmdb::{ReadTxn, WriteTxn};
 pub use memory::{MemRead, MemStore, MemWrite};

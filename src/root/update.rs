@@ -3,11 +3,13 @@
 //! commit group) written into the same transaction, together with the applied-set digest.
 //! `build` creates the tree from existing data (a fresh or upgraded store), in chunks.
 //!
-//! `apply` is three steps, which the LMDB store can run on two threads (`store::root_worker`):
-//! `prepare` (in the transaction: the applied-set digest, each touched leaf's final value, or
-//! a rebuild when removals dominate), `TreeJob::run` (pure: key and value hashes and jmt's
-//! computation, over any snapshot of the last committed tree), and `finish` (in the
-//! transaction again: the new nodes, stale list and tree state). Both ways give one root.
+//! `apply` is three steps: `prepare` (in the transaction: the applied-set digest, each touched
+//! leaf's final value, or a rebuild when removals dominate), `TreeJob::run` (pure: key and
+//! value hashes and jmt's computation, reading the last committed tree), and `finish` (in the
+//! transaction again: the new nodes, stale list and tree state). The whole of it runs on the
+//! node's writer thread (`node::writer`), beside the driver; a separate tree thread that
+//! computed `run` while the driver stepped the engine was retired when the commit itself moved
+//! off the driver (nothing is left on the writer to overlap it with).
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
@@ -135,7 +137,7 @@ fn value_hash(value: &[u8]) -> ValueHash {
 /// The tree work of one commit, taken out of its transaction: the leaves it touched with their
 /// final values, and the tree state they apply to. `run` computes the new version (the costly
 /// part: hashing, reading nodes) from a read snapshot of the last committed tree, so it can
-/// overlap other work of the writer; `finish` writes the result into the transaction.
+/// be computed apart from the transaction; `finish` writes the result into it.
 pub struct TreeJob {
     state: TreeState,
     /// (table, key, final value or `None` for a deletion).

@@ -1,65 +1,18 @@
-//! A write transaction that owns a handle to its store, so it can outlive the call that began
-//! it: the driver applies a commit group, starts its tree version on the tree worker
-//! (`WriteTxn::start_root`), and commits only later, after it has done other work (its next
-//! engine step) meanwhile. A `WriteTxn` borrows its store; holding it in the driver beside the
-//! store's `Arc` is a self-referential struct, which `self_cell` builds soundly.
+//! A read snapshot that owns a handle to its store, so it can outlive the call that opened it
+//! and move to another thread: the node's writer thread takes one right after each group
+//! commit and hands it to the driver, which reads versions from it until it has confirmed
+//! that commit's spores to its engine (`node::writer`). A `ReadTxn` borrows its store; holding
+//! it beside the store's `Arc` is a self-referential struct, which `self_cell` builds soundly.
 //!
-//! LMDB allows this: a write transaction stays on the thread that began it (the driver's),
-//! and the read transactions that thread opens meanwhile are `MDB_NOTLS` ones, which may
-//! coexist with it. Until the commit, every other writer waits (as it would during any write).
+//! LMDB allows this: the environment is opened with `MDB_NOTLS`, so a read transaction is not
+//! bound to the thread that began it. A held snapshot keeps the pages it sees from being
+//! reused, so it is held only while a commit is unconfirmed (milliseconds).
 
 use std::sync::Arc;
 
 use super::error::StoreError;
-use super::lmdb::{ReadTxn, WriteTxn};
+use super::lmdb::ReadTxn;
 use super::Store;
-
-type Slot<'a> = Option<WriteTxn<'a>>;
-
-self_cell::self_cell!(
-    struct Cell {
-        owner: Arc<Store>,
-        #[not_covariant]
-        dependent: Slot,
-    }
-);
-
-/// An open write transaction of a store it keeps alive. Dropped without `commit`, it aborts.
-pub struct HeldWrite(Cell);
-
-impl HeldWrite {
-    /// Begins a write transaction on `store` (waits while another is open).
-    pub fn begin(store: Arc<Store>) -> Result<HeldWrite, StoreError> {
-        Cell::try_new(store, |s| s.write().map(Some)).map(HeldWrite)
-    }
-
-    /// Runs `f` on the transaction.
-    pub fn with<R>(
-        &mut self,
-        f: impl FnOnce(&mut WriteTxn<'_>) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        self.0.with_dependent_mut(|_, slot| match slot {
-            Some(txn) => f(txn),
-            None => Err(committed()),
-        })
-    }
-
-    /// See `WriteTxn::root_ready`.
-    pub fn root_ready(&mut self) -> bool {
-        self.0
-            .with_dependent_mut(|_, slot| slot.as_mut().is_none_or(|t| t.root_ready()))
-    }
-
-    /// Commits (see `WriteTxn::commit`).
-    pub fn commit(mut self) -> Result<(), StoreError> {
-        self.0
-            .with_dependent_mut(|_, slot| slot.take().ok_or_else(committed)?.commit())
-    }
-}
-
-fn committed() -> StoreError {
-    StoreError::Misuse("used after its commit")
-}
 
 self_cell::self_cell!(
     struct ReadCell {
@@ -69,10 +22,7 @@ self_cell::self_cell!(
     }
 );
 
-/// A read snapshot of a store it keeps alive, so it can be handed to another thread and held
-/// across loop turns: the node's writer takes one right after each commit, and the driver
-/// reads versions from it until it has confirmed that commit's spores to the engine (see
-/// `node::writer`). `MDB_NOTLS` read transactions may move between threads.
+/// A read snapshot of a store it keeps alive (see the module doc).
 pub struct HeldRead(ReadCell);
 
 impl HeldRead {

@@ -20,9 +20,8 @@ use heed::{Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn, WithoutTls};
 
 use super::error::StoreError;
 use super::kv::{KvIter, KvRead, KvWrite, Table};
-use super::root_worker::{self, RootWorker};
-use crate::root::node_cache::{NodeCache, PendingNodes};
-use crate::root::update::{self, Dirty, Prepared};
+use crate::root::node_cache::NodeCache;
+use crate::root::update::{self, Dirty};
 
 pub(crate) type Db = Database<Bytes, Bytes>;
 
@@ -32,8 +31,6 @@ pub(crate) struct Lmdb {
     dbs: [Db; Table::COUNT],
     /// The state tree's upper nodes, decoded (`root::node_cache`).
     node_cache: Arc<NodeCache>,
-    /// Computes tree versions beside the writer (`WriteTxn::start_root`).
-    root_worker: RootWorker,
 }
 
 impl Lmdb {
@@ -74,7 +71,6 @@ impl Lmdb {
             env,
             dbs,
             node_cache: Arc::default(),
-            root_worker: RootWorker::default(),
         })
     }
 
@@ -91,10 +87,8 @@ impl Lmdb {
         Ok(WriteTxn {
             txn: self.env.write_txn()?,
             dbs: &self.dbs,
-            lmdb: self,
             dirty: root.then(Dirty::default),
             node_cache: cache_nodes.then_some(&self.node_cache),
-            started: None,
         })
     }
 
@@ -120,72 +114,25 @@ pub struct ReadTxn<'s> {
     dbs: &'s [Db; Table::COUNT],
 }
 
-impl<'s> ReadTxn<'s> {
-    pub(crate) fn new(txn: RoTxn<'s, WithoutTls>, dbs: &'s [Db; Table::COUNT]) -> ReadTxn<'s> {
-        ReadTxn { txn, dbs }
-    }
-}
-
 /// A write transaction. Only one exists at a time (others wait). Dropped without `commit`, it
 /// aborts and nothing of it is applied.
 pub struct WriteTxn<'s> {
     txn: RwTxn<'s>,
     dbs: &'s [Db; Table::COUNT],
-    lmdb: &'s Lmdb,
-    /// What the state tree must take in at commit (`None`: root maintenance is off, or
-    /// `start_root` took it).
+    /// What the state tree must take in at commit (`None`: root maintenance is off).
     dirty: Option<Dirty>,
     /// The store's node cache, unless it is off.
     node_cache: Option<&'s Arc<NodeCache>>,
-    /// The tree version `start_root` is having computed, with the cache entries to make.
-    started: Option<(root_worker::Pending, Option<PendingNodes>)>,
 }
 
 impl WriteTxn<'_> {
-    /// Starts computing this transaction's tree version on the store's tree worker, from what
-    /// it has written so far (see `root_worker`); `commit` takes the result. Returns whether a
-    /// computation started: not when root maintenance is off, nothing the tree covers changed,
-    /// or the tree was rebuilt here instead. Nothing may be written after this but the commit.
-    pub fn start_root(&mut self) -> Result<bool, StoreError> {
-        let Some(dirty) = self.dirty.take() else {
-            return Ok(false);
-        };
-        let cache = self.node_cache;
-        match update::prepare(self, dirty, cache.map(|c| &**c))? {
-            Prepared::Done => Ok(false),
-            Prepared::Job(job) => {
-                let pending = self.lmdb.root_worker.start(
-                    &self.lmdb.env,
-                    self.lmdb.dbs,
-                    cache.cloned(),
-                    job,
-                )?;
-                self.started = Some((pending, cache.map(|c| c.pending())));
-                Ok(true)
-            }
-        }
-    }
-
-    /// Whether `commit` can take the tree version without waiting for the tree worker (also
-    /// when no version was started).
-    pub fn root_ready(&mut self) -> bool {
-        self.started
-            .as_mut()
-            .is_none_or(|(answer, _)| answer.is_ready())
-    }
-
-    /// Updates the state tree with this transaction's changes (if root maintenance is on; with
-    /// the version `start_root` had computed, if it was called), then commits durably (fsync)
-    /// everything written in this transaction.
+    /// Updates the state tree with this transaction's changes (if root maintenance is on),
+    /// then commits durably (fsync) everything written in this transaction.
     pub fn commit(mut self) -> Result<(), StoreError> {
         let cache = self.node_cache;
         let mut pending = None;
         if let Some(dirty) = self.dirty.take() {
             pending = update::apply(&mut self, dirty, cache.map(|c| &**c))?;
-        } else if let Some((answer, mut nodes)) = self.started.take() {
-            let computed = answer.wait()?;
-            update::finish(&mut self, computed, nodes.as_mut())?;
-            pending = nodes;
         }
         self.txn.commit()?;
         // Only now: nodes of a transaction that did not commit must never be found.
@@ -198,17 +145,6 @@ impl WriteTxn<'_> {
     /// Discards everything written in this transaction.
     pub fn abort(self) {
         self.txn.abort()
-    }
-
-    /// Refuses a change the state tree tracks once `start_root` has taken the changes: the
-    /// version being computed would miss it.
-    fn check_not_started(&self, table: Table) -> Result<(), StoreError> {
-        if self.started.is_some()
-            && (crate::root::leaf::is_leaf_table(table) || table == Table::Applied)
-        {
-            return Err(StoreError::Misuse("written after its tree version started"));
-        }
-        Ok(())
     }
 }
 
@@ -274,7 +210,6 @@ impl KvRead for WriteTxn<'_> {
 
 impl KvWrite for WriteTxn<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.check_not_started(table)?;
         if self.dirty.is_some() {
             let fresh = table == Table::Applied && self.get(table, key)?.is_none();
             if let Some(d) = &mut self.dirty {
@@ -300,7 +235,6 @@ impl KvWrite for WriteTxn<'_> {
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        self.check_not_started(table)?;
         let existed = self.dbs[table as usize].delete(&mut self.txn, key)?;
         // Deleting a missing entry changes nothing: noting it would hand the tree a removal,
         // which sends the whole commit down jmt's slow (non-batch) path.

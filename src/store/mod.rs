@@ -24,7 +24,6 @@ pub mod lmdb;
 pub mod memory;
 pub mod overlay;
 pub mod read;
-pub mod root_worker;
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +33,7 @@ use crate::spore::{DbState, Key, KeyVersion, VersionView};
 pub use crate::root::{Integrity, Root, StateRootRead};
 pub use cursor::ScanCursor;
 pub use error::{ReadError, StoreError};
-pub use held::{HeldRead, HeldWrite};
+pub use held::HeldRead;
 pub use kv::{KvRead, KvWrite, Table};
 pub use lmdb::{ReadTxn, WriteTxn};
 pub use memory::{MemRead, MemStore, MemWrite};

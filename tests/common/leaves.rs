@@ -1,5 +1,5 @@
-//! Raw leaf entries for tests that drive a store's state tree directly (`tests/node_cache.rs`,
-//! `tests/root_worker.rs`): `keys` table keys and string records, written without spores.
+//! Raw leaf entries for tests that drive a store's state tree directly (`tests/node_cache.rs`):
+//! `keys` table keys and string records, written without spores.
 
 use sporedb::spore::KeyVersion;
 use sporedb::store::layout::{encode_record, Payload, RawRecord};

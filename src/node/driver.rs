@@ -379,40 +379,58 @@ impl Driver {
     }
 
     /// Materialises a batch of writes on projected versions and submits the spores.
-    fn submit(&mut self, batch: Vec<WriteJob>) {
-        let spores = match self.view.take() {
-            Some(view) => {
-                let spores = self.build_spores(view.get(), batch);
-                self.view = Some(view);
-                spores
-            }
-            None => {
-                let store = self.store.clone();
-                let read = store.read();
-                match read {
-                    Ok(read) => self.build_spores(&read, batch),
-                    Err(e) => {
-                        tracing::error!("store read failed: {e}");
-                        batch
-                            .into_iter()
-                            .for_each(|j| fail(j, WriteError::Unavailable));
-                        return;
+    ///
+    /// A batch may be submitted in parts (`build_spores`); each part is one engine step.
+    fn submit(&mut self, mut batch: Vec<WriteJob>) {
+        while !batch.is_empty() {
+            let (spores, rest) = match self.view.take() {
+                Some(view) => {
+                    let built = self.build_spores(view.get(), batch);
+                    self.view = Some(view);
+                    built
+                }
+                None => {
+                    let store = self.store.clone();
+                    let read = store.read();
+                    match read {
+                        Ok(read) => self.build_spores(&read, batch),
+                        Err(e) => {
+                            tracing::error!("store read failed: {e}");
+                            batch
+                                .into_iter()
+                                .for_each(|j| fail(j, WriteError::Unavailable));
+                            return;
+                        }
                     }
                 }
+            };
+            batch = rest;
+            if spores.is_empty() {
+                continue;
             }
-        };
-        if spores.is_empty() {
-            return;
+            SporeStats::add(&self.stats.pending, spores.len() as u64);
+            self.step(Input::Submit(spores));
         }
-        SporeStats::add(&self.stats.pending, spores.len() as u64);
-        self.step(Input::Submit(spores));
     }
 
     /// Builds the spores of `batch` on `read` (the engine's view) and the engine's overlay;
-    /// writes that fail here (deadline, WATCH, policy) are answered at once.
-    fn build_spores(&mut self, read: &ReadTxn<'_>, batch: Vec<WriteJob>) -> Vec<Spore> {
+    /// writes that fail here (deadline, WATCH, policy) are answered at once. Returns the
+    /// spores and the writes left for a later part of the batch: from the first one that
+    /// needs an exact version (a full prerequisite) of a key an earlier spore of this part
+    /// changed commutatively. Its prerequisite would name the accumulation of those pending
+    /// increments (or set additions), which the engine can neither find in its projection
+    /// nor credit to one pending spore (the chain rule follows non-commutative producers
+    /// only, PROTOCOL.md §5): it would be dropped and retried. Built after them in a part of
+    /// its own instead, it finds them applied on a single node (ω = 1 applies in the step)
+    /// and in the engine's overlay.
+    fn build_spores(
+        &mut self,
+        read: &ReadTxn<'_>,
+        batch: Vec<WriteJob>,
+    ) -> (Vec<Spore>, Vec<WriteJob>) {
         let now = clock::now_ms();
         let mut spores: Vec<Spore> = Vec::with_capacity(batch.len());
+        let mut rest: Vec<WriteJob> = Vec::new();
         {
             // The groups applied but not committed (`apply`) are not in the snapshot: lay
             // their effects under the projection, or every blind write on their keys would be
@@ -427,7 +445,10 @@ impl Driver {
             for u in self.engine.unconfirmed() {
                 rewritten.extend(non_commutative_keys(&u.spore));
             }
-            for job in batch {
+            // Keys the spores of this part wrote commutatively.
+            let mut accumulated: BTreeSet<Key> = BTreeSet::new();
+            let mut jobs = batch.into_iter();
+            while let Some(job) = jobs.next() {
                 if now >= job.deadline_ms {
                     self.drop_job(
                         job,
@@ -464,6 +485,22 @@ impl Driver {
                             fail(job, WriteError::Refused { why });
                             continue;
                         }
+                        let needs_exact = m
+                            .spore
+                            .key_prereqs
+                            .iter()
+                            .any(|p| p.acc.is_some() && accumulated.contains(&p.key));
+                        if needs_exact {
+                            rest.push(job);
+                            rest.extend(jobs);
+                            break;
+                        }
+                        accumulated.extend(
+                            merged_accesses(&m.spore)
+                                .into_iter()
+                                .filter(|(_, access)| access.is_commutative())
+                                .map(|(k, _)| k),
+                        );
                         let id = m.spore.id();
                         projection.push(&m.spore, &id);
                         // Only a non-commutative write can change a key's TTL; increments and
@@ -481,7 +518,7 @@ impl Driver {
                 }
             }
         }
-        spores
+        (spores, rest)
     }
 
     /// Runs one engine step and carries out its effects.

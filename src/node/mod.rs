@@ -1,8 +1,8 @@
 //! The node: the only place that owns tasks, channels, files and sockets.
 //!
-//! It opens the store and the node key, starts the driver task (which owns the consensus engine;
-//! its writer thread is the only writer of spores to the store), starts the Redis front end, and shuts everything down
-//! cleanly on SIGINT/SIGTERM.
+//! It opens the store and the node key, starts the driver thread (which owns the consensus
+//! engine; its writer thread is the only writer of spores to the store), starts the Redis front
+//! end, and shuts everything down cleanly on SIGINT/SIGTERM.
 
 pub mod admin;
 pub mod attestations;

@@ -720,9 +720,10 @@ impl Driver {
                     if self.writer.as_ref().is_some_and(|w| w.is_running()) {
                         continue;
                     }
-                    // Cannot happen unless the writer thread died outside its guarded apply:
-                    // its outstanding spores' fate is unknown; their clients hear so at
-                    // their deadline or at shutdown.
+                    // Cannot happen unless the writer thread died outside its guarded apply
+                    // (nothing there panics): its outstanding spores' fate is unknown, and
+                    // their clients hear only at shutdown (`Unavailable`). Later groups
+                    // commit on this thread.
                     tracing::error!(
                         "the writer thread stopped with {} groups outstanding",
                         self.outstanding

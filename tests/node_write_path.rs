@@ -260,3 +260,79 @@ async fn hot_keys_under_concurrent_blind_writes_never_conflict() {
     );
     assert_eq!(SporeStats::get(&node.stats.dropped), 0);
 }
+
+/// `SPORE.*` requests answer from the store as committed, so the driver first waits for every
+/// group its writer thread still holds, parking the messages that arrive meanwhile. With
+/// writers pipelining pushes and an admin client asking all the time, every push must still
+/// commit, in each writer's order, and every request be answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requests_between_pipelined_writes_lose_and_reorder_nothing() {
+    use sporedb::commands::spore_admin::{AdminRequest, SporeAdmin};
+    use sporedb::node::admin::DriverAdmin;
+
+    let node = Arc::new(Node::start());
+    const WRITERS: usize = 6;
+    const EACH: usize = 100;
+    let admin = DriverAdmin::new(node.tx.clone());
+    let run = async {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let node = node.clone();
+                tokio::spawn(async move {
+                    // Pipelined: all submitted at once, replies awaited in order.
+                    let name = format!("l{w}");
+                    let futures: Vec<_> = (0..EACH)
+                        .map(|i| {
+                            node.writes.submit(WriteRequest::blind(vec![Op::Push {
+                                key: k(&name),
+                                end: End::Right,
+                                elems: vec![Bytes::from(i.to_string())],
+                                only_if_exists: false,
+                            }]))
+                        })
+                        .collect();
+                    for (i, f) in futures.into_iter().enumerate() {
+                        assert_eq!(f.await.unwrap(), vec![Reply::Int(i as i64 + 1)]);
+                    }
+                })
+            })
+            .collect();
+        for i in 0..200u8 {
+            let request = if i % 2 == 0 {
+                AdminRequest::Pending
+            } else {
+                AdminRequest::Status(sporedb::spore::SporeId([i; 32]))
+            };
+            match admin.request(request).await {
+                Ok(_) | Err(sporedb::error::RedisError::NoSuchSpore { .. }) => {}
+                Err(e) => panic!("admin request {i}: {e:?}"),
+            }
+            tokio::task::yield_now().await;
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("a write or an admin request was never answered");
+    let read = node.store.read().unwrap();
+    for w in 0..WRITERS {
+        let all: Vec<Vec<u8>> = read
+            .list_all(&k(&format!("l{w}")), 0)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.to_vec())
+            .collect();
+        assert_eq!(
+            all,
+            (0..EACH)
+                .map(|i| i.to_string().into_bytes())
+                .collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(
+        SporeStats::get(&node.stats.committed),
+        (WRITERS * EACH) as u64
+    );
+}

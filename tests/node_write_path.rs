@@ -70,36 +70,52 @@ fn set(name: &str, v: &str) -> Op {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_commit_and_apply_in_submission_order() {
-    let node = Node::start();
-    // Many pipelined pushes to one key: a chain of spores, all committed, in order.
-    let futures: Vec<_> = (0..200)
-        .map(|i| {
-            node.writes.submit(WriteRequest::blind(vec![Op::Push {
-                key: k("l"),
-                end: End::Right,
-                elems: vec![Bytes::from(i.to_string())],
-                only_if_exists: false,
-            }]))
-        })
+/// RPUSH `elem` onto `name`.
+fn rpush(name: &str, elem: impl ToString) -> Op {
+    Op::Push {
+        key: k(name),
+        end: End::Right,
+        elems: vec![Bytes::from(elem.to_string())],
+        only_if_exists: false,
+    }
+}
+
+/// Submits RPUSHes of 0..n onto `name` all at once (a pipeline), then checks each reply in
+/// order: each push saw exactly the ones before it.
+async fn pipelined_pushes(writes: &NodeWritePath, name: &str, n: usize) {
+    let futures: Vec<_> = (0..n)
+        .map(|i| writes.submit(WriteRequest::blind(vec![rpush(name, i)])))
         .collect();
     for (i, f) in futures.into_iter().enumerate() {
         assert_eq!(f.await.unwrap(), vec![Reply::Int(i as i64 + 1)]);
     }
-    let read = node.store.read().unwrap();
-    let all: Vec<Vec<u8>> = read
-        .list_all(&k("l"), 0)
+}
+
+/// Asserts that the list `name` holds "0", "1", … "n-1", in that order.
+fn assert_counted_list(store: &Store, name: &str, n: usize) {
+    let all: Vec<Vec<u8>> = store
+        .read()
+        .unwrap()
+        .list_all(&k(name), 0)
         .unwrap()
         .into_iter()
         .map(|e| e.to_vec())
         .collect();
     assert_eq!(
         all,
-        (0..200)
+        (0..n)
             .map(|i| i.to_string().into_bytes())
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>(),
+        "list {name}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_commit_and_apply_in_submission_order() {
+    let node = Node::start();
+    // Many pipelined pushes to one key: a chain of spores, all committed, in order.
+    pipelined_pushes(&node.writes, "l", 200).await;
+    assert_counted_list(&node.store, "l", 200);
     assert_eq!(SporeStats::get(&node.stats.committed), 200);
 }
 
@@ -222,12 +238,7 @@ async fn hot_keys_under_concurrent_blind_writes_never_conflict() {
                             key: k("hot:c"),
                             delta: BigInt::from(1),
                         },
-                        1 => Op::Push {
-                            key: k("hot:l"),
-                            end: End::Right,
-                            elems: vec![Bytes::from(format!("{w}.{i}"))],
-                            only_if_exists: false,
-                        },
+                        1 => rpush("hot:l", format!("{w}.{i}")),
                         _ => Op::Append {
                             key: k("hot:a"),
                             data: Bytes::from_static(b"x"),
@@ -279,21 +290,7 @@ async fn admin_requests_between_pipelined_writes_lose_and_reorder_nothing() {
             .map(|w| {
                 let node = node.clone();
                 tokio::spawn(async move {
-                    // Pipelined: all submitted at once, replies awaited in order.
-                    let name = format!("l{w}");
-                    let futures: Vec<_> = (0..EACH)
-                        .map(|i| {
-                            node.writes.submit(WriteRequest::blind(vec![Op::Push {
-                                key: k(&name),
-                                end: End::Right,
-                                elems: vec![Bytes::from(i.to_string())],
-                                only_if_exists: false,
-                            }]))
-                        })
-                        .collect();
-                    for (i, f) in futures.into_iter().enumerate() {
-                        assert_eq!(f.await.unwrap(), vec![Reply::Int(i as i64 + 1)]);
-                    }
+                    pipelined_pushes(&node.writes, &format!("l{w}"), EACH).await;
                 })
             })
             .collect();
@@ -316,20 +313,8 @@ async fn admin_requests_between_pipelined_writes_lose_and_reorder_nothing() {
     tokio::time::timeout(std::time::Duration::from_secs(60), run)
         .await
         .expect("a write or an admin request was never answered");
-    let read = node.store.read().unwrap();
     for w in 0..WRITERS {
-        let all: Vec<Vec<u8>> = read
-            .list_all(&k(&format!("l{w}")), 0)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.to_vec())
-            .collect();
-        assert_eq!(
-            all,
-            (0..EACH)
-                .map(|i| i.to_string().into_bytes())
-                .collect::<Vec<_>>()
-        );
+        assert_counted_list(&node.store, &format!("l{w}"), EACH);
     }
     assert_eq!(
         SporeStats::get(&node.stats.committed),

@@ -189,8 +189,8 @@ pub fn write_error(e: WriteError) -> RedisError {
         WriteError::Dropped { id, reason } => RedisError::SporeDropped { id, reason },
         WriteError::Vetoed { rule } => RedisError::LocalVeto { rule },
         WriteError::Refused { why } => RedisError::PolicyRefused { why },
-        // A blind write never carries WATCH prerequisites; treat it like an unavailable path.
         WriteError::NotStored { why, full } => RedisError::NotStored { why, full },
+        // A blind write never carries WATCH prerequisites; treat it like an unavailable path.
         WriteError::WatchFailed | WriteError::Unavailable => {
             tracing::warn!("write failed: {e}");
             RedisError::Internal

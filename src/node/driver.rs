@@ -200,13 +200,14 @@ impl Driver {
                 }
                 Duration::from_millis(self.hold_until_ms - now)
             };
-            let first = match self.parked.pop_front() {
-                Some(msg) => Some(msg),
-                None => match self.rx.recv_timeout(wait) {
-                    Ok(msg) => Some(msg),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                },
+            let first = match self
+                .parked
+                .pop_front()
+                .map_or_else(|| self.rx.recv_timeout(wait), Ok)
+            {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
             };
             self.run_once(first);
             if self.shutdown {
@@ -230,11 +231,7 @@ impl Driver {
             // group commit); peer messages are stepped as they come.
             let mut taken = 1;
             while !self.shutdown && taken < MAX_BATCH {
-                let next = match self.parked.pop_front() {
-                    Some(msg) => Some(msg),
-                    None => self.rx.try_recv().ok(),
-                };
-                match next {
+                match self.parked.pop_front().or_else(|| self.rx.try_recv().ok()) {
                     Some(msg) => {
                         self.shutdown = self.handle(msg, &mut writes);
                         taken += 1;
@@ -383,25 +380,17 @@ impl Driver {
     /// A batch may be submitted in parts (`build_spores`); each part is one engine step.
     fn submit(&mut self, mut batch: Vec<WriteJob>) {
         while !batch.is_empty() {
-            let (spores, rest) = match self.view.take() {
-                Some(view) => {
-                    let built = self.build_spores(view.get(), batch);
-                    self.view = Some(view);
-                    built
-                }
-                None => {
-                    let store = self.store.clone();
-                    let read = store.read();
-                    match read {
-                        Ok(read) => self.build_spores(&read, batch),
-                        Err(e) => {
-                            tracing::error!("store read failed: {e}");
-                            batch
-                                .into_iter()
-                                .for_each(|j| fail(j, WriteError::Unavailable));
-                            return;
-                        }
+            let mut jobs = Some(batch);
+            let built =
+                self.with_view(|d, read| d.build_spores(read, jobs.take().unwrap_or_default()));
+            let (spores, rest) = match built {
+                Ok(built) => built,
+                Err(e) => {
+                    tracing::error!("store read failed: {e}");
+                    for j in jobs.into_iter().flatten() {
+                        fail(j, WriteError::Unavailable);
                     }
+                    return;
                 }
             };
             batch = rest;
@@ -495,17 +484,17 @@ impl Driver {
                             rest.extend(jobs);
                             break;
                         }
-                        accumulated.extend(
-                            merged_accesses(&m.spore)
-                                .into_iter()
-                                .filter(|(_, access)| access.is_commutative())
-                                .map(|(k, _)| k),
-                        );
-                        let id = m.spore.id();
-                        projection.push(&m.spore, &id);
                         // Only a non-commutative write can change a key's TTL; increments and
                         // set additions leave the store's TTL facts valid.
-                        rewritten.extend(non_commutative_keys(&m.spore));
+                        for (key, access) in merged_accesses(&m.spore) {
+                            if access.is_commutative() {
+                                accumulated.insert(key);
+                            } else {
+                                rewritten.insert(key);
+                            }
+                        }
+                        let id = m.spore.id();
+                        projection.push(&m.spore, &id);
                         self.waiting.insert(
                             id,
                             Waiting {
@@ -521,6 +510,26 @@ impl Driver {
         (spores, rest)
     }
 
+    /// Runs `f` on the engine's view of the store: the snapshot held while groups are
+    /// outstanding (`view`), or a fresh one when none is.
+    fn with_view<R>(
+        &mut self,
+        f: impl FnOnce(&mut Driver, &ReadTxn<'_>) -> R,
+    ) -> Result<R, crate::store::StoreError> {
+        match self.view.take() {
+            Some(view) => {
+                let r = f(self, view.get());
+                self.view = Some(view);
+                Ok(r)
+            }
+            None => {
+                let store = self.store.clone();
+                let read = store.read()?;
+                Ok(f(self, &read))
+            }
+        }
+    }
+
     /// Runs one engine step and carries out its effects.
     pub(super) fn step(&mut self, input: Input) {
         let now = clock::now_ms();
@@ -530,20 +539,14 @@ impl Driver {
                 p.tick(now);
             }
         }
-        let effects = match self.view.take() {
-            Some(view) => {
-                let effects = self.engine.step(now, input, view.get() as &dyn VersionView);
-                self.view = Some(view);
-                effects
-            }
-            None => match self.store.read() {
-                Ok(read) => self.engine.step(now, input, &read as &dyn VersionView),
+        let effects =
+            match self.with_view(|d, read| d.engine.step(now, input, read as &dyn VersionView)) {
+                Ok(effects) => effects,
                 Err(e) => {
                     tracing::error!("store read failed: {e}");
                     return;
                 }
-            },
-        };
+            };
         self.carry_out(effects);
         let stalled = self.engine.oldest_waiting_ms().unwrap_or(0);
         self.stats

@@ -351,7 +351,12 @@ async fn nodes_leave_and_rejoin_and_bootstrap_is_redialled() {
     drop(c);
     wait_for("a sees c leave", || a.net.peers() == vec![b.id]).await;
     wait_for("b sees c leave", || b.net.peers() == vec![a_id]).await;
-    assert!(b.seen.lock().expect("lock").downs.contains(&c_id));
+    // `peers()` is the network task's own state; the PeerDown event reaches the test's
+    // event task a moment later, so it is waited for, not sampled.
+    wait_for("b's PeerDown event for c", || {
+        b.seen.lock().expect("lock").downs.contains(&c_id)
+    })
+    .await;
     b.net.broadcast(b"still here".to_vec());
     wait_for("a hears b", || a.got_gossip(b"still here")).await;
 

@@ -463,6 +463,66 @@ fn rule_apply_gate_ordering_note_scenario() {
 }
 
 #[test]
+fn a_spore_committed_past_its_retention_is_forgotten_once_applied() {
+    // S commits but waits for A past its own forget time (deadline + grace + retention); A
+    // arrives later, both apply: S must then be forgotten like any resolved spore.
+    let mut h = Harness::new();
+    let a = incr(h.id(2), 2, "x", absent("x"), 9_000);
+    let s = set(
+        h.id(1),
+        1,
+        "x",
+        absent("x").after_commutative(&a.id()),
+        3_000,
+    );
+    let (si, ai) = (s.id(), a.id());
+    let cert = |h: &Harness, origin: usize, sp: Spore, id: SporeId| {
+        bundle(
+            vec![h.batch(origin, vec![sp])],
+            vec![
+                h.endorse(1, &[id]),
+                h.endorse(2, &[id]),
+                h.endorse(3, &[id]),
+            ],
+        )
+    };
+    let steps = vec![
+        Step {
+            desc: "S's certificate: committed, waits for A",
+            at: 1_000,
+            input: h.from(1, cert(&h, 1, s, si)),
+            expect: commits_without_apply(si),
+        },
+        Step {
+            desc: "past S's forget time, still waiting: kept",
+            at: 6_000,
+            input: Input::Tick,
+            expect: no_apply(),
+        },
+        Step {
+            desc: "A's certificate: A applied, then S",
+            at: 6_010,
+            input: h.from(2, cert(&h, 2, a, ai)),
+            expect: applies(vec![ai, si]),
+        },
+    ];
+    h.run("forget after a long wait", steps);
+    assert!(
+        h.engine.phase(&si).is_some(),
+        "S is remembered right after it applied"
+    );
+    h.engine.step(20_000, Input::Tick, &h.store);
+    assert!(
+        h.engine.phase(&ai).is_none(),
+        "A is forgotten past its retention"
+    );
+    assert!(
+        h.engine.phase(&si).is_none(),
+        "S is forgotten too, although its first forget time found it waiting"
+    );
+}
+
+#[test]
 fn rule_apply_gate_mirror_image() {
     // A = INCRBY x commits first elsewhere; S = SET x built after A (full prerequisite
     // including A's accumulator). This node receives S's certificate first.

@@ -9,7 +9,7 @@ use crate::crypto::NodeId;
 use crate::spore::{Key, SporeId, VersionView};
 
 use super::effect::{DropReason, Effect};
-use super::engine::{remove_from, Cx, Engine};
+use super::engine::{remove_from, Cx, Engine, ExclusiveSlot};
 use super::message::{EndorseBatch, Message, Want};
 use super::record::Phase;
 
@@ -85,7 +85,7 @@ impl Engine {
         }
         self.anti_entropy(cx);
         for (_, id) in take_due(&mut self.forget, now) {
-            self.forget_record(id);
+            self.forget_record(now, id);
         }
         while self.verified_queue.front().is_some_and(|(t, _)| *t <= now) {
             if let Some((_, k)) = self.verified_queue.pop_front() {
@@ -160,17 +160,16 @@ impl Engine {
 
     /// Forgets a resolved spore: past deadline + grace + retention nothing about it can be
     /// accepted any more (Timeout and Expiration), so the id is safe to forget.
-    fn forget_record(&mut self, id: SporeId) {
+    fn forget_record(&mut self, now: u64, id: SporeId) {
         let Some(r) = self.records.get(&id) else {
             return;
         };
         if matches!(r.phase, Phase::Committed) || r.locked {
-            // Still waiting for its prerequisites (or holding a lock): keep it.
-            let t = r
-                .deadline()
-                .unwrap_or(0)
-                .saturating_add(self.cfg.grace_ms + self.cfg.retention_ms());
-            let _ = t;
+            // Still waiting for its prerequisites (or holding a lock): keep it, and look again
+            // later. (Its timer has just been taken: without a new one, a spore that waited
+            // this long would be remembered for ever once it applied.)
+            let again = now.saturating_add(self.cfg.retention_ms().max(1));
+            self.forget.insert((again, id));
             return;
         }
         let Some(r) = self.records.remove(&id) else {
@@ -183,7 +182,7 @@ impl Engine {
                 remove_from(&mut self.deferred_by_key, &t.key, &id);
                 for e in r.endorsements.keys() {
                     if let Some(acc) = c.spore.prereq(&t.key).and_then(|p| p.acc) {
-                        let slot = (*e, t.key.clone(), t.order, acc);
+                        let slot = ExclusiveSlot::new(*e, t.key.clone(), t.order, acc);
                         if self.exclusive_slots.get(&slot) == Some(&id) {
                             self.exclusive_slots.remove(&slot);
                         }

@@ -15,6 +15,23 @@ pub type Digest = [u8; 32];
 /// A node's public identity: its ed25519 verifying key bytes.
 pub type NodeId = [u8; 32];
 
+/// The bytes' lexicographic order of two digests (what `Ord` for `[u8; 32]` gives), compared as
+/// four big-endian words, inlined: the derived order calls `memcmp` for every comparison,
+/// which showed in the engine's maps keyed by ids and versions (~4-5 % of a loaded cluster
+/// driver's CPU each). Digests are hashes, so the first word nearly always decides.
+#[inline]
+pub fn cmp_digest(a: &Digest, b: &Digest) -> std::cmp::Ordering {
+    let word = |d: &Digest, i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&d[i * 8..i * 8 + 8]);
+        u64::from_be_bytes(w)
+    };
+    (0..4)
+        .map(|i| word(a, i).cmp(&word(b, i)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 /// sha3-256 over the concatenation of `parts`, each prefixed by nothing: callers that hash
 /// variable-length fields must length-prefix them themselves (see `spore::codec`).
 pub fn sha3(parts: &[&[u8]]) -> Digest {

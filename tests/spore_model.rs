@@ -355,6 +355,22 @@ fn arb_spore() -> impl Strategy<Value = Spore> {
 }
 
 proptest! {
+    /// `SporeId`'s hand-written order (word by word) is its bytes' order: the engine's maps and
+    /// every node's commit order rely on it.
+    #[test]
+    fn spore_ids_order_as_their_bytes(
+        a in any::<[u8; 32]>(),
+        b in any::<[u8; 32]>(),
+        prefix in 0usize..32,
+    ) {
+        // Shared prefixes of every length, so later words decide too.
+        let mut b = b;
+        b[..prefix].copy_from_slice(&a[..prefix]);
+        prop_assert_eq!(SporeId(a).cmp(&SporeId(b)), a.cmp(&b));
+        prop_assert_eq!(SporeId(b).cmp(&SporeId(a)), b.cmp(&a));
+        prop_assert_eq!(SporeId(a).cmp(&SporeId(a)), std::cmp::Ordering::Equal);
+    }
+
     #[test]
     fn encoding_round_trips(s in arb_spore()) {
         let bytes = Bytes::from(s.encode());

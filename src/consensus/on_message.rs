@@ -12,7 +12,7 @@ use crate::spore::validate::validate;
 use crate::spore::SporeId;
 
 use super::effect::Effect;
-use super::engine::{Cx, Engine};
+use super::engine::{Cx, Engine, ExclusiveSlot};
 use super::evidence::{mutually_exclusive, Evidence};
 use super::message::{
     Bundle, EndorseBatch, Message, RejectBatch, SporeBatch, Want, DOMAIN_ENDORSE, DOMAIN_REJECT,
@@ -262,7 +262,7 @@ impl Engine {
             let Some(acc) = c.spore.prereq(&t.key).and_then(|p| p.acc) else {
                 continue;
             };
-            let slot = (eb.endorser, t.key.clone(), t.order, acc);
+            let slot = ExclusiveSlot::new(eb.endorser, t.key.clone(), t.order, acc);
             match self.exclusive_slots.get(&slot).copied() {
                 None => {
                     self.exclusive_slots.insert(slot, id);

@@ -29,8 +29,22 @@ use bytes::Bytes;
 use crate::crypto::{sha3, Digest, NodeId};
 
 /// A spore's id: sha3-256 of its canonical encoding.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SporeId(pub Digest);
+
+/// The bytes' lexicographic order (what a derived `Ord` gives), without a `memcmp` call per
+/// comparison (`crypto::cmp_digest`): the engine's maps are keyed by ids.
+impl Ord for SporeId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        crate::crypto::cmp_digest(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for SporeId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl std::fmt::Debug for SporeId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -422,3 +422,51 @@ async fn requirepass_gates_commands() {
     let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// Pipelined reads of one batch share a read snapshot (`Session::read_view`). It must never
+/// hide a write acknowledged before the batch's requests were sent: another client's (the
+/// snapshot goes when the batch ends; kept, the second round fails) or this connection's own
+/// (a read waits for the connection's earlier writes, and a write drops the snapshot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_reads_never_miss_an_acknowledged_write() {
+    let s = server().await;
+    let client = redis::Client::open(format!("redis://{}/", s.addr)).unwrap();
+    let mut reader = connect(&client).await;
+    let mut writer = connect(&client).await;
+    let mut expected: Option<String> = None;
+    for round in 0..30 {
+        let mut pipe = redis::pipe();
+        for _ in 0..16 {
+            pipe.cmd("GET").arg("k");
+        }
+        let got: Vec<Option<String>> = pipe.query_async(&mut reader).await.unwrap();
+        assert!(
+            got.iter().all(|v| *v == expected),
+            "round {round}: {got:?}, expected {expected:?} everywhere"
+        );
+        let ok: String = redis::cmd("SET")
+            .arg("k")
+            .arg(round)
+            .query_async(&mut writer)
+            .await
+            .unwrap();
+        assert_eq!(ok, "OK");
+        expected = Some(round.to_string());
+    }
+    // This connection's own writes, in the middle of a pipeline of reads.
+    let mut pipe = redis::pipe();
+    pipe.cmd("GET").arg("k");
+    pipe.cmd("SET").arg("k").arg("mine").ignore();
+    pipe.cmd("GET").arg("k");
+    pipe.cmd("STRLEN").arg("k");
+    pipe.cmd("INCR").arg("c").ignore();
+    pipe.cmd("GET").arg("c");
+    pipe.cmd("EXISTS").arg("c");
+    let got: (Option<String>, String, i64, String, i64) =
+        pipe.query_async(&mut reader).await.unwrap();
+    assert_eq!(
+        got,
+        (expected, "mine".to_string(), 4, "1".to_string(), 1),
+        "reads after a write in the same pipeline see it"
+    );
+}

@@ -204,7 +204,7 @@ pub struct Ctx<'a> {
     pub session: &'a mut Session,
     /// The time of the call, used for TTL hiding and to turn relative TTLs into absolute ones.
     pub now_ms: u64,
-    snapshot: Option<Box<dyn Snapshot + 'a>>,
+    snapshot: Option<Box<dyn Snapshot + Send>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -218,10 +218,22 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Starts with `view` (a snapshot an earlier command of the batch opened) as this
+    /// command's, now hiding keys expired at this command's time.
+    pub fn reuse(&mut self, mut view: Box<dyn Snapshot + Send>) {
+        view.set_now(self.now_ms);
+        self.snapshot = Some(view);
+    }
+
+    /// The snapshot this command opened or reused, if any.
+    pub fn into_view(self) -> Option<Box<dyn Snapshot + Send>> {
+        self.snapshot
+    }
+
     /// The snapshot every read of this command (or EXEC) shares, opened on first use.
     pub fn view(&mut self) -> Result<&dyn Snapshot, RedisError> {
         if self.snapshot.is_none() {
-            self.snapshot = Some(self.shared.store.snapshot(self.now_ms)?);
+            self.snapshot = Some(self.shared.store.clone().snapshot(self.now_ms)?);
         }
         match &self.snapshot {
             Some(s) => Ok(s.as_ref()),
@@ -230,9 +242,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// The snapshot, mutably (EXEC layers the transaction's own writes over it).
-    pub fn view_mut(&mut self) -> Result<&mut (dyn Snapshot + 'a), RedisError> {
+    pub fn view_mut(&mut self) -> Result<&mut (dyn Snapshot + Send), RedisError> {
         if self.snapshot.is_none() {
-            self.snapshot = Some(self.shared.store.snapshot(self.now_ms)?);
+            self.snapshot = Some(self.shared.store.clone().snapshot(self.now_ms)?);
         }
         match &mut self.snapshot {
             Some(s) => Ok(s.as_mut()),

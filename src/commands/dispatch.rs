@@ -160,9 +160,19 @@ fn run(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
     // `cmd=client|list`. Reported again if the command changed what CLIENT LIST shows.
     session.publish(resolved.full_name);
     let before = (session.db, session.multi.is_some());
+    // Pipelined reads share one snapshot (`Session::read_view`); anything else drops it, so
+    // a read after a write or a MULTI step opens a fresh one.
+    let shares_view = spec.flags.contains(Flags::READONLY);
+    let reused = session.read_view.take().filter(|_| shares_view);
     let action = {
         let mut ctx = Ctx::new(shared, session);
-        call(&mut ctx, spec, resolved.skip, argv)
+        if let Some(view) = reused {
+            ctx.reuse(view);
+        }
+        let action = call(&mut ctx, spec, resolved.skip, argv);
+        let view = ctx.into_view().filter(|_| shares_view);
+        session.read_view = view;
+        action
     };
     if (session.db, session.multi.is_some()) != before {
         session.publish(resolved.full_name);

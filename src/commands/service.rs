@@ -95,6 +95,10 @@ impl server::Service for CommandService {
     fn is_barrier_free(&self, session: &Session, argv: &[Bytes]) -> bool {
         !session.in_multi() && is_blind_write(argv)
     }
+
+    fn end_batch(&self, session: &mut Session) {
+        session.read_view = None;
+    }
 }
 
 #[cfg(test)]

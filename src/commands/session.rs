@@ -16,6 +16,7 @@ use crate::server::{ClientHandle, Clients};
 use crate::spore::{Key, KeyVersion};
 
 use super::spec::CommandSpec;
+use super::view::Snapshot;
 
 /// A command queued by MULTI, already looked up and arity-checked.
 #[derive(Debug, Clone)]
@@ -48,6 +49,11 @@ pub struct Session {
     /// access times.
     pub no_evict: bool,
     pub no_touch: bool,
+    /// The read snapshot the pipelined read-only commands of one batch share (`dispatch::run`):
+    /// opened by the first, dropped by any other command and when the connection has run
+    /// out of requests (`Service::end_batch`). Every request of a batch arrived before the
+    /// batch started, so a write acknowledged before any of them was sent is in it.
+    pub read_view: Option<Box<dyn Snapshot + Send>>,
     client: ClientHandle,
 }
 
@@ -62,6 +68,7 @@ impl Session {
             watched: BTreeMap::new(),
             no_evict: false,
             no_touch: false,
+            read_view: None,
             client,
         }
     }

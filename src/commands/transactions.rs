@@ -284,7 +284,7 @@ fn exec(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> {
             Err(WriteError::WatchFailed) => {
                 // Tell a client's WATCH failing (null array) from one of our own pins failing.
                 let now = clock();
-                let client_watch_failed = match store.snapshot(now) {
+                let client_watch_failed = match store.clone().snapshot(now) {
                     Ok(view) => user_watched.iter().any(|(k, v)| view.key_version(k) != *v),
                     Err(_) => true,
                 };

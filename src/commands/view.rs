@@ -14,6 +14,8 @@
 //! implementation of Redis semantics. Store failures are logged and surface as
 //! `RedisError::Internal`.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::error::RedisError;
@@ -109,10 +111,15 @@ pub trait Snapshot: VersionView {
     /// writes in a MULTI must. Versions (the `VersionView` side) keep reporting the snapshot's
     /// own, unaffected by the overlay.
     fn apply_local(&mut self, ops: &[Op]) -> Result<(), RedisError>;
+
+    /// Hides keys expired at `now_ms` from now on (a snapshot reused by a later command).
+    fn set_now(&mut self, now_ms: u64);
 }
 
 /// The store as handlers see it.
 pub trait Keyspace: Send + Sync {
-    /// Opens a snapshot hiding keys expired at `now_ms`.
-    fn snapshot(&self, now_ms: u64) -> Result<Box<dyn Snapshot + '_>, RedisError>;
+    /// Opens a snapshot hiding keys expired at `now_ms`. It holds its own handle to the
+    /// keyspace, so a connection can keep it across the pipelined reads of one batch
+    /// (`dispatch::run`).
+    fn snapshot(self: Arc<Self>, now_ms: u64) -> Result<Box<dyn Snapshot + Send>, RedisError>;
 }

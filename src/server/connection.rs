@@ -166,8 +166,14 @@ impl<'a, S: Service> Connection<'a, S> {
         }
     }
 
-    /// Decodes and dispatches requests until the input runs out or something says stop.
+    /// Decodes and dispatches requests until the input runs out or something says stop, then
+    /// tells the service the batch is over (`Service::end_batch`).
     fn process(&mut self, session: &mut S::Session) {
+        self.dispatch_batch(session);
+        self.service.end_batch(session);
+    }
+
+    fn dispatch_batch(&mut self, session: &mut S::Session) {
         while self.may_dispatch() {
             let argv = match self.stalled.take() {
                 Some(argv) if !self.pending.is_empty() => {

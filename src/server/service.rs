@@ -79,6 +79,11 @@ pub trait Service: Send + Sync + 'static {
         false
     }
 
+    /// The connection has dispatched every request it had read, or stopped at a barrier:
+    /// whatever the session kept for that batch of requests (e.g. one read snapshot shared by
+    /// pipelined reads) must go now, before the connection waits for more input.
+    fn end_batch(&self, _session: &mut Self::Session) {}
+
     /// The connection ended (client quit or vanished, protocol error, kill, shutdown). Called
     /// once, after the last `dispatch`; deferred replies still outstanding have been dropped.
     fn close(&self, _session: Self::Session) {}

@@ -6,7 +6,8 @@
 //!
 //! LMDB allows this: the environment is opened with `MDB_NOTLS`, so a read transaction is not
 //! bound to the thread that began it. A held snapshot keeps the pages it sees from being
-//! reused, so it is held only while a commit is unconfirmed (milliseconds).
+//! reused, so it is held only briefly: while a commit is unconfirmed, or while a connection
+//! dispatches one batch of pipelined requests (`commands::keyspace_store`); milliseconds.
 
 use std::sync::Arc;
 

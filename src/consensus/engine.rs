@@ -96,7 +96,6 @@ pub struct Engine {
     pub stats: Stats,
 }
 
-/// Per-step scratch: effects and the work a step accumulates before it is signed and sent.
 /// A key of `Engine::exclusive_slots`: one endorser's exclusive endorsement at one full key
 /// version. Ordered by the accumulated version first and word by word (`crypto::cmp_digest`):
 /// a tuple led by the endorser compared its 32 equal bytes and then the key with `memcmp` at
@@ -136,6 +135,7 @@ impl PartialOrd for ExclusiveSlot {
     }
 }
 
+/// Per-step scratch: effects and the work a step accumulates before it is signed and sent.
 pub(super) struct Cx<'v> {
     pub now: u64,
     pub proj: Projection<'v>,

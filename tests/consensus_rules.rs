@@ -85,6 +85,18 @@ impl Harness {
         Arc::new(EndorseBatch::sign(&self.keys[by], ids.to_vec()))
     }
 
+    /// `sp`, signed by `origin`, with a certificate: endorsements of nodes 1, 2 and 3 (ω = 3).
+    fn cert(&self, origin: usize, sp: Spore, id: SporeId) -> Message {
+        bundle(
+            vec![self.batch(origin, vec![sp])],
+            vec![
+                self.endorse(1, &[id]),
+                self.endorse(2, &[id]),
+                self.endorse(3, &[id]),
+            ],
+        )
+    }
+
     fn from(&self, i: usize, msg: Message) -> Input {
         Input::Message {
             from: self.id(i),
@@ -435,31 +447,30 @@ fn rule_apply_gate_ordering_note_scenario() {
     let s = set(h.id(1), 1, "x", absent("x"), 3_000);
     let a = incr(h.id(2), 2, "x", absent("x").after_write(&s.id()), 3_000);
     let (si, ai) = (s.id(), a.id());
-    let cert = |h: &Harness, origin: usize, sp: Spore, id: SporeId| {
-        bundle(
-            vec![h.batch(origin, vec![sp])],
-            vec![
-                h.endorse(1, &[id]),
-                h.endorse(2, &[id]),
-                h.endorse(3, &[id]),
-            ],
-        )
-    };
     let steps = vec![
         Step {
             desc: "A's certificate first: committed, not applied",
             at: 1_000,
-            input: h.from(2, cert(&h, 2, a, ai)),
+            input: h.from(2, h.cert(2, a, ai)),
             expect: commits_without_apply(ai),
         },
         Step {
             desc: "S's certificate: S applied, then A",
             at: 1_010,
-            input: h.from(1, cert(&h, 1, s, si)),
+            input: h.from(1, h.cert(1, s, si)),
             expect: applies(vec![si, ai]),
         },
     ];
     h.run("apply gate", steps);
+}
+
+/// A = INCRBY x by node 2, and S = SET x by node 1 built after A (full prerequisite including
+/// A's accumulator), with the given deadlines.
+fn incr_then_set_after_it(h: &Harness, a_deadline: u64, s_deadline: u64) -> (Spore, Spore) {
+    let a = incr(h.id(2), 2, "x", absent("x"), a_deadline);
+    let after_a = absent("x").after_commutative(&a.id());
+    let s = set(h.id(1), 1, "x", after_a, s_deadline);
+    (a, s)
 }
 
 #[test]
@@ -467,30 +478,13 @@ fn a_spore_committed_past_its_retention_is_forgotten_once_applied() {
     // S commits but waits for A past its own forget time (deadline + grace + retention); A
     // arrives later, both apply: S must then be forgotten like any resolved spore.
     let mut h = Harness::new();
-    let a = incr(h.id(2), 2, "x", absent("x"), 9_000);
-    let s = set(
-        h.id(1),
-        1,
-        "x",
-        absent("x").after_commutative(&a.id()),
-        3_000,
-    );
+    let (a, s) = incr_then_set_after_it(&h, 9_000, 3_000);
     let (si, ai) = (s.id(), a.id());
-    let cert = |h: &Harness, origin: usize, sp: Spore, id: SporeId| {
-        bundle(
-            vec![h.batch(origin, vec![sp])],
-            vec![
-                h.endorse(1, &[id]),
-                h.endorse(2, &[id]),
-                h.endorse(3, &[id]),
-            ],
-        )
-    };
     let steps = vec![
         Step {
             desc: "S's certificate: committed, waits for A",
             at: 1_000,
-            input: h.from(1, cert(&h, 1, s, si)),
+            input: h.from(1, h.cert(1, s, si)),
             expect: commits_without_apply(si),
         },
         Step {
@@ -502,7 +496,7 @@ fn a_spore_committed_past_its_retention_is_forgotten_once_applied() {
         Step {
             desc: "A's certificate: A applied, then S",
             at: 6_010,
-            input: h.from(2, cert(&h, 2, a, ai)),
+            input: h.from(2, h.cert(2, a, ai)),
             expect: applies(vec![ai, si]),
         },
     ];
@@ -527,36 +521,19 @@ fn rule_apply_gate_mirror_image() {
     // A = INCRBY x commits first elsewhere; S = SET x built after A (full prerequisite
     // including A's accumulator). This node receives S's certificate first.
     let mut h = Harness::new();
-    let a = incr(h.id(2), 2, "x", absent("x"), 3_000);
-    let s = set(
-        h.id(1),
-        1,
-        "x",
-        absent("x").after_commutative(&a.id()),
-        3_000,
-    );
+    let (a, s) = incr_then_set_after_it(&h, 3_000, 3_000);
     let (si, ai) = (s.id(), a.id());
-    let cert = |h: &Harness, origin: usize, sp: Spore, id: SporeId| {
-        bundle(
-            vec![h.batch(origin, vec![sp])],
-            vec![
-                h.endorse(1, &[id]),
-                h.endorse(2, &[id]),
-                h.endorse(3, &[id]),
-            ],
-        )
-    };
     let steps = vec![
         Step {
             desc: "S's certificate first: committed, waits for A",
             at: 1_000,
-            input: h.from(1, cert(&h, 1, s, si)),
+            input: h.from(1, h.cert(1, s, si)),
             expect: commits_without_apply(si),
         },
         Step {
             desc: "A's certificate: A applied, then S",
             at: 1_010,
-            input: h.from(2, cert(&h, 2, a, ai)),
+            input: h.from(2, h.cert(2, a, ai)),
             expect: applies(vec![ai, si]),
         },
     ];

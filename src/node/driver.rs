@@ -40,6 +40,7 @@ use super::clock;
 use super::materialize::{materialize, KeyFacts, MaterializeError, Origin};
 use super::outcomes::{Outcome, RecentOutcomes};
 use super::peer_link::PeerLink;
+use super::replies::Replies;
 use super::stats::SporeStats;
 use super::write_path::{DriverMsg, WriteJob};
 use super::writer::{self, Group, GroupDone, Writer};
@@ -773,6 +774,7 @@ impl Driver {
                     self.outcomes.set(*id, Outcome::Applied);
                 }
                 SporeStats::add(&self.stats.batches, 1);
+                let mut answers = Replies::default();
                 for (id, replies) in ids.iter().zip(replies) {
                     if let Some(w) = self.waiting.remove(id) {
                         self.stats_pending_done(1);
@@ -781,9 +783,10 @@ impl Driver {
                             .iter()
                             .filter_map(|&i| replies.get(i).cloned())
                             .collect();
-                        let _ = w.job.reply.send(Ok(client));
+                        answers.push(w.job.home.as_ref(), w.job.reply, Ok(client));
                     }
                 }
+                answers.send();
                 self.step(Input::Applied(ids));
             }
             Err(e) => {

@@ -17,6 +17,7 @@ pub mod outcomes;
 pub mod peer_link;
 pub mod policy_state;
 pub mod policy_switch;
+pub mod replies;
 mod run;
 pub mod stats;
 pub mod write_path;

@@ -351,7 +351,10 @@ impl IoRuntimes {
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("sporedb-io-{i}"))
-                    .spawn(move || rt.block_on(stop.cancelled()))
+                    .spawn(move || {
+                        super::replies::set_home(i, rt.handle().clone());
+                        rt.block_on(stop.cancelled())
+                    })
                     .map_err(NodeError::Runtime)?,
             );
         }

@@ -19,6 +19,9 @@ pub struct WriteJob {
     pub reply: oneshot::Sender<Result<Vec<Reply>, WriteError>>,
     /// After this time the write is no longer retried; the client gets a drop error.
     pub deadline_ms: u64,
+    /// The I/O thread the client is served on, if any: its reply goes back with the others
+    /// of its group for that thread (`node::replies`).
+    pub home: Option<super::replies::Home>,
 }
 
 /// What the driver thread receives.
@@ -85,6 +88,7 @@ impl WritePath for NodeWritePath {
                     .policy
                     .as_ref()
                     .map_or(self.deadline_ms, |p| p.spore_deadline_ms()),
+            home: super::replies::home(),
         };
         if self.tx.send(DriverMsg::Write(job)).is_err() {
             return Box::pin(async { Err(WriteError::Unavailable) });

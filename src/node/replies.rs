@@ -17,10 +17,11 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use tokio::runtime::Handle;
-use tokio::sync::oneshot;
 
 use crate::reply::Reply;
 use crate::write::WriteError;
+
+use super::write_path::ReplySender;
 
 /// An I/O thread's runtime, and its index among the node's I/O threads.
 #[derive(Clone)]
@@ -43,10 +44,7 @@ pub fn home() -> Option<Home> {
     HOME.with(|h| h.borrow().clone())
 }
 
-type Answer = (
-    oneshot::Sender<Result<Vec<Reply>, WriteError>>,
-    Result<Vec<Reply>, WriteError>,
-);
+type Answer = (ReplySender, Result<Vec<Reply>, WriteError>);
 
 /// A group's replies, collected per home until `send`.
 #[derive(Default)]
@@ -59,7 +57,7 @@ impl Replies {
     pub fn push(
         &mut self,
         home: Option<&Home>,
-        tx: oneshot::Sender<Result<Vec<Reply>, WriteError>>,
+        tx: ReplySender,
         result: Result<Vec<Reply>, WriteError>,
     ) {
         match home {

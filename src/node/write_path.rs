@@ -13,10 +13,13 @@ use crate::write::{WriteError, WriteFuture, WritePath, WriteRequest};
 
 use super::clock;
 
+/// Where a client write's outcome goes: each op's reply, or why it failed.
+pub type ReplySender = oneshot::Sender<Result<Vec<Reply>, WriteError>>;
+
 /// A client write waiting for the driver.
 pub struct WriteJob {
     pub request: WriteRequest,
-    pub reply: oneshot::Sender<Result<Vec<Reply>, WriteError>>,
+    pub reply: ReplySender,
     /// After this time the write is no longer retried; the client gets a drop error.
     pub deadline_ms: u64,
     /// The I/O thread the client is served on, if any: its reply goes back with the others

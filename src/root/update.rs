@@ -3,18 +3,15 @@
 //! commit group) written into the same transaction, together with the applied-set digest.
 //! `build` creates the tree from existing data (a fresh or upgraded store), in chunks.
 //!
-//! `apply` is three steps: `prepare` (in the transaction: the applied-set digest, each touched
-//! leaf's final value, or a rebuild when removals dominate), `TreeJob::run` (pure: key and
-//! value hashes and jmt's computation, reading the last committed tree), and `finish` (in the
-//! transaction again: the new nodes, stale list and tree state). The whole of it runs on the
-//! node's writer thread (`node::writer`), beside the driver; a separate tree thread that
-//! computed `run` while the driver stepped the engine was retired when the commit itself moved
-//! off the driver (nothing is left on the writer to overlap it with).
+//! `apply` runs in the transaction it folds in, on the node's writer thread (`node::writer`):
+//! the applied-set digest, each touched leaf's final value (hashed in place), then jmt's new
+//! version, or a rebuild when removals dominate. (A separate tree thread once computed the
+//! version while the driver stepped the engine; it was retired when the commit itself moved
+//! off the driver, and with it the split of this work into steps that could cross threads.)
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use jmt::storage::{TreeReader, TreeUpdateBatch};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, ValueHash};
 
 use crate::store::kv::{clear_table, KvRead, KvWrite, Table};
@@ -80,8 +77,10 @@ enum Leaves {
     Mixed(Vec<(KeyHash, Option<OwnedValue>)>),
 }
 
-/// Applies `leaves` as the next tree version, reading upper nodes from `cache` when it has
-/// them and listing the new ones in `pending`.
+/// Applies `leaves` as the next version of the tree in `kv` (whose state is `state`, `None`
+/// for an empty store): jmt computes the version, reading committed nodes (upper ones from
+/// `cache` when it has them), and its new nodes, stale list and state are written into `kv`;
+/// the new nodes the node cache keeps are listed in `pending`.
 fn put_values<T: KvWrite + ?Sized>(
     kv: &mut T,
     state: Option<TreeState>,
@@ -89,44 +88,26 @@ fn put_values<T: KvWrite + ?Sized>(
     cache: Option<&NodeCache>,
     pending: Option<&mut PendingNodes>,
 ) -> Result<TreeState, StoreError> {
-    let computed = {
-        let reader = Nodes::cached(&*kv, cache);
-        compute(&reader, state, leaves)?
-    };
-    finish(kv, computed, pending)
-}
-
-/// A new tree version, computed but not yet written.
-pub struct Computed {
-    state: TreeState,
-    update: TreeUpdateBatch,
-}
-
-/// Computes `leaves` as the next version of the tree `reader` reads (whose current state is
-/// `state`). Pure computation over committed nodes: it may run on another thread than the
-/// transaction that will write the result (`TreeJob`).
-fn compute<R: TreeReader>(
-    reader: &R,
-    state: Option<TreeState>,
-    leaves: Leaves,
-) -> Result<Computed, StoreError> {
     let version = match state {
         Some(s) => s.version + 1,
         None => 0,
     };
-    let tree = JellyfishMerkleTree::<_, Sha3>::new(reader);
-    let (root, update) = match leaves {
-        Leaves::Puts(hashes) => tree.batch_put_value_hashes(hashes, version),
-        Leaves::Mixed(values) => tree.put_value_set(values, version),
-    }
-    .map_err(tree_error)?;
-    Ok(Computed {
-        state: TreeState {
-            version,
-            root: root.0,
-        },
-        update,
-    })
+    let (root, update) = {
+        let reader = Nodes::cached(&*kv, cache);
+        let tree = JellyfishMerkleTree::<_, Sha3>::new(&reader);
+        match leaves {
+            Leaves::Puts(hashes) => tree.batch_put_value_hashes(hashes, version),
+            Leaves::Mixed(values) => tree.put_value_set(values, version),
+        }
+        .map_err(tree_error)?
+    };
+    let state = TreeState {
+        version,
+        root: root.0,
+    };
+    write_update(kv, version, update, pending)?;
+    state.store(kv)?;
+    Ok(state)
 }
 
 /// The hash jmt takes for a leaf's value.
@@ -134,56 +115,41 @@ fn value_hash(value: &[u8]) -> ValueHash {
     ValueHash::with::<Sha3>(value)
 }
 
-/// The tree work of one commit, taken out of its transaction: the leaves it touched with their
-/// final values, and the tree state they apply to. `run` computes the new version (the costly
-/// part: hashing, reading nodes) from a read snapshot of the last committed tree, so it can
-/// be computed apart from the transaction; `finish` writes the result into it.
-pub struct TreeJob {
-    state: TreeState,
-    /// (table, key, final value or `None` for a deletion).
-    leaves: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
-    removals: usize,
-}
-
-impl TreeJob {
-    /// Computes the next tree version, reading committed nodes through `reader`. The reader
-    /// must see the tree of `state` (any snapshot taken after the last commit does).
-    pub fn run<R: TreeReader>(self, reader: &R) -> Result<Computed, StoreError> {
-        let leaves = if self.removals == 0 {
-            Leaves::Puts(
-                self.leaves
-                    .into_iter()
-                    .filter_map(|(t, k, v)| v.map(|v| (key_hash(t, &k), value_hash(&v))))
-                    .collect(),
-            )
-        } else {
-            Leaves::Mixed(
-                self.leaves
-                    .into_iter()
-                    .map(|(t, k, v)| (key_hash(t, &k), v))
-                    .collect(),
-            )
-        };
-        compute(reader, Some(self.state), leaves)
+/// The touched leaves as the tree takes them, with each one's final value read from `kv`, and
+/// how many of them were removed. Without removals (the common case) values are hashed where
+/// they lie, not copied.
+fn touched_leaves<T: KvRead + ?Sized>(
+    kv: &T,
+    touched: &BTreeSet<(Table, Vec<u8>)>,
+) -> Result<(Leaves, usize), StoreError> {
+    let mut hashes = Vec::with_capacity(touched.len());
+    let mut removals = 0;
+    for (table, key) in touched {
+        match kv.get(*table, key)? {
+            Some(v) => hashes.push((key_hash(*table, key), value_hash(v))),
+            None => removals += 1,
+        }
     }
+    if removals == 0 {
+        return Ok((Leaves::Puts(hashes), 0));
+    }
+    let mut values = Vec::with_capacity(touched.len());
+    for (table, key) in touched {
+        let value = kv.get(*table, key)?.map(<[u8]>::to_vec);
+        values.push((key_hash(*table, key), value));
+    }
+    Ok((Leaves::Mixed(values), removals))
 }
 
-/// What `prepare` left for the tree.
-pub enum Prepared {
-    /// Nothing left (no leaf changed, or the tree was rebuilt in the transaction).
-    Done,
-    /// The new version still has to be computed (`TreeJob::run`) and written (`finish`).
-    Job(TreeJob),
-}
-
-/// Folds a transaction's changes into the applied-set digest and lists the leaves the tree
-/// must take in (call just before commit, in the same transaction). When many removals make a
-/// rebuild cheaper, rebuilds the tree here and then.
-pub fn prepare<T: KvWrite + ?Sized>(
+/// Folds a transaction's changes into the applied-set digest and the tree (call just before
+/// commit, in the same transaction): one tree version for all the leaves it touched, or a
+/// rebuild when many removals make that cheaper. With a node cache, returns the new nodes to
+/// enter it once the transaction has committed (`NodeCache::insert_committed`).
+pub fn apply<T: KvWrite + ?Sized>(
     kv: &mut T,
     dirty: Dirty,
     cache: Option<&NodeCache>,
-) -> Result<Prepared, StoreError> {
+) -> Result<Option<PendingNodes>, StoreError> {
     if !dirty.applied.is_empty() || !dirty.applied_removed.is_empty() {
         let mut set = AppliedSet::load(kv)?;
         for k in &dirty.applied {
@@ -195,66 +161,23 @@ pub fn prepare<T: KvWrite + ?Sized>(
         set.store(kv)?;
     }
     if dirty.leaves.is_empty() {
-        return Ok(Prepared::Done);
+        return Ok(None);
     }
     let Some(state) = TreeState::load(kv)? else {
         return Err(StoreError::Tree("the state tree was never built".into()));
     };
-    let mut leaves = Vec::with_capacity(dirty.leaves.len());
-    let mut removals = 0;
-    for (table, key) in dirty.leaves {
-        let value = kv.get(table, &key)?.map(<[u8]>::to_vec);
-        removals += usize::from(value.is_none());
-        leaves.push((table, key, value));
-    }
+    let (leaves, removals) = touched_leaves(&*kv, &dirty.leaves)?;
     if rebuild_is_cheaper(&*kv, removals)? {
         // The rebuilt tree restarts its versions at 0: cached keys could name other nodes.
         if let Some(c) = cache {
             c.clear();
         }
         build_tree(kv)?;
-        return Ok(Prepared::Done);
+        return Ok(None);
     }
-    Ok(Prepared::Job(TreeJob {
-        state,
-        leaves,
-        removals,
-    }))
-}
-
-/// Writes a computed version (`compute`, `TreeJob::run`) into the transaction: its nodes, its
-/// stale list, the new tree state; lists in `pending` the new nodes the node cache keeps.
-pub fn finish<T: KvWrite + ?Sized>(
-    kv: &mut T,
-    computed: Computed,
-    pending: Option<&mut PendingNodes>,
-) -> Result<TreeState, StoreError> {
-    let Computed { state, update } = computed;
-    write_update(kv, state.version, update, pending)?;
-    state.store(kv)?;
-    Ok(state)
-}
-
-/// Folds a transaction's changes into the tree and the applied-set digest, all on the calling
-/// thread (call just before commit, in the same transaction). With a node cache, returns the
-/// new nodes to enter it once the transaction has committed (`NodeCache::insert_committed`).
-pub fn apply<T: KvWrite + ?Sized>(
-    kv: &mut T,
-    dirty: Dirty,
-    cache: Option<&NodeCache>,
-) -> Result<Option<PendingNodes>, StoreError> {
-    match prepare(kv, dirty, cache)? {
-        Prepared::Done => Ok(None),
-        Prepared::Job(job) => {
-            let mut pending = cache.map(NodeCache::pending);
-            let computed = {
-                let reader = Nodes::cached(&*kv, cache);
-                job.run(&reader)?
-            };
-            finish(kv, computed, pending.as_mut())?;
-            Ok(pending)
-        }
-    }
+    let mut pending = cache.map(NodeCache::pending);
+    put_values(kv, Some(state), leaves, cache, pending.as_mut())?;
+    Ok(pending)
 }
 
 /// Whether rebuilding the tree from the data is cheaper than applying `values` to it. jmt

@@ -93,6 +93,8 @@ pub struct NodeStatus {
     /// Blind writes rebuilt as a new spore after theirs was dropped (conflict, veto, expiry).
     pub spores_retried: u64,
     pub spores_pending: u64,
+    /// Spores applied by the engine whose group commit it has not been told of yet.
+    pub spores_unconfirmed: u64,
     /// State transfers installed since start.
     pub state_transfers: u64,
     /// Applied spores this node's store failed to record (group commit failed).

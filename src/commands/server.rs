@@ -300,6 +300,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) -> Result<(), RedisE
             kv("spores_dropped", st.spores_dropped.to_string());
             kv("spores_retried", st.spores_retried.to_string());
             kv("spores_pending", st.spores_pending.to_string());
+            kv("spores_unconfirmed", st.spores_unconfirmed.to_string());
             kv("state_transfers", st.state_transfers.to_string());
             kv("spores_not_stored", st.spores_not_stored.to_string());
             kv(

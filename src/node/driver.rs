@@ -115,6 +115,11 @@ pub struct Driver {
     shutdown: bool,
     /// When `next_group`, held with no group in flight (`HOLD_OTHERS`), is to start.
     hold_until_ms: u64,
+    /// Spores committed and answered whose `Input::Applied` the engine has not taken yet,
+    /// because the store could not be read for that step (e.g. LMDB's reader table was full).
+    /// They are confirmed before any other input: until then the engine's overlay still
+    /// projects them, and every view of the store holds them too.
+    unconfirmed: Vec<SporeId>,
 }
 
 impl Driver {
@@ -156,6 +161,7 @@ impl Driver {
             next_group: Vec::new(),
             shutdown: false,
             hold_until_ms: 0,
+            unconfirmed: Vec::new(),
         }
     }
 
@@ -524,6 +530,19 @@ impl Driver {
                 Ok(r)
             }
             None => {
+                if self.outstanding > 0 {
+                    // The writer could not hand over the snapshot of its last commit (a store
+                    // read failed). A fresh snapshot may already hold spores the engine's
+                    // overlay still projects, which would count them twice: wait until every
+                    // group is confirmed, so the store is again exactly the engine's view.
+                    self.settle_groups();
+                    if !self.unconfirmed.is_empty() {
+                        // Settling confirmed nothing (the store is still unreadable).
+                        return Err(crate::store::StoreError::Misuse(
+                            "applied spores not yet confirmed to the engine",
+                        ));
+                    }
+                }
                 let store = self.store.clone();
                 let read = store.read()?;
                 Ok(f(self, &read))
@@ -540,19 +559,52 @@ impl Driver {
                 p.tick(now);
             }
         }
-        let effects =
-            match self.with_view(|d, read| d.engine.step(now, input, read as &dyn VersionView)) {
-                Ok(effects) => effects,
-                Err(e) => {
-                    tracing::error!("store read failed: {e}");
+        let input = match input {
+            Input::Applied(ids) if !self.unconfirmed.is_empty() => {
+                let mut all = std::mem::take(&mut self.unconfirmed);
+                all.extend(ids);
+                Input::Applied(all)
+            }
+            other if !self.unconfirmed.is_empty() => {
+                let ids = std::mem::take(&mut self.unconfirmed);
+                self.step(Input::Applied(ids));
+                if !self.unconfirmed.is_empty() {
+                    // Still unreadable, and no other input may pass the confirmation (see
+                    // `unconfirmed`): a peer's message is lost as if the network dropped it,
+                    // a tick comes again.
                     return;
                 }
-            };
+                other
+            }
+            other => other,
+        };
+        // Taken by the step only once the store could be read.
+        let mut input = Some(input);
+        let stepped = self.with_view(|d, read| match input.take() {
+            Some(input) => d.engine.step(now, input, read as &dyn VersionView),
+            None => Vec::new(),
+        });
+        let effects = match stepped {
+            Ok(effects) => effects,
+            Err(e) => {
+                tracing::error!("store read failed: {e}");
+                if let Some(Input::Applied(ids)) = input {
+                    // Never lost: the engine must learn these spores are in the store. (Groups
+                    // confirmed while this step waited for the writer may be listed already.)
+                    self.unconfirmed.extend(ids);
+                }
+                return;
+            }
+        };
         self.carry_out(effects);
         let stalled = self.engine.oldest_waiting_ms().unwrap_or(0);
         self.stats
             .stalled_since_ms
             .store(stalled, std::sync::atomic::Ordering::Relaxed);
+        self.stats.unconfirmed.store(
+            self.engine.unconfirmed().count() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     fn carry_out(&mut self, effects: Vec<Effect>) {
@@ -676,13 +728,18 @@ impl Driver {
                 if self.outstanding == 0 {
                     // The engine's view until this group is confirmed: the store as it is
                     // now, without it.
-                    self.view = match HeldRead::begin(self.store.clone()) {
-                        Ok(v) => Some(v),
+                    match HeldRead::begin(self.store.clone()) {
+                        Ok(v) => self.view = Some(v),
                         Err(e) => {
+                            // Without that snapshot, the group commits on this thread:
+                            // nothing is outstanding afterwards, so a fresh snapshot is the
+                            // engine's view again (`with_view`).
                             tracing::error!("store read failed: {e}");
-                            None
+                            self.view = None;
+                            self.commit_on_this_thread(group);
+                            return;
                         }
-                    };
+                    }
                 }
                 match w.send(group) {
                     Ok(()) => {
@@ -702,6 +759,11 @@ impl Driver {
         if self.writer.take().is_some() {
             tracing::error!("the writer thread stopped: the driver commits each group itself");
         }
+        self.commit_on_this_thread(group);
+    }
+
+    /// Commits `group` on this thread and answers at once (nothing may be outstanding).
+    fn commit_on_this_thread(&mut self, group: Group) {
         let ids: Vec<SporeId> = group.iter().map(|(id, _)| *id).collect();
         let outcome = writer::commit_group(&self.store, &group);
         self.committed(GroupDone {

@@ -37,6 +37,7 @@ impl NodeInfo for NodeStatusSource {
             spores_dropped: SporeStats::get(&self.stats.dropped),
             spores_retried: SporeStats::get(&self.stats.retried),
             spores_pending: SporeStats::get(&self.stats.pending),
+            spores_unconfirmed: SporeStats::get(&self.stats.unconfirmed),
             state_transfers: SporeStats::get(&self.stats.syncs),
             spores_not_stored: SporeStats::get(&self.stats.not_stored),
             startup_sync_pending: self

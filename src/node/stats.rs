@@ -13,6 +13,10 @@ pub struct SporeStats {
     /// Local time since which a committed spore has waited for prerequisites this node does
     /// not have (0 = none): the state-transfer trigger.
     pub stalled_since_ms: AtomicU64,
+    /// Spores the engine applied whose commit it has not yet been told of (a level: commit
+    /// groups in flight). It returns to 0 once the writer is idle; a value that stays up means
+    /// confirmations were lost and the engine's projections count those spores twice.
+    pub unconfirmed: AtomicU64,
     /// State transfers completed since start.
     pub syncs: AtomicU64,
     /// Spores the engine applied whose group commit failed (store full, I/O error): this

@@ -13,7 +13,11 @@ clients:
     SADD  p{P}:set m:__rand_int__:__rand_int__   -r 1000000000   (random members, one set)
     SET   p{P}:key:__rand_int__:__rand_int__ xxx -r 1000000000   (random keys)
 
-plus a light-load row (SET, one client per node, -P 1) for the latency target.
+plus a light-load row (SET, one client per node, -P 1) and a paced row for the latency
+target: the light-load row is four closed-loop clients, which on these 2 cores already run the
+cluster at its capacity, so the paced row (paced_load.py) offers a fixed rate instead (default
+100 writes/s, Poisson arrivals, four writers, one per node) and reports the latency of a
+cluster that is not saturated; etcd gets the same two rows.
 Two placeholders of 10^9 values each make SADD members and SET keys unique in practice (a
 collision among 10^5 draws from 10^18 has probability ~10^-8), so what was *committed* can be
 counted exactly afterwards: the counters' sum, the set's cardinality, the DBSIZE increase. Every
@@ -57,6 +61,7 @@ from pathlib import Path
 
 import cpu_sample
 import etcd_load
+import paced_load
 from resp import RespConnection
 
 HERE = Path(__file__).resolve().parent
@@ -250,6 +255,12 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def own_cpu() -> float:
+    """This process's CPU time: the paced load runs in it, not in a child."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def converged(cluster: SporeCluster, count, timeout: float = 60) -> int | None:
     """The count once every node reports the same value twice in a row; None if they never do."""
     deadline, last = time.monotonic() + timeout, None
@@ -317,7 +328,52 @@ def run_spore_test(cluster: SporeCluster, label: str, command: list[str], keyspa
     return row
 
 
+def run_spore_paced(cluster: SporeCluster, rate: float, requests: int) -> Row:
+    """SET of unique keys at a fixed offered rate (paced_load.py), one writer per node."""
+    row = Row("sporedb", f"SET, paced {rate:g}/s", 1, NODES)
+    count = lambda port: int_reply(port, "DBSIZE")  # noqa: E731
+    before = converged(cluster, count)
+    snap, cpu0 = cpu_sample.snapshot(cluster.pids), own_cpu()
+    result = paced_load.paced_load([(HOST, p) for p in cluster.ports], "resp", NODES, rate,
+                                   requests, "paced:")
+    paced_row(row, result, cpu_sample.usage(snap, cpu_sample.snapshot(cluster.pids),
+                                            result.seconds), cpu0)
+    after = converged(cluster, count)
+    if before is None or after is None:
+        row.note = "nodes did not agree on the count"
+    else:
+        row.committed = after - before
+    return row
+
+
+def paced_row(row: Row, result: paced_load.PacedResult, use, cpu0: float) -> None:
+    row.issued, row.seconds, row.load = result.acked + result.errors, result.seconds, loadavg()
+    row.server_cpu, row.threads = list(use.per_process.values()), use.top_threads
+    row.client_cpu = 100 * (own_cpu() - cpu0) / result.seconds
+    row.p50 = etcd_load.percentile(result.latencies_ms, 0.50)
+    row.p99 = etcd_load.percentile(result.latencies_ms, 0.99)
+    row.note = f"{result.late} of {row.issued} sent >1 ms late"
+    if result.first_error:
+        row.note += f"; e.g. {result.first_error[:120]}"
+
+
 # ---------------------------------------------------------------- etcd
+
+def run_etcd_paced(cluster: etcd_load.EtcdCluster, rate: float, requests: int) -> Row:
+    row = Row("etcd", f"put, paced {rate:g}/s", 1, NODES)
+    snap, cpu0 = cpu_sample.snapshot(cluster.pids()), own_cpu()
+    targets = [tuple(u.removeprefix("http://").split(":")) for u in cluster.client_urls]
+    result = paced_load.paced_load([(h, int(p)) for h, p in targets], "etcd", NODES, rate,
+                                   requests, "paced:")
+    paced_row(row, result, cpu_sample.usage(snap, cpu_sample.snapshot(cluster.pids()),
+                                            result.seconds), cpu0)
+    counts = cluster.count_keys("paced:")
+    if len(set(counts)) != 1:
+        row.note += f"; members disagree on the key count: {counts}"
+    else:
+        row.committed = counts[0]
+    return row
+
 
 def run_etcd_test(cluster: etcd_load.EtcdCluster, label: str, writers: int, requests: int,
                   prefix: str, duration: float) -> Row:
@@ -404,7 +460,11 @@ def markdown(rows: list[list[str]], args, versions: str) -> str:
         "redis-benchmark processes (one per node); etcd, over all puts. CPU: % of one core "
         "during the test, per node (sporedb) or member (etcd), and for all client processes "
         "together; CPU ms per write: all nodes' (members') CPU time divided by committed writes; thread names summed over processes. load avg: the machine's 1-minute load "
-        "average at the end of the test (other work shares these cores).",
+        "average at the end of the test (other work shares these cores). Paced rows: four writers, "
+        "one per node (member), offering the stated rate together with Poisson arrivals "
+        "(compat/paced_load.py), so the cluster is not saturated; latency from send to answer; "
+        "the note counts writes sent over 1 ms after their scheduled moment because the "
+        "writer's previous write was still unanswered.",
         "",
     ])
 
@@ -419,6 +479,8 @@ def main() -> int:
     parser.add_argument("-c", "--clients", type=int, default=50)
     parser.add_argument("-P", "--pipelines", default="1,16", help="comma-separated depths")
     parser.add_argument("--light-clients", type=int, default=4)
+    parser.add_argument("--paced-rate", type=float, default=100,
+                        help="writes/s offered by the paced row (0 skips it)")
     parser.add_argument("--timeout", type=float, default=600,
                         help="seconds allowed per redis-benchmark process")
     parser.add_argument("--out", type=Path, default=HERE / "cluster-bench-results.md")
@@ -465,6 +527,12 @@ def main() -> int:
                                    args.light_clients, light_n, args.timeout))
         rows.append(run_etcd_test(etcd, "put, light load", args.light_clients, light_n,
                                   "light:", args.timeout))
+        if args.paced_rate > 0:
+            # About 15 s at the default rate.
+            paced_n = max(int(args.paced_rate * 15), 200)
+            print(f"cluster-bench: paced load, {args.paced_rate:g} writes/s", file=sys.stderr)
+            rows.append(run_spore_paced(spore, args.paced_rate, paced_n))
+            rows.append(run_etcd_paced(etcd, args.paced_rate, paced_n))
     finally:
         spore.stop()
         etcd.stop()

@@ -140,13 +140,9 @@ async def _writer(url: str, writer_id: int, prefix: str, stop_at: float, per_wri
             if time.monotonic() >= stop_at:
                 break
             key = f"{prefix}{writer_id:04d}:{seq:08d}".encode()
-            body = json.dumps({"key": _b64(key), "value": _b64(value)}).encode()
-            request = (f"POST /v3/kv/put HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                       ).encode() + body
             t0 = time.perf_counter()
-            writer.write(request)
-            status, payload = await _read_response(reader)
+            writer.write(put_request(host, int(port), key, value))
+            status, payload = await read_response(reader)
             out.latencies_ms.append((time.perf_counter() - t0) * 1000)
             if status == 200 and b'"header"' in payload:
                 out.acked += 1
@@ -156,7 +152,15 @@ async def _writer(url: str, writer_id: int, prefix: str, stop_at: float, per_wri
         writer.close()
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+def put_request(host: str, port: int, key: bytes, value: bytes) -> bytes:
+    """The HTTP/1.1 keep-alive request that puts `key` = `value` through the v3 gateway."""
+    body = json.dumps({"key": _b64(key), "value": _b64(value)}).encode()
+    return (f"POST /v3/kv/put HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])

@@ -46,7 +46,9 @@ async def _resp_set(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     """One `SET key xxx`; None if answered +OK, else the answer."""
     writer.write(encode_command([b"SET", key, b"xxx"]))
     line = await reader.readline()
-    return None if line == b"+OK\r\n" else line.decode("latin-1").strip()
+    if line == b"+OK\r\n":
+        return None
+    return line.decode("latin-1").strip() or "connection closed"
 
 
 async def _etcd_put(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, key: bytes,

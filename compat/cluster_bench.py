@@ -17,7 +17,8 @@ plus a light-load row (SET, one client per node, -P 1) and a paced row for the l
 target: the light-load row is four closed-loop clients, which on these 2 cores already run the
 cluster at its capacity, so the paced row (paced_load.py) offers a fixed rate instead (default
 100 writes/s, Poisson arrivals, four writers, one per node) and reports the latency of a
-cluster that is not saturated; etcd gets the same two rows.
+cluster that is not saturated, once the servers have gone idle after the earlier tests (each
+process under 5 % of a core for a second); etcd gets the same two rows.
 Two placeholders of 10^9 values each make SADD members and SET keys unique in practice (a
 collision among 10^5 draws from 10^18 has probability ~10^-8), so what was *committed* can be
 counted exactly afterwards: the counters' sum, the set's cardinality, the DBSIZE increase. Every
@@ -462,7 +463,8 @@ def markdown(rows: list[list[str]], args, versions: str) -> str:
         "together; CPU ms per write: all nodes' (members') CPU time divided by committed writes; thread names summed over processes. load avg: the machine's 1-minute load "
         "average at the end of the test (other work shares these cores). Paced rows: four writers, "
         "one per node (member), offering the stated rate together with Poisson arrivals "
-        "(compat/paced_load.py), so the cluster is not saturated; latency from send to answer; "
+        "(compat/paced_load.py), so the cluster is not saturated, started once every server "
+        "process had gone idle (under 5 % of a core for a second); latency from send to answer; "
         "the note counts writes sent over 1 ms after their scheduled moment because the "
         "writer's previous write was still unanswered.",
         "",
@@ -530,8 +532,13 @@ def main() -> int:
         if args.paced_rate > 0:
             # About 15 s at the default rate.
             paced_n = max(int(args.paced_rate * 15), 200)
-            print(f"cluster-bench: paced load, {args.paced_rate:g} writes/s", file=sys.stderr)
+            # Light load means an otherwise idle cluster: first let what the earlier tests
+            # left behind (the timers of their spores, compactions) finish.
+            waited = cpu_sample.wait_idle(spore.pids + etcd.pids())
+            print(f"cluster-bench: paced load, {args.paced_rate:g} writes/s "
+                  f"(after {waited:.0f} s for the servers to go idle)", file=sys.stderr)
             rows.append(run_spore_paced(spore, args.paced_rate, paced_n))
+            cpu_sample.wait_idle(spore.pids + etcd.pids())
             rows.append(run_etcd_paced(etcd, args.paced_rate, paced_n))
     finally:
         spore.stop()

@@ -63,3 +63,17 @@ def usage(before: Snapshot, after: Snapshot, seconds: float, top: int = 4) -> Us
         per_name[name] += pct
     ranked = sorted(per_name.items(), key=lambda kv: -kv[1])[:top]
     return Usage(dict(sorted(per_process.items())), ranked)
+
+
+def wait_idle(pids: list[int], below: float = 5.0, timeout: float = 60.0) -> float:
+    """Waits until every process in `pids` uses under `below` % of a core over one second
+    (work left over from an earlier test, e.g. timers of its spores, has finished), or
+    `timeout` seconds; returns the seconds waited."""
+    import time
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        before = snapshot(pids)
+        time.sleep(1.0)
+        if all(c < below for c in usage(before, snapshot(pids), 1.0).per_process.values()):
+            break
+    return time.monotonic() - t0

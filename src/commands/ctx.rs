@@ -254,11 +254,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Drops the snapshot so the next read sees the store's latest state.
-    pub fn refresh(&mut self) {
-        self.snapshot = None;
-    }
-
     /// `name` in the session's selected database.
     pub fn key(&self, name: Bytes) -> Key {
         Key::new(self.session.db, name)

@@ -9,6 +9,7 @@ is the total over all nodes). Processes or threads that vanished in between are 
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -69,7 +70,6 @@ def wait_idle(pids: list[int], below: float = 5.0, timeout: float = 60.0) -> flo
     """Waits until every process in `pids` uses under `below` % of a core over one second
     (work left over from an earlier test, e.g. timers of its spores, has finished), or
     `timeout` seconds; returns the seconds waited."""
-    import time
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         before = snapshot(pids)

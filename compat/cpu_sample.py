@@ -4,6 +4,7 @@
 `usage(before, after, seconds)` turns two snapshots into CPU % per process (100 % = one core)
 and the busiest threads by name (thread names are summed over processes, so "tokio-runtime-w"
 is the total over all nodes). Processes or threads that vanished in between are skipped.
+`wait_idle(pids)` waits until every process is nearly idle (for tests that need a quiet start).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 //! The pre-relay check of gossiped messages: forged, foreign, oversized, far-future and
 //! undecodable messages are rejected (sender punished), stale ones ignored, good ones accepted.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,14 +10,11 @@ use sporedb::crypto::NodeKey;
 use sporedb::sim::world::node_key;
 use sporedb::spore::*;
 
+mod common;
+
+/// The common rules, with a spore-content rule: at most three ops.
 fn rules(keys: &[NodeKey]) -> GossipRules {
     GossipRules {
-        policy: Policy::new(keys.iter().map(|k| k.id()).collect(), 3, 1).expect("policy"),
-        extra_origins: BTreeSet::new(),
-        max_message_bytes: 64 * 1024,
-        max_horizon_ms: 10_000,
-        max_skew_ms: 100,
-        stale_after_ms: 5_000,
         spore_rule: Some(Arc::new(|s: &Spore| {
             if s.ops.len() > 3 {
                 Err("too many ops".into())
@@ -26,8 +22,7 @@ fn rules(keys: &[NodeKey]) -> GossipRules {
                 Ok(())
             }
         })),
-        limits: None,
-        verifier: cached_verifier(1024),
+        ..common::gossip::rules(keys)
     }
 }
 

@@ -6,7 +6,6 @@
 //! there). Checked: the call returns, and a mutated message is never accepted as something
 //! it does not re-encode to.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,24 +19,14 @@ use sporedb::sim::world::node_key;
 use sporedb::spore::*;
 use sporedb::sync::{SyncRequest, SyncResponse};
 
+mod common;
+
+use common::gossip::rules;
+
 const NOW: u64 = 100_000;
 
 fn keys() -> Vec<NodeKey> {
     (0..4).map(node_key).collect()
-}
-
-fn rules(keys: &[NodeKey]) -> GossipRules {
-    GossipRules {
-        policy: Policy::new(keys.iter().map(|k| k.id()).collect(), 3, 1).expect("policy"),
-        extra_origins: BTreeSet::new(),
-        max_message_bytes: 64 * 1024,
-        max_horizon_ms: 10_000,
-        max_skew_ms: 100,
-        stale_after_ms: 5_000,
-        spore_rule: None,
-        limits: None,
-        verifier: cached_verifier(1024),
-    }
 }
 
 fn spore(origin: &NodeKey, nonce: u64) -> Spore {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod gossip;
 pub mod leaves;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -10,10 +10,11 @@
 //! deadline is long past). The engine verifies the same signatures again through the same
 //! [`Verifier`] — a shared cache makes that a lookup, not a second ed25519 check.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use ed25519_dalek::VerifyingKey;
 
 use crate::crypto::{sha3, Digest, NodeId};
 use crate::spore::validate::validate;
@@ -196,9 +197,12 @@ fn check_reject(rules: &GossipRules, rb: &RejectBatch) -> Result<(), String> {
 /// A verifier that remembers the last `capacity` valid signatures, shared by the network task
 /// (which checks before relay) and the engine (which checks again): one ed25519 verification per
 /// statement per node. Only *valid* results are cached, so a forged statement costs its full
-/// check every time but cannot evict much (FIFO of valid entries).
+/// check every time but cannot evict much (FIFO of valid entries). Signers' decoded keys are
+/// kept too (`KEYS_KEPT`): the callers only verify statements by policy endorsers and allowed
+/// origins, a handful of keys, and decoding one is a point decompression per verification.
 pub fn cached_verifier(capacity: usize) -> Verifier {
     let cache: Arc<Mutex<(BTreeSet<Digest>, VecDeque<Digest>)>> = Arc::default();
+    let keys: Arc<Mutex<BTreeMap<NodeId, VerifyingKey>>> = Arc::default();
     Verifier(Arc::new(
         move |signer: &NodeId, domain: &str, payload: &[u8], sig: &[u8; 64]| {
             let k = sha3(&[signer, domain.as_bytes(), sig, payload]);
@@ -207,7 +211,24 @@ pub fn cached_verifier(capacity: usize) -> Verifier {
                     return true;
                 }
             }
-            let ok = crate::crypto::verify(signer, domain, payload, sig).is_ok();
+            let known = keys.lock().ok().and_then(|m| m.get(signer).copied());
+            let key = match known {
+                Some(key) => key,
+                None => match crate::crypto::verifying_key(signer) {
+                    Ok(key) => {
+                        if let Ok(mut m) = keys.lock() {
+                            // Bounded whatever callers do; refilled by the next checks.
+                            if m.len() >= KEYS_KEPT {
+                                m.clear();
+                            }
+                            m.insert(*signer, key);
+                        }
+                        key
+                    }
+                    Err(_) => return false,
+                },
+            };
+            let ok = crate::crypto::verify_with(&key, domain, payload, sig).is_ok();
             if ok {
                 if let Ok(mut c) = cache.lock() {
                     if c.0.insert(k) {
@@ -224,3 +245,6 @@ pub fn cached_verifier(capacity: usize) -> Verifier {
         },
     ))
 }
+
+/// Most decoded signer keys `cached_verifier` keeps (policies name far fewer endorsers).
+const KEYS_KEPT: usize = 1_024;

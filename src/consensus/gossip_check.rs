@@ -248,3 +248,34 @@ pub fn cached_verifier(capacity: usize) -> Verifier {
 
 /// Most decoded signer keys `cached_verifier` keeps (policies name far fewer endorsers).
 const KEYS_KEPT: usize = 1_024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::NodeKey;
+
+    /// Keeping a signer's decoded key must not let anything but a valid signature through.
+    #[test]
+    fn cached_verifier_checks_every_new_signature_of_a_known_signer() {
+        let v = cached_verifier(16);
+        let k = NodeKey::from_seed([3; 32]);
+        let sig = k.sign("sporedb/v1/test", b"payload");
+        assert!((v.0)(&k.id(), "sporedb/v1/test", b"payload", &sig));
+        // The key is now kept: a forged statement by the same signer still fails, every time.
+        for _ in 0..2 {
+            assert!(!(v.0)(&k.id(), "sporedb/v1/test", b"other payload", &sig));
+            assert!(!(v.0)(&k.id(), "sporedb/v1/other", b"payload", &sig));
+        }
+        // Another signer's signature does not pass as this one's.
+        let other = NodeKey::from_seed([4; 32]);
+        assert!(!(v.0)(&other.id(), "sporedb/v1/test", b"payload", &sig));
+        // Not a point on the curve, and a small-order (weak) key: refused, never kept.
+        let mut bad = [0u8; 32];
+        bad[0] = 2;
+        assert!(crate::crypto::verifying_key(&bad).is_err());
+        assert!(!(v.0)(&bad, "sporedb/v1/test", b"payload", &sig));
+        let weak = [0u8; 32];
+        assert!(crate::crypto::verifying_key(&weak).is_err());
+        assert!(!(v.0)(&weak, "sporedb/v1/test", b"payload", &[0; 64]));
+    }
+}

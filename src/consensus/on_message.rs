@@ -3,6 +3,7 @@
 //! outside the policy are ignored; anything about a spore past its deadline + grace is ignored
 //! (Expiration), which also makes replays of old messages inert.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -263,30 +264,33 @@ impl Engine {
                 continue;
             };
             let slot = ExclusiveSlot::new(eb.endorser, t.key.clone(), t.order, acc);
-            match self.exclusive_slots.get(&slot).copied() {
-                None => {
-                    self.exclusive_slots.insert(slot, id);
+            // One walk down the map for the usual case, a slot seen for the first time.
+            let other = match self.exclusive_slots.entry(slot) {
+                Entry::Vacant(v) => {
+                    v.insert(id);
+                    continue;
                 }
-                Some(other) if other != id => {
-                    let Some(r) = self.records.get(&other) else {
-                        continue;
-                    };
-                    let (Some(oc), Some(oe)) =
-                        (r.content.clone(), r.endorsements.get(&eb.endorser).cloned())
-                    else {
-                        continue;
-                    };
-                    if mutually_exclusive(&c.spore, &oc.spore, self.cfg.grace_ms) {
-                        let e = Evidence::ConflictingEndorsements {
-                            a: oc.spore.clone(),
-                            b: c.spore.clone(),
-                            ea: oe,
-                            eb: eb.clone(),
-                        };
-                        self.evidence(cx, e, other, id);
-                    }
-                }
-                Some(_) => {}
+                Entry::Occupied(o) => *o.get(),
+            };
+            if other == id {
+                continue;
+            }
+            let Some(r) = self.records.get(&other) else {
+                continue;
+            };
+            let (Some(oc), Some(oe)) =
+                (r.content.clone(), r.endorsements.get(&eb.endorser).cloned())
+            else {
+                continue;
+            };
+            if mutually_exclusive(&c.spore, &oc.spore, self.cfg.grace_ms) {
+                let e = Evidence::ConflictingEndorsements {
+                    a: oc.spore.clone(),
+                    b: c.spore.clone(),
+                    ea: oe,
+                    eb: eb.clone(),
+                };
+                self.evidence(cx, e, other, id);
             }
         }
     }

@@ -132,8 +132,10 @@ pub fn version_effects(spore: &Spore, id: &SporeId, view: &dyn VersionView) -> V
                 }
             }
         }
-        let absent = KeyVersion::absent(&db.generation, &key);
-        let old_term = (old != absent).then(|| old.db_term(&key));
+        // An absent key's version has an all-zero accumulator: any other cannot be absent, and
+        // the hash that `absent` costs is skipped (a hot counter's version never is).
+        let was_absent = old.acc == [0; 32] && old == KeyVersion::absent(&db.generation, &key);
+        let old_term = (!was_absent).then(|| old.db_term(&key));
         if let Some(state) = dbs.get_mut(&key.db) {
             state.replace_term(old_term.as_ref(), &new.db_term(&key));
         }

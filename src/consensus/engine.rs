@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use crate::crypto::{cmp_digest, sha3, Digest, NodeId};
+use crate::crypto::{cmp_digest, statement_key, Digest, NodeId};
 use crate::spore::effects::{Overlay, Projection, VersionEffects};
 use crate::spore::footprint::KeyClass;
 use crate::spore::{Key, Spore, SporeId, VersionView};
@@ -925,7 +925,7 @@ impl Engine {
         payload: &[u8],
         signature: &[u8; 64],
     ) -> bool {
-        let key = sha3(&[domain.as_bytes(), signer, signature, payload]);
+        let key = statement_key(signer, domain, signature, payload);
         if self.verified.contains(&key) {
             return true;
         }

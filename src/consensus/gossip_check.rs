@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
 
-use crate::crypto::{sha3, Digest, NodeId};
+use crate::crypto::{statement_key, Digest, NodeId};
 use crate::spore::validate::validate;
 use crate::spore::Spore;
 
@@ -205,7 +205,7 @@ pub fn cached_verifier(capacity: usize) -> Verifier {
     let keys: Arc<Mutex<BTreeMap<NodeId, VerifyingKey>>> = Arc::default();
     Verifier(Arc::new(
         move |signer: &NodeId, domain: &str, payload: &[u8], sig: &[u8; 64]| {
-            let k = sha3(&[signer, domain.as_bytes(), sig, payload]);
+            let k = statement_key(signer, domain, sig, payload);
             if let Ok(c) = cache.lock() {
                 if c.0.contains(&k) {
                     return true;

@@ -149,7 +149,7 @@ pub fn verify(
 }
 
 /// [`verify`] with the signer's key already decoded (`verifying_key`): decoding it is a point
-/// decompression, ~15 % of a verification, that a node checking the same few endorsers'
+/// decompression, ~20 % of a verification here, that a node checking the same few endorsers'
 /// statements all day need not repeat.
 pub fn verify_with(
     key: &VerifyingKey,

@@ -14,7 +14,7 @@ use sporedb::consensus::wire::{decode_message, encode_message};
 use sporedb::consensus::*;
 use sporedb::crypto::NodeKey;
 use sporedb::root::gossip as root_gossip;
-use sporedb::root::{attest, DbRoot, DbRoots, Root, SignedRoot};
+use sporedb::root::{DbRoot, DbRoots, Root, SignedRoot};
 use sporedb::sim::world::node_key;
 use sporedb::spore::*;
 use sporedb::sync::{SyncRequest, SyncResponse};
@@ -112,27 +112,22 @@ fn sync_samples() -> Vec<Vec<u8>> {
     ]
 }
 
+/// A signed root over a few non-empty databases, internal subtrees and single leaves mixed,
+/// so mutations land in every part of the encoding.
 fn root_gossip_sample() -> Vec<u8> {
-    let key = NodeKey::from_seed([3; 32]);
     let mut dbs = DbRoots::default();
-    dbs.0[0] = Some(DbRoot {
-        hash: [4; 32],
-        leaf: false,
-    });
-    dbs.0[5] = Some(DbRoot {
-        hash: [5; 32],
-        leaf: true,
-    });
+    for (i, db) in [0usize, 3, 5, 15].into_iter().enumerate() {
+        dbs.0[db] = Some(DbRoot {
+            hash: [i as u8 + 4; 32],
+            leaf: i % 2 == 1,
+        });
+    }
     let root = Root {
         root: dbs.fold(),
         applied_digest: [2; 32],
         applied_count: 7,
     };
-    let signed = SignedRoot {
-        root,
-        attestation: attest(&key, &root),
-    };
-    root_gossip::encode(&signed, &dbs)
+    root_gossip::encode(&SignedRoot::sign(&NodeKey::from_seed([3; 32]), root), &dbs)
 }
 
 /// One change to a valid message.

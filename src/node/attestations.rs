@@ -23,7 +23,7 @@ use crate::net::NetHandle;
 use crate::root::book::{Book, Report, RootConflict, Standing};
 use crate::root::dbroots::{covers, list as db_list};
 use crate::root::{
-    attest, DbRoots, Integrity, NodeRoots, Proof, Root, RootService, SignedRoot, StateRootRead,
+    DbRoots, Integrity, NodeRoots, Proof, Root, RootService, SignedRoot, StateRootRead,
 };
 use crate::store::{Store, StoreError};
 
@@ -63,10 +63,7 @@ impl Attestations {
         match *last {
             Some(s) if s.root == root => s,
             _ => {
-                let s = SignedRoot {
-                    root,
-                    attestation: attest(&self.key, &root),
-                };
+                let s = SignedRoot::sign(&self.key, root);
                 *last = Some(s);
                 s
             }

@@ -313,7 +313,7 @@ impl Book {
 mod tests {
     use super::*;
     use crate::crypto::NodeKey;
-    use crate::root::{attest, Root};
+    use crate::root::Root;
 
     fn signed(seed: u8, root: u8, applied: u8) -> SignedRoot {
         let key = NodeKey::from_seed([seed; 32]);
@@ -322,10 +322,7 @@ mod tests {
             applied_digest: [applied; 32],
             applied_count: applied as u64,
         };
-        SignedRoot {
-            root: r,
-            attestation: attest(&key, &r),
-        }
+        SignedRoot::sign(&key, r)
     }
 
     fn id(seed: u8) -> NodeId {

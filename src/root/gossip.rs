@@ -97,7 +97,7 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::crypto::NodeKey;
-    use crate::root::{attest, DbRoot};
+    use crate::root::DbRoot;
 
     #[test]
     fn round_trip_and_refusals() {
@@ -116,10 +116,7 @@ mod tests {
             applied_digest: [2; 32],
             applied_count: 7,
         };
-        let s = SignedRoot {
-            root,
-            attestation: attest(&key, &root),
-        };
+        let s = SignedRoot::sign(&key, root);
         let bytes = encode(&s, &dbs);
         assert_eq!(bytes.len(), SIGNED_LEN + 4 + 64);
         assert_eq!(decode(&bytes), Ok((s, dbs)));

@@ -17,6 +17,16 @@ pub struct SignedRoot {
     pub attestation: Attestation,
 }
 
+impl SignedRoot {
+    /// `root` attested by `key`.
+    pub fn sign(key: &NodeKey, root: Root) -> SignedRoot {
+        SignedRoot {
+            root,
+            attestation: attest(key, &root),
+        }
+    }
+}
+
 /// The node's state-root facts.
 pub trait RootService: Send + Sync {
     /// The current root, signed by this node.
@@ -50,10 +60,7 @@ pub struct NodeRoots {
 impl RootService for NodeRoots {
     fn signed_root(&self) -> Result<SignedRoot, StoreError> {
         let root = self.store.read()?.state_root()?;
-        Ok(SignedRoot {
-            root,
-            attestation: attest(&self.key, &root),
-        })
+        Ok(SignedRoot::sign(&self.key, root))
     }
 
     fn prove(&self, db: u8, name: &[u8]) -> Result<(Root, Proof), StoreError> {

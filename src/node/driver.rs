@@ -538,7 +538,7 @@ impl Driver {
                     self.settle_groups();
                     if !self.unconfirmed.is_empty() {
                         // Settling confirmed nothing (the store is still unreadable).
-                        return Err(crate::store::StoreError::Misuse(
+                        return Err(crate::store::StoreError::NotYet(
                             "applied spores not yet confirmed to the engine",
                         ));
                     }

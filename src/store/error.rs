@@ -37,6 +37,10 @@ pub enum StoreError {
     /// after its commit): a bug in the caller, refused rather than committed with a wrong root.
     #[error("write transaction misuse: {0}")]
     Misuse(&'static str),
+    /// The store is readable but not yet as the reader must see it (a node's engine waits for
+    /// the news of a commit that an earlier failed read held back): transient, retry later.
+    #[error("store not readable yet: {0}")]
+    NotYet(&'static str),
     /// Any other LMDB failure.
     #[error("lmdb: {0}")]
     Lmdb(heed::Error),

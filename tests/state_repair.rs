@@ -7,9 +7,8 @@
 //!   the node refuses reads in that database (only: another database keeps serving) with a
 //!   clear error, then installs a copy whose recomputed root its peers signed, and serves the
 //!   right value again.
-//! - A value edited in a *running* node's LMDB environment by another process, through the
-//!   store's own write path, so the tree is updated to match (the scrub cannot see it): the
-//!   node's root now differs from the roots its peers signed for the same applied spores. Its
+//! - A value edited in a stopped node's store through the store's own write path, so the
+//!   tree is updated to match (the check at restart cannot see it): the node's root now differs from the roots its peers signed for the same applied spores. Its
 //!   attestation book records the conflicts as evidence, f + 1 agreeing peers make it stop
 //!   serving reads, and it repairs itself by state transfer.
 
@@ -156,8 +155,8 @@ fn tampered_stopped_node_refuses_reads_then_heals_from_peers() {
 }
 
 #[test]
-fn diverged_running_node_is_found_by_attestations_and_repaired() {
-    let c = start_all();
+fn diverged_node_is_found_by_attestations_and_repaired() {
+    let mut c = start_all();
     let before = write_some(&c);
     // Every node has attested the quiet state (roots are gossiped when they move).
     let mut con4 = c.con(3);
@@ -171,11 +170,16 @@ fn diverged_running_node_is_found_by_attestations_and_repaired() {
     }
     assert_eq!(info_field(&mut con4, "state_root_conflicts"), "0");
 
-    // Another process opens node 4's live LMDB environment and rewrites `balance` through the
-    // store's write path: the tree follows, so node 4's data and root agree with each other,
-    // but not with what its peers signed for the same applied spores.
+    // Node 4 stops, and `balance` is rewritten in its store through the store's own write
+    // path: the tree follows, so node 4's data and root agree with each other (the check at
+    // open cannot see it), but not with what its peers signed for the same applied spores.
+    // (Writing into a *running* node's environment from another process is outside what a
+    // node supports: its tree's nodes live in its memory, `root::resident`.)
+    drop(con4);
+    c.nodes[3].as_mut().expect("node 4").kill9();
+    c.nodes[3] = None;
     {
-        let store = Store::open(&c.node_dir(3), &StoreOptions::default()).expect("open live store");
+        let store = Store::open(&c.node_dir(3), &StoreOptions::default()).expect("open store");
         let applied_before = store.state_root().expect("root").applied_count;
         let mut w = store.write().expect("write");
         let rec = w
@@ -194,6 +198,9 @@ fn diverged_running_node_is_found_by_attestations_and_repaired() {
         assert_eq!(after.applied_count, applied_before, "no spore was applied");
         assert!(!store.scrub().expect("scrub").is_tampered());
     }
+    c.start(3);
+    let mut con4 = c.con(3);
+    assert_eq!(info_field(&mut con4, "state_integrity"), "ok");
 
     let seen = get_until(&mut con4, "balance", "100", 60);
     eprintln!("node 4 answers to GET balance while diverging and repairing: {seen:?}");

@@ -7,8 +7,9 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
+use sporedb::crypto::NodeKey;
 use sporedb::exec::apply_spore;
-use sporedb::root::{Integrity, Proof, StateRootRead};
+use sporedb::root::{Integrity, NodeRoots, Proof, RootService, StateRootRead};
 use sporedb::spore::conflict::conflicts;
 use sporedb::spore::footprint::Footprint;
 use sporedb::spore::*;
@@ -365,10 +366,29 @@ fn tampered_value_is_detected_at_reopen() {
         other => panic!("tampering not detected: {other:?}"),
     }
     assert_eq!(store.integrity().repair(), "repair needs peers");
-    // A proof of the edited key is refused rather than served wrong; others still verify.
-    let txn = store.read().unwrap();
-    assert!(txn.prove(0, b"balance").is_err());
-    txn.prove(0, b"other").unwrap().verify(&root.root).unwrap();
+    // The open rebuilt the tree from the data it found. Proofs in the edited database are
+    // refused rather than served against that tree; the intact database's still verify.
+    let roots = NodeRoots {
+        store: std::sync::Arc::new(store),
+        key: NodeKey::from_seed([5; 32]),
+    };
+    for name in [&b"balance"[..], b"other"] {
+        let err = roots.prove(0, name).unwrap_err().to_string();
+        assert!(err.contains("changed behind its back"), "{err}");
+    }
+    let (current, proof) = roots.prove(2, b"elsewhere").unwrap();
+    proof.verify(&current.root).unwrap();
+    // Committing again moves the root on from the rebuilt tree, yet the verdict survives
+    // the next open: the first one recorded it.
+    let store = std::sync::Arc::into_inner(roots.store).unwrap();
+    lmdb_apply(&store, vec![set("later", "z")]);
+    drop(store);
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    assert!(
+        matches!(store.integrity(), Integrity::Tampered { stored, dbs, .. } if stored == root.root && dbs == 1),
+        "{:?}",
+        store.integrity()
+    );
 }
 
 #[test]
@@ -376,7 +396,6 @@ fn root_off_then_on_rebuilds() {
     let dir = tempfile::tempdir().unwrap();
     let off = RootOptions {
         maintain: false,
-        ..RootOptions::default()
     };
     {
         let store = Store::open_with(dir.path(), &opts(), off).unwrap();
@@ -439,61 +458,52 @@ fn large_flush_rebuilds_the_tree_to_the_right_root() {
     assert!(!txn.prove(0, b"k0:1").unwrap().present());
 }
 
-/// Stale tree nodes are kept for a while and deleted in batches (`root::nodes::prune`): until
-/// then the tree holds more nodes than a fresh build of the same data, afterwards exactly as
-/// many; the root and proofs never change with it.
+/// Replaced tree nodes stay in memory for `KEEP_VERSIONS` commit groups, so readers of
+/// older snapshots can still walk their version (`root::resident`), and then go: under a
+/// steady stream of overwrites the tree's size stays put. Roots and proofs never depend on it.
 #[test]
-fn stale_nodes_are_pruned_in_batches() {
-    let count = |store: &Store| {
-        store
-            .read()
-            .unwrap()
-            .range(
-                Table::Nodes,
-                std::ops::Bound::Unbounded,
-                std::ops::Bound::Unbounded,
-                false,
-            )
-            .unwrap()
-            .count()
-    };
+fn replaced_nodes_stay_for_a_while_then_go() {
+    use sporedb::root::resident::KEEP_VERSIONS;
     let dir = tempfile::tempdir().unwrap();
-    let (root, pruned) = {
-        let store = Store::open(dir.path(), &opts()).unwrap();
-        let names: Vec<String> = (0..50).map(|i| format!("key{i}")).collect();
-        lmdb_apply(&store, names.iter().map(|n| set(n, "0")).collect());
-        // Overwrites, one commit group each: every one makes a leaf and its path stale.
-        for round in 1..=10 {
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    let names: Vec<String> = (0..50).map(|i| format!("key{i}")).collect();
+    lmdb_apply(&store, names.iter().map(|n| set(n, "0")).collect());
+    let fresh = store.tree_nodes();
+    let early = store.read().unwrap();
+    let early_root = early.state_root().unwrap();
+    // Overwrites, one commit group each: every one replaces a leaf and its path.
+    let mut round = 0;
+    let mut overwrite = |n: u64| {
+        for _ in 0..n {
+            round += 1;
             lmdb_apply(&store, vec![set("key7", &round.to_string())]);
         }
-        let root = store.state_root().unwrap();
-        let before = count(&store);
-
-        let mut w = store.write().unwrap();
-        sporedb::root::nodes::prune(&mut w).unwrap();
-        w.commit().unwrap();
-        let pruned = count(&store);
-        assert!(
-            before > pruned,
-            "stale nodes are kept until a prune: {before} nodes before, {pruned} after"
-        );
-        assert_eq!(store.state_root().unwrap(), root);
-        assert!(matches!(store.scrub().unwrap(), Integrity::Verified { .. }));
-        let txn = store.read().unwrap();
-        txn.prove(0, b"key7").unwrap().verify(&root.root).unwrap();
-        (root, pruned)
     };
-    // A tree built afresh from the same data (root off, then on) has exactly the pruned
-    // tree's nodes.
-    let off = RootOptions {
-        maintain: false,
-        scrub_on_open: false,
-        ..RootOptions::default()
-    };
-    drop(Store::open_with(dir.path(), &opts(), off).unwrap());
-    let rebuilt = Store::open(dir.path(), &opts()).unwrap();
-    assert_eq!(rebuilt.state_root().unwrap(), root);
-    assert_eq!(count(&rebuilt), pruned);
+    overwrite(KEEP_VERSIONS / 2);
+    assert!(store.tree_nodes() > fresh);
+    // A snapshot from before them still walks its own version's nodes.
+    let proof = early.prove(0, b"key7").unwrap();
+    proof.verify(&early_root.root).unwrap();
+    assert!(proof.value.as_deref().is_some_and(|v| v.ends_with(b"0")));
+    drop(early);
+    overwrite(2 * KEEP_VERSIONS);
+    let steady = store.tree_nodes();
+    overwrite(KEEP_VERSIONS);
+    assert_eq!(
+        store.tree_nodes(),
+        steady,
+        "replaced nodes go as fast as they come"
+    );
+    let root = store.state_root().unwrap();
+    let txn = store.read().unwrap();
+    txn.prove(0, b"key7").unwrap().verify(&root.root).unwrap();
+    drop(txn);
+    drop(store);
+    // The next open builds exactly the current tree from the data, to the same root.
+    let reopened = Store::open(dir.path(), &opts()).unwrap();
+    assert_eq!(reopened.state_root().unwrap(), root);
+    assert!(matches!(reopened.integrity(), Integrity::Verified { .. }));
+    assert!(reopened.tree_nodes() < steady);
 }
 
 /// A format-4 store (a tree whose leaf keys lack the database nibble, an applied digest over
@@ -530,5 +540,12 @@ fn format_4_store_is_rebuilt_not_trusted() {
         .get(Table::Meta, b"format")
         .unwrap()
         .map(<[u8]>::to_vec);
-    assert_eq!(format, Some(5u32.to_be_bytes().to_vec()));
+    assert_eq!(
+        format,
+        Some(
+            sporedb::store::layout::FORMAT_VERSION
+                .to_be_bytes()
+                .to_vec()
+        )
+    );
 }

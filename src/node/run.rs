@@ -83,7 +83,6 @@ pub fn run(config: Config) -> Result<(), NodeError> {
         },
         RootOptions {
             maintain: config.state_root,
-            ..RootOptions::default()
         },
     )?);
     if !config.state_root {

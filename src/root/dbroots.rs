@@ -10,19 +10,22 @@
 //! the state root from it exactly as jmt does, so a breakdown received from a peer is checked
 //! against the root the peer signed: a false breakdown would need a sha3-256 collision.
 
-use jmt::storage::{NibblePath, Node, NodeKey, TreeReader};
+use jmt::storage::{Node, NodeKey, TreeReader};
 use jmt::SimpleHasher;
 
-use crate::store::kv::KvRead;
+use crate::store::kv::{KvRead, KvWrite, Table};
 use crate::store::StoreError;
 
 use super::hasher::Sha3;
-use super::nodes::{Nodes, TreeState};
+use super::nodes::{empty_path, Nodes, TreeState};
+
+/// The `root` table key of the recorded breakdown.
+const RECORD_KEY: &[u8] = b"dbroots";
 
 /// Databases (Redis's 16), one root child each.
 pub const DATABASES: usize = 16;
 /// jmt's hash of an empty subtree.
-const PLACEHOLDER: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
+pub const PLACEHOLDER: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
 /// jmt's domain of an internal (binary) node hash (its `SparseMerkleInternalNode` is private).
 const INTERNAL_DOMAIN: &[u8] = b"JMT::IntrnalNode";
 
@@ -41,14 +44,15 @@ impl DbRoots {
     /// The breakdown of `kv`'s current tree (one node read).
     pub fn of_tree<T: KvRead + ?Sized>(kv: &T) -> Result<DbRoots, StoreError> {
         let state = TreeState::load(kv)?.ok_or(StoreError::NoStateRoot)?;
-        // The root's nibble path is empty; jmt does not export a constructor for it, so it is
-        // decoded from its borsh form (`num_nibbles u64 LE = 0 ‖ bytes len u32 LE = 0`).
-        let empty: NibblePath = borsh::from_slice(&[0u8; 12])
-            .map_err(|_| StoreError::Tree("empty nibble path".into()))?;
         let node = Nodes::new(kv)
-            .get_node_option(&NodeKey::new(state.version, empty))
+            .get_node_option(&NodeKey::new(state.version, empty_path()?))
             .map_err(|e| StoreError::Tree(e.to_string()))?
             .ok_or_else(|| StoreError::Tree("the state tree has no root node".into()))?;
+        Ok(DbRoots::of_node(&node))
+    }
+
+    /// The breakdown under a tree's root node.
+    pub fn of_node(node: &Node) -> DbRoots {
         let mut out = DbRoots::default();
         match node {
             Node::Null => {}
@@ -69,7 +73,26 @@ impl DbRoots {
                 }
             }
         }
-        Ok(out)
+        out
+    }
+
+    /// The breakdown recorded with the root in the `root` table at its last commit
+    /// (`update`), if any: what the open compares a recomputed tree with, since the tree
+    /// itself is not stored (`root::resident`).
+    pub fn load_recorded<T: KvRead + ?Sized>(kv: &T) -> Result<Option<DbRoots>, StoreError> {
+        match kv.get(Table::Root, RECORD_KEY)? {
+            None => Ok(None),
+            Some(b) => DbRoots::decode(b)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt("bad recorded database roots")),
+        }
+    }
+
+    /// Records this breakdown beside the root (`load_recorded`).
+    pub fn record<T: KvWrite + ?Sized>(&self, kv: &mut T) -> Result<(), StoreError> {
+        let mut bytes = Vec::with_capacity(4 + 32 * DATABASES);
+        self.encode(&mut bytes);
+        kv.put(Table::Root, RECORD_KEY, &bytes)
     }
 
     /// The state root these children hash to, by jmt's rule for an internal node: a range of

@@ -7,12 +7,19 @@
 //! repair itself alone: the correct data must come from peers (state transfer), so a mismatch
 //! is reported as `Tampered` with the status "repair needs peers" for the cluster layer.
 
-use crate::store::kv::KvRead;
+use crate::store::kv::{KvRead, KvWrite, Table};
 use crate::store::StoreError;
 
 use super::dbroots::DbRoots;
 use super::nodes::TreeState;
-use super::update::recompute;
+use super::update::{build_tree, recompute};
+
+/// The `root` table key of the tamper alarm: `stored root[32] ‖ recomputed root[32] ‖ dbs u16
+/// BE`, written when the open finds the data changed, removed only by a state transfer's
+/// install (which rewrites the `root` table). Why it is recorded: the open rebuilds the tree
+/// from the data it finds (`root::resident`), so once the node commits again its root follows
+/// the edited data; without the record a second restart would find data and root agreeing.
+const ALARM_KEY: &[u8] = b"tampered";
 
 /// What the last scrub found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +69,86 @@ impl Integrity {
         } else {
             "none"
         }
+    }
+}
+
+/// At open, in the open's write transaction, for a store that has a tree: builds the tree's
+/// nodes from the data (they are not stored, `root::resident`) and compares the root they give
+/// with the stored one, so the build is also the scrub. A mismatch, or an alarm recorded by an
+/// earlier open, is `Tampered`; a new mismatch is recorded (`ALARM_KEY`).
+pub fn verify_at_open<T: KvWrite + ?Sized>(kv: &mut T) -> Result<Integrity, StoreError> {
+    let stored = TreeState::load(&*kv)?.ok_or(StoreError::NoStateRoot)?;
+    let recorded = DbRoots::load_recorded(&*kv)?;
+    let alarm = load_alarm(&*kv)?;
+    let built = build_tree(kv)?;
+    if let Some(a) = alarm {
+        log_tampered(&a, "recorded by an earlier open");
+        return Ok(a);
+    }
+    if built.root == stored.root {
+        return Ok(Integrity::Verified { root: built.root });
+    }
+    let dbs = match recorded {
+        Some(r) => r.differing(&DbRoots::of_tree(&*kv)?),
+        None => u16::MAX,
+    };
+    let verdict = Integrity::Tampered {
+        stored: stored.root,
+        recomputed: built.root,
+        dbs: if dbs == 0 { u16::MAX } else { dbs },
+    };
+    record_alarm(kv, &verdict)?;
+    log_tampered(&verdict, "found at open");
+    Ok(verdict)
+}
+
+fn load_alarm<T: KvRead + ?Sized>(kv: &T) -> Result<Option<Integrity>, StoreError> {
+    let Some(b) = kv.get(Table::Root, ALARM_KEY)? else {
+        return Ok(None);
+    };
+    if b.len() != 66 {
+        return Err(StoreError::Corrupt("bad tamper alarm record"));
+    }
+    let mut stored = [0u8; 32];
+    let mut recomputed = [0u8; 32];
+    stored.copy_from_slice(&b[..32]);
+    recomputed.copy_from_slice(&b[32..64]);
+    Ok(Some(Integrity::Tampered {
+        stored,
+        recomputed,
+        dbs: u16::from_be_bytes([b[64], b[65]]),
+    }))
+}
+
+fn record_alarm<T: KvWrite + ?Sized>(kv: &mut T, verdict: &Integrity) -> Result<(), StoreError> {
+    if let Integrity::Tampered {
+        stored,
+        recomputed,
+        dbs,
+    } = verdict
+    {
+        let mut b = Vec::with_capacity(66);
+        b.extend_from_slice(stored);
+        b.extend_from_slice(recomputed);
+        b.extend_from_slice(&dbs.to_be_bytes());
+        kv.put(Table::Root, ALARM_KEY, &b)?;
+    }
+    Ok(())
+}
+
+fn log_tampered(verdict: &Integrity, when: &str) {
+    if let Integrity::Tampered {
+        stored,
+        recomputed,
+        dbs,
+    } = verdict
+    {
+        tracing::error!(
+            stored = %hex::encode(stored),
+            recomputed = %hex::encode(recomputed),
+            databases = %super::dbroots::list(*dbs),
+            "state tampered ({when}): the data no longer matches the stored state root; repair needs peers"
+        );
     }
 }
 

@@ -2,9 +2,12 @@
 //!
 //! The state root is the root of a Jellyfish Merkle Tree (the `jmt` crate, sha3-256) with one
 //! leaf per entry of the `keys` and `elems` tables (`leaf`). Write transactions note the
-//! entries they touch; at commit, one jmt batch per transaction updates the tree, whose nodes
-//! live in the store's `nodes` table, in the same LMDB transaction as the data (`update`,
-//! `nodes`; the upper levels are also kept decoded in memory, `node_cache`). Beside it, the applied-set digest summarises every spore id applied (`applied`).
+//! entries they touch; at commit, one jmt batch per transaction updates the tree, and the new
+//! root is written in the same LMDB transaction as the data (`update`). The tree's nodes are
+//! a function of the data: an LMDB store keeps them in memory and rebuilds them from the data
+//! at open, which is also where it checks the data against the stored root (`resident`,
+//! `integrity`); the in-memory store keeps them in its `nodes` table (`nodes`). Beside the
+//! tree, the applied-set digest summarises every spore id applied (`applied`).
 //! `Root` is the triple a node signs (`attest`) and a client checks proofs against (`proof`);
 //! `integrity` recomputes the root from the data to detect changes made behind the node's back.
 //! `gossip` is the signed-root message nodes flood, and `book` what a node concludes from its
@@ -21,9 +24,9 @@ pub mod gossip;
 pub mod hasher;
 pub mod integrity;
 pub mod leaf;
-pub mod node_cache;
 pub mod nodes;
 pub mod proof;
+pub mod resident;
 pub mod service;
 pub mod update;
 

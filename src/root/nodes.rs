@@ -1,4 +1,6 @@
-//! The tree's nodes in the store's own tables, so data and root commit in one transaction.
+//! jmt's view of a store's tree (`Nodes`), and the tree's nodes in the store's own tables for
+//! the in-memory store (an LMDB store keeps them in memory instead, `root::resident`, and its
+//! `nodes` table stays empty; format 5 stored them there).
 //!
 //! Table `nodes`: `version u64 BE ‖ borsh(nibble path)` → `borsh(jmt Node)`. The version comes
 //! first so each commit's new nodes land at the end of the table (a few pages) instead of on
@@ -23,13 +25,11 @@
 //! Leaf *values* are not stored here: they are the entries of `keys`/`elems`/`dbs` themselves.
 //! jmt only asks for a value when building a proof, and the prover passes it in (`Nodes::with_value`).
 
-use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::storage::{LeafNode, NibblePath, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Version};
 
 use crate::store::kv::{delete_prefix, prefix_range, KvRead, KvWrite, Table};
 use crate::store::StoreError;
-
-use super::node_cache::{NodeCache, PendingNodes};
 
 /// The `root` table key of the tree's version and root hash.
 pub const TREE_KEY: &[u8] = b"tree";
@@ -68,6 +68,12 @@ impl TreeState {
     }
 }
 
+/// The root's nibble path (empty). jmt does not export a constructor for it, so it is decoded
+/// from its borsh form (`num_nibbles u64 LE = 0 ‖ bytes len u32 LE = 0`).
+pub fn empty_path() -> Result<NibblePath, StoreError> {
+    borsh::from_slice(&[0u8; 12]).map_err(|_| StoreError::Tree("empty nibble path".into()))
+}
+
 /// A `nodes` table key, on the stack: `version u64 BE ‖ borsh(nibble path)` is at most
 /// 8 + 8 + 4 + 32 bytes. (A commit group writes and deletes a few hundred of them, each once a
 /// heap allocation.)
@@ -96,28 +102,16 @@ pub fn node_key_bytes(key: &NodeKey) -> Result<NodeKeyBytes, StoreError> {
     Ok(NodeKeyBytes { buf, len })
 }
 
-/// jmt's view of the tree stored in `kv`.
+/// jmt's view of `kv`'s tree: its resident nodes (LMDB) or its `nodes` table.
 pub struct Nodes<'a, T: ?Sized> {
     kv: &'a T,
     /// The one leaf value a proof needs (see the module doc).
     value: Option<(KeyHash, OwnedValue)>,
-    /// Upper nodes already decoded, with their subtree hashes (`node_cache`).
-    cache: Option<&'a NodeCache>,
 }
 
 impl<'a, T: KvRead + ?Sized> Nodes<'a, T> {
     pub fn new(kv: &'a T) -> Nodes<'a, T> {
-        Nodes::cached(kv, None)
-    }
-
-    /// A reader that looks in `cache` before `kv`. The cache must hold only nodes committed in
-    /// `kv`'s tree (see `node_cache`).
-    pub fn cached(kv: &'a T, cache: Option<&'a NodeCache>) -> Nodes<'a, T> {
-        Nodes {
-            kv,
-            value: None,
-            cache,
-        }
+        Nodes { kv, value: None }
     }
 
     /// A reader that answers jmt's value lookup for `key` with `value`.
@@ -125,15 +119,14 @@ impl<'a, T: KvRead + ?Sized> Nodes<'a, T> {
         Nodes {
             kv,
             value: Some((key, value)),
-            cache: None,
         }
     }
 }
 
 impl<T: KvRead + ?Sized> TreeReader for Nodes<'_, T> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        if let Some(node) = self.cache.and_then(|c| c.get(node_key)) {
-            return Ok(Some(node));
+        if let Some(resident) = self.kv.resident_tree() {
+            return Ok(resident.get(node_key));
         }
         let k = node_key_bytes(node_key)?;
         match self.kv.get(Table::Nodes, &k)? {
@@ -163,15 +156,18 @@ pub const STALE_PREFIX: &[u8] = b"stale/";
 /// Stale nodes are deleted every this many tree versions (commit groups).
 pub const PRUNE_EVERY: u64 = 32;
 
-/// Writes jmt's update for tree version `version`: the new nodes, and the list of the nodes it
-/// made stale (deleted by `prune`, see the module doc). The new nodes the node cache keeps go
-/// to `pending`, to enter the cache once the transaction has committed.
+/// Writes jmt's update for tree version `version`: staged in memory for a store that keeps
+/// its nodes resident (`root::resident`); otherwise the new nodes, and the list of the nodes
+/// it made stale (deleted by `prune`, see the module doc).
 pub fn write_update<T: KvWrite + ?Sized>(
     kv: &mut T,
     version: Version,
     update: TreeUpdateBatch,
-    pending: Option<&mut PendingNodes>,
 ) -> Result<(), StoreError> {
+    if let Some(resident) = kv.resident_tree() {
+        resident.stage(version, update);
+        return Ok(());
+    }
     // One encoding buffer for the whole batch.
     let mut bytes = Vec::with_capacity(1024);
     for (key, node) in update.node_batch.nodes() {
@@ -195,11 +191,6 @@ pub fn write_update<T: KvWrite + ?Sized>(
     }
     if version.is_multiple_of(PRUNE_EVERY) {
         prune(kv)?;
-    }
-    if let Some(p) = pending {
-        for (key, node) in update.node_batch.into_nodes() {
-            p.offer(key, node);
-        }
     }
     Ok(())
 }

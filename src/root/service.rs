@@ -64,6 +64,13 @@ impl RootService for NodeRoots {
     }
 
     fn prove(&self, db: u8, name: &[u8]) -> Result<(Root, Proof), StoreError> {
+        // The open rebuilt the tree from the data it found (`root::resident`): a proof there
+        // would vouch for the edited data, against a root no honest peer signs.
+        if self.store.integrity().is_tampered_in(db) {
+            return Err(StoreError::Tree(format!(
+                "database {db} of this node does not match the state root it attested (changed behind its back, see INFO state_integrity): no proofs there until it is repaired"
+            )));
+        }
         let txn = self.store.read()?;
         Ok((txn.state_root()?, txn.prove(db, name)?))
     }

@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
+use jmt::storage::{Node, NodeKey};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, ValueHash};
 
 use crate::store::kv::{clear_table, KvRead, KvWrite, Table};
@@ -21,8 +22,7 @@ use super::applied::AppliedSet;
 use super::dbroots::DbRoots;
 use super::hasher::Sha3;
 use super::leaf::{is_leaf_table, key_hash, LEAF_TABLES};
-use super::node_cache::{NodeCache, PendingNodes};
-use super::nodes::{forget_stale, write_update, Nodes, TreeState};
+use super::nodes::{empty_path, forget_stale, write_update, Nodes, TreeState};
 
 /// What a write transaction changed that the tree must reflect.
 #[derive(Debug, Default)]
@@ -78,22 +78,20 @@ enum Leaves {
 }
 
 /// Applies `leaves` as the next version of the tree in `kv` (whose state is `state`, `None`
-/// for an empty store): jmt computes the version, reading committed nodes (upper ones from
-/// `cache` when it has them), and its new nodes, stale list and state are written into `kv`;
-/// the new nodes the node cache keeps are listed in `pending`.
+/// for an empty store): jmt computes the version from the nodes of the last one, and its new
+/// nodes (staged in memory for LMDB, `root::resident`, or written to the `nodes` table) and
+/// the new state go into `kv`'s transaction.
 fn put_values<T: KvWrite + ?Sized>(
     kv: &mut T,
     state: Option<TreeState>,
     leaves: Leaves,
-    cache: Option<&NodeCache>,
-    pending: Option<&mut PendingNodes>,
 ) -> Result<TreeState, StoreError> {
     let version = match state {
         Some(s) => s.version + 1,
         None => 0,
     };
     let (root, update) = {
-        let reader = Nodes::cached(&*kv, cache);
+        let reader = Nodes::new(&*kv);
         let tree = JellyfishMerkleTree::<_, Sha3>::new(&reader);
         match leaves {
             Leaves::Puts(hashes) => tree.batch_put_value_hashes(hashes, version),
@@ -105,7 +103,15 @@ fn put_values<T: KvWrite + ?Sized>(
         version,
         root: root.0,
     };
-    write_update(kv, version, update, pending)?;
+    if kv.resident_tree().is_some() {
+        // The tree is not stored: record its breakdown by database with the root, for the
+        // open's check of the data (`integrity::verify_at_open`).
+        let root_key = NodeKey::new(version, empty_path()?);
+        if let Some(node) = update.node_batch.get_node(&root_key) {
+            DbRoots::of_node(node).record(kv)?;
+        }
+    }
+    write_update(kv, version, update)?;
     state.store(kv)?;
     Ok(state)
 }
@@ -143,13 +149,8 @@ fn touched_leaves<T: KvRead + ?Sized>(
 
 /// Folds a transaction's changes into the applied-set digest and the tree (call just before
 /// commit, in the same transaction): one tree version for all the leaves it touched, or a
-/// rebuild when many removals make that cheaper. With a node cache, returns the new nodes to
-/// enter it once the transaction has committed (`NodeCache::insert_committed`).
-pub fn apply<T: KvWrite + ?Sized>(
-    kv: &mut T,
-    dirty: Dirty,
-    cache: Option<&NodeCache>,
-) -> Result<Option<PendingNodes>, StoreError> {
+/// rebuild when many removals make that cheaper.
+pub fn apply<T: KvWrite + ?Sized>(kv: &mut T, dirty: Dirty) -> Result<(), StoreError> {
     if !dirty.applied.is_empty() || !dirty.applied_removed.is_empty() {
         let mut set = AppliedSet::load(kv)?;
         for k in &dirty.applied {
@@ -161,23 +162,30 @@ pub fn apply<T: KvWrite + ?Sized>(
         set.store(kv)?;
     }
     if dirty.leaves.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
     let Some(state) = TreeState::load(kv)? else {
         return Err(StoreError::Tree("the state tree was never built".into()));
     };
+    if let Some(resident) = kv.resident_tree() {
+        // The nodes in memory are those of the last version this process committed; a store
+        // whose recorded version is another was written by another process meanwhile, which
+        // a node does not support (its data directory is its own).
+        if resident.committed() != Some(state.version) {
+            return Err(StoreError::Tree(format!(
+                "the store's state tree is at version {} but this process committed {:?}: another process wrote to the data directory; restart the node",
+                state.version,
+                resident.committed()
+            )));
+        }
+    }
     let (leaves, removals) = touched_leaves(&*kv, &dirty.leaves)?;
     if rebuild_is_cheaper(&*kv, removals)? {
-        // The rebuilt tree restarts its versions at 0: cached keys could name other nodes.
-        if let Some(c) = cache {
-            c.clear();
-        }
         build_tree(kv)?;
-        return Ok(None);
+        return Ok(());
     }
-    let mut pending = cache.map(NodeCache::pending);
-    put_values(kv, Some(state), leaves, cache, pending.as_mut())?;
-    Ok(pending)
+    put_values(kv, Some(state), leaves)?;
+    Ok(())
 }
 
 /// Whether rebuilding the tree from the data is cheaper than applying `values` to it. jmt
@@ -252,16 +260,34 @@ pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
 
 /// Replaces the tree with one built from `kv`'s leaf tables (versions restart at 0: they are
 /// this node's bookkeeping, and a read transaction opened earlier keeps its own snapshot).
-fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> {
-    clear_table(kv, Table::Nodes)?;
-    forget_stale(kv)?;
-    // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
-    let mut state = put_values(kv, None, Leaves::Mixed(Vec::new()), None, None)?;
+pub fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> {
+    let mut state = match kv.resident_tree() {
+        Some(resident) => {
+            // Resident nodes: versions go on past every one used (`root::resident`), from
+            // an empty tree (a null root node), and the old tree's nodes retire.
+            let version = resident.next_fresh_version();
+            resident.stage_retire_all(version);
+            resident.stage_node(NodeKey::new(version, empty_path()?), Node::Null);
+            let state = TreeState {
+                version,
+                root: super::dbroots::PLACEHOLDER,
+            };
+            DbRoots::default().record(kv)?;
+            state.store(kv)?;
+            state
+        }
+        None => {
+            clear_table(kv, Table::Nodes)?;
+            forget_stale(kv)?;
+            // Version 0: the empty tree (a null root node), so proofs work on an empty store too.
+            put_values(kv, None, Leaves::Mixed(Vec::new()))?
+        }
+    };
     let mut cursor = None;
     loop {
         let (values, next) = next_chunk(&*kv, cursor)?;
         if !values.is_empty() {
-            state = put_values(kv, Some(state), Leaves::Puts(values), None, None)?;
+            state = put_values(kv, Some(state), Leaves::Puts(values))?;
         }
         match next {
             Some(c) => cursor = Some(c),
@@ -276,12 +302,12 @@ fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> 
 pub fn recompute<T: KvRead + ?Sized>(src: &T) -> Result<([u8; 32], DbRoots), StoreError> {
     let mut scratch = crate::store::MemStore::without_root();
     let mut w = scratch.write();
-    let mut state = put_values(&mut w, None, Leaves::Mixed(Vec::new()), None, None)?;
+    let mut state = put_values(&mut w, None, Leaves::Mixed(Vec::new()))?;
     let mut cursor = None;
     loop {
         let (values, next) = next_chunk(src, cursor)?;
         if !values.is_empty() {
-            state = put_values(&mut w, Some(state), Leaves::Puts(values), None, None)?;
+            state = put_values(&mut w, Some(state), Leaves::Puts(values))?;
         }
         match next {
             Some(c) => cursor = Some(c),

@@ -108,6 +108,12 @@ pub trait KvRead {
     fn entry_count(&self, _table: Table) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
+
+    /// Where this backend keeps the state tree's nodes when not in its `nodes` table: LMDB
+    /// stores keep them in memory (`root::resident`); the in-memory store uses the table.
+    fn resident_tree(&self) -> Option<&crate::root::resident::ResidentTree> {
+        None
+    }
 }
 
 /// Write access. A write transaction sees its own writes.

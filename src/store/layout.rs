@@ -65,11 +65,13 @@ use crate::spore::{DbState, Key, KeyVersion, MemberVersion, SporeId};
 use super::error::StoreError;
 
 /// The format version stored in `meta`.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// Older formats upgraded at open by (re)building the state tree and applied digest: 2 has no
 /// tree, 3's tree does not cover `dbs`, 4 keys leaves without the database nibble and hashes
-/// the applied set with SHAKE128. None changed any other table's bytes.
-pub const FORMAT_UPGRADABLE: [u32; 3] = [2, 3, 4];
+/// the applied set with SHAKE128, 5 stores the tree's nodes in the `nodes` table (6 keeps them
+/// in memory and records the root's breakdown by database, `root::resident`; a format-5 build
+/// would find no nodes, hence the bump). None changed any other table's bytes.
+pub const FORMAT_UPGRADABLE: [u32; 4] = [2, 3, 4, 5];
 /// The `meta` key holding the format version.
 pub const META_FORMAT: &[u8] = b"format";
 
@@ -482,7 +484,7 @@ mod tests {
             hex::encode(applied_key(0x0a0b, &SporeId([0x33; 32]))),
             format!("0000000000000a0b{}", "33".repeat(32))
         );
-        assert_eq!(FORMAT_VERSION, 5);
+        assert_eq!(FORMAT_VERSION, 6);
         let v = KeyVersion {
             order: [0x11; 32],
             acc: [0x22; 32],

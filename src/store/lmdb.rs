@@ -13,14 +13,13 @@
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
 
 use heed::types::Bytes;
 use heed::{Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn, WithoutTls};
 
 use super::error::StoreError;
 use super::kv::{KvIter, KvRead, KvWrite, Table};
-use crate::root::node_cache::NodeCache;
+use crate::root::resident::ResidentTree;
 use crate::root::update::{self, Dirty};
 
 pub(crate) type Db = Database<Bytes, Bytes>;
@@ -29,8 +28,8 @@ pub(crate) type Db = Database<Bytes, Bytes>;
 pub(crate) struct Lmdb {
     env: Env<WithoutTls>,
     dbs: [Db; Table::COUNT],
-    /// The state tree's upper nodes, decoded (`root::node_cache`).
-    node_cache: Arc<NodeCache>,
+    /// The state tree's nodes (`root::resident`).
+    resident: ResidentTree,
 }
 
 impl Lmdb {
@@ -70,7 +69,7 @@ impl Lmdb {
         Ok(Lmdb {
             env,
             dbs,
-            node_cache: Arc::default(),
+            resident: ResidentTree::default(),
         })
     }
 
@@ -78,24 +77,25 @@ impl Lmdb {
         Ok(ReadTxn {
             txn: self.env.read_txn()?,
             dbs: &self.dbs,
+            resident: &self.resident,
         })
     }
 
-    /// The write transaction; with `root`, it keeps the state tree current at commit (reading
-    /// and filling the node cache if `cache_nodes`).
-    pub(crate) fn write(&self, root: bool, cache_nodes: bool) -> Result<WriteTxn<'_>, StoreError> {
+    /// The write transaction; with `root`, it keeps the state tree current at commit.
+    pub(crate) fn write(&self, root: bool) -> Result<WriteTxn<'_>, StoreError> {
+        let txn = self.env.write_txn()?;
+        // The LMDB write lock is held: no other write transaction can be staging now.
+        self.resident.begin();
         Ok(WriteTxn {
-            txn: self.env.write_txn()?,
+            txn,
             dbs: &self.dbs,
+            resident: &self.resident,
             dirty: root.then(Dirty::default),
-            node_cache: cache_nodes.then_some(&self.node_cache),
         })
     }
 
-    /// The cache of decoded tree nodes: whoever rewrites the tree outside a tracked write
-    /// transaction must clear it.
-    pub(crate) fn node_cache(&self) -> &NodeCache {
-        &self.node_cache
+    pub(crate) fn resident(&self) -> &ResidentTree {
+        &self.resident
     }
 
     pub(crate) fn env(&self) -> &Env<WithoutTls> {
@@ -112,6 +112,7 @@ impl Lmdb {
 pub struct ReadTxn<'s> {
     txn: RoTxn<'s, WithoutTls>,
     dbs: &'s [Db; Table::COUNT],
+    resident: &'s ResidentTree,
 }
 
 /// A write transaction. Only one exists at a time (others wait). Dropped without `commit`, it
@@ -119,26 +120,22 @@ pub struct ReadTxn<'s> {
 pub struct WriteTxn<'s> {
     txn: RwTxn<'s>,
     dbs: &'s [Db; Table::COUNT],
+    resident: &'s ResidentTree,
     /// What the state tree must take in at commit (`None`: root maintenance is off).
     dirty: Option<Dirty>,
-    /// The store's node cache, unless it is off.
-    node_cache: Option<&'s Arc<NodeCache>>,
 }
 
 impl WriteTxn<'_> {
     /// Updates the state tree with this transaction's changes (if root maintenance is on),
     /// then commits durably (fsync) everything written in this transaction.
     pub fn commit(mut self) -> Result<(), StoreError> {
-        let cache = self.node_cache;
-        let mut pending = None;
         if let Some(dirty) = self.dirty.take() {
-            pending = update::apply(&mut self, dirty, cache.map(|c| &**c))?;
+            update::apply(&mut self, dirty)?;
         }
         self.txn.commit()?;
-        // Only now: nodes of a transaction that did not commit must never be found.
-        if let (Some(c), Some(p)) = (cache, pending) {
-            c.insert_committed(p);
-        }
+        // Only now is what the tree staged the committed tree; had the commit failed, the
+        // next write transaction would roll it back (`ResidentTree::begin`).
+        self.resident.confirm();
         Ok(())
     }
 
@@ -177,6 +174,10 @@ impl KvRead for ReadTxn<'_> {
         get(&self.dbs[table as usize], &self.txn, key)
     }
 
+    fn resident_tree(&self) -> Option<&ResidentTree> {
+        Some(self.resident)
+    }
+
     fn range<'a>(
         &'a self,
         table: Table,
@@ -191,6 +192,10 @@ impl KvRead for ReadTxn<'_> {
 impl KvRead for WriteTxn<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>, StoreError> {
         get(&self.dbs[table as usize], &self.txn, key)
+    }
+
+    fn resident_tree(&self) -> Option<&ResidentTree> {
+        Some(self.resident)
     }
 
     fn entry_count(&self, table: Table) -> Result<Option<u64>, StoreError> {

@@ -93,7 +93,7 @@ impl MemWrite<'_> {
     /// Updates the state tree (if kept), then keeps everything written.
     pub fn commit(mut self) -> Result<(), StoreError> {
         if let Some(dirty) = self.dirty.take() {
-            crate::root::update::apply(&mut self, dirty, None)?;
+            crate::root::update::apply(&mut self, dirty)?;
         }
         self.undo.clear();
         Ok(())

@@ -65,21 +65,11 @@ pub struct RootOptions {
     /// root costs: a store written with it off has no root (proofs fail) until it is reopened
     /// with it on, which rebuilds the tree from the data.
     pub maintain: bool,
-    /// Recompute the root from the data at open and compare it with the stored root
-    /// (`Store::integrity`). Costs a pass over every key.
-    pub scrub_on_open: bool,
-    /// Keep the tree's upper nodes decoded in memory between commits (`root::node_cache`,
-    /// a few MB at most). Off only to measure what the cache saves.
-    pub cache_nodes: bool,
 }
 
 impl Default for RootOptions {
     fn default() -> RootOptions {
-        RootOptions {
-            maintain: true,
-            scrub_on_open: true,
-            cache_nodes: true,
-        }
+        RootOptions { maintain: true }
     }
 }
 
@@ -126,10 +116,15 @@ impl Store {
             integrity: std::sync::Mutex::new(Integrity::Unchecked),
         };
         // Format and tree setup run without dirty tracking: they build the tree themselves.
-        let mut w = store.lmdb.write(false, false)?;
+        let mut w = store.lmdb.write(false)?;
         let format = init_meta(&mut w)?;
-        let mut built = false;
+        let mut verdict = Integrity::Disabled;
         if root.maintain {
+            // Format 5 and earlier stored tree nodes; their nodes and stale lists go (the
+            // build below replaces the tree, `root::resident`).
+            if w.entry_count(Table::Nodes)?.unwrap_or(0) > 0 {
+                kv::clear_table(&mut w, Table::Nodes)?;
+            }
             if format != layout::FORMAT_VERSION || TreeState::load(&w)?.is_none() {
                 // A fresh store, an older format, or one written with the root off.
                 if format != layout::FORMAT_VERSION {
@@ -140,7 +135,12 @@ impl Store {
                 }
                 let r = crate::root::update::build(&mut w)?;
                 tracing::info!(root = %hex::encode(r), "state tree built");
-                built = true;
+                // Just computed from the data: nothing to compare with.
+                verdict = Integrity::Verified { root: r };
+            } else {
+                // The tree's nodes live in memory: build them from the data, which also
+                // checks the data against the stored root (the scrub).
+                verdict = crate::root::integrity::verify_at_open(&mut w)?;
             }
         } else {
             // The tree will go stale: drop it so the next open with the root on rebuilds it
@@ -156,16 +156,7 @@ impl Store {
             )?;
         }
         w.commit()?;
-        if !root.maintain {
-            store.set_integrity(Integrity::Disabled);
-        } else if built {
-            // Just computed from the data: nothing to compare with.
-            if let Some(s) = TreeState::load(&store.read()?)? {
-                store.set_integrity(Integrity::Verified { root: s.root });
-            }
-        } else if root.scrub_on_open {
-            store.scrub()?;
-        }
+        store.set_integrity(verdict);
         Ok(store)
     }
 
@@ -208,15 +199,12 @@ impl Store {
             )
             .into());
         }
-        // Untracked: install_verified rebuilds the whole tree itself. The rebuilt tree restarts
-        // its versions, so cached nodes must go, before (no tracked commit of an older tree
-        // may still enter the cache) and after (nothing cached between the two survives).
-        let mut w = self.lmdb.write(false, false)?;
-        self.lmdb.node_cache().clear();
+        // Untracked: install_verified rebuilds the whole tree itself (at the next versions,
+        // `root::resident`, so readers of older snapshots keep theirs a while).
+        let mut w = self.lmdb.write(false)?;
         match crate::sync::install_verified(&mut w, snapshot, expected) {
             Ok(()) => {
                 w.commit()?;
-                self.lmdb.node_cache().clear();
                 self.set_integrity(crate::root::Integrity::Verified {
                     root: expected.root,
                 });
@@ -227,6 +215,11 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// Tree nodes held in memory (`root::resident`), replaced ones not yet dropped included.
+    pub fn tree_nodes(&self) -> usize {
+        self.lmdb.resident().len()
     }
 
     /// Whether write transactions keep the state root.
@@ -247,7 +240,7 @@ impl Store {
     /// The write transaction (blocks while another is open). Its commit also updates the
     /// state root, unless root maintenance is off.
     pub fn write(&self) -> Result<WriteTxn<'_>, StoreError> {
-        self.lmdb.write(self.root.maintain, self.root.cache_nodes)
+        self.lmdb.write(self.root.maintain)
     }
 
     /// The id of the last committed write transaction: it changes exactly when the data may

@@ -147,6 +147,12 @@ impl<B: KvRead + ?Sized> KvRead for Layered<'_, B> {
         get(self.base, self.layer, table, key)
     }
 
+    /// Read-only: the base's tree nodes are the snapshot's. (`LayeredMut` does not forward
+    /// it: a tree update there would stage into the base store's tree.)
+    fn resident_tree(&self) -> Option<&crate::root::resident::ResidentTree> {
+        self.base.resident_tree()
+    }
+
     fn range<'a>(
         &'a self,
         table: Table,

@@ -1,4 +1,4 @@
-//! Raw leaf entries for tests that drive a store's state tree directly (`tests/node_cache.rs`):
+//! Raw leaf entries for tests that drive a store's state tree directly (`tests/resident_tree.rs`):
 //! `keys` table keys and string records, written without spores.
 
 use sporedb::spore::KeyVersion;

@@ -198,7 +198,8 @@ impl NibblePath {
     }
 
     /// Get the underlying bytes storing nibbles.
-    pub(crate) fn bytes(&self) -> &[u8] {
+    /// sporedb fork: public, so a node key can be packed into a fixed-size map key.
+    pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 }

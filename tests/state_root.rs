@@ -394,9 +394,7 @@ fn tampered_value_is_detected_at_reopen() {
 #[test]
 fn root_off_then_on_rebuilds() {
     let dir = tempfile::tempdir().unwrap();
-    let off = RootOptions {
-        maintain: false,
-    };
+    let off = RootOptions { maintain: false };
     {
         let store = Store::open_with(dir.path(), &opts(), off).unwrap();
         lmdb_apply(&store, vec![set("a", "1")]);

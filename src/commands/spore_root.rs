@@ -170,7 +170,8 @@ fn attestations(ctx: &mut Ctx<'_>, _a: &mut Args) -> Result<Action, RedisError> 
 
 /// INFO `sporedb` fields about the state root: `state_root`, `state_applied_count`,
 /// `state_integrity` (ok / tampered / unchecked / disabled), `state_tampered` and
-/// `root_mismatch` (0/1), `state_repair` ("none" or "repair needs peers"); in a cluster
+/// `root_mismatch` (0/1), `state_repair` ("none" or "repair needs peers"), `state_tree_nodes`
+/// (tree nodes held in memory, replaced ones not yet dropped included); in a cluster
 /// `state_diverged` (0/1: f + 1 endorsers signed another root), `state_root_conflicts` and
 /// `state_peers_agreeing`; and `state_reads` (served / refused).
 pub fn info_fields(roots: &dyn RootService, kv: &mut impl FnMut(&str, String)) {
@@ -187,6 +188,9 @@ pub fn info_fields(roots: &dyn RootService, kv: &mut impl FnMut(&str, String)) {
     kv("state_tampered", tampered.clone());
     kv("root_mismatch", tampered);
     kv("state_repair", integrity.repair().into());
+    if let Some(n) = roots.tree_nodes() {
+        kv("state_tree_nodes", n.to_string());
+    }
     if let Some(r) = roots.attestations() {
         let diverged = matches!(r.standing, crate::root::book::Standing::Diverged { .. });
         kv("state_diverged", u8::from(diverged).to_string());

@@ -207,6 +207,9 @@ impl RootService for ClusterRoots {
     fn integrity(&self) -> Integrity {
         self.inner.integrity()
     }
+    fn tree_nodes(&self) -> Option<usize> {
+        self.inner.tree_nodes()
+    }
     fn reads_refused(&self, db: u8) -> Option<String> {
         self.attestations.reads_refused(&self.inner.store, db)
     }

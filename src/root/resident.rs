@@ -28,7 +28,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use jmt::storage::{Node, NodeKey, TreeUpdateBatch};
+use jmt::storage::{InternalNode, LeafNode, Node, NodeKey, TreeUpdateBatch};
 use jmt::Version;
 
 /// A node key packed into a fixed-size value: hashing and copying it costs no allocation
@@ -56,10 +56,38 @@ impl Slot {
     }
 }
 
+/// A node as the map holds it. jmt's `Node` is 520 bytes whatever its kind (an internal node
+/// carries 16 children and 15 kept subtree hashes), and most nodes are 64-byte leaves: held
+/// as is, every leaf would take an internal node's room, and every rehash of the map would
+/// move half a kilobyte per node. So leaves stay inline and internal nodes are boxed.
+enum Held {
+    Null,
+    Leaf(LeafNode),
+    Internal(Box<InternalNode>),
+}
+
+impl Held {
+    fn new(node: Node) -> Held {
+        match node {
+            Node::Null => Held::Null,
+            Node::Leaf(l) => Held::Leaf(l),
+            Node::Internal(i) => Held::Internal(Box::new(i)),
+        }
+    }
+
+    fn node(&self) -> Node {
+        match self {
+            Held::Null => Node::Null,
+            Held::Leaf(l) => Node::Leaf(l.clone()),
+            Held::Internal(i) => Node::Internal((**i).clone()),
+        }
+    }
+}
+
 /// Node keys come from key hashes that clients steer (by choosing key names), so the map is
 /// seeded per process (foldhash's `RandomState`) rather than keyed by a fixed hash. Nothing
 /// iterates it in an order that matters.
-type NodeMap = HashMap<Slot, Node, foldhash::fast::RandomState>;
+type NodeMap = HashMap<Slot, Held, foldhash::fast::RandomState>;
 
 /// Committed versions a replaced node outlives (readers of snapshots up to this many commit
 /// groups old still find every node of their version).
@@ -98,7 +126,7 @@ impl ResidentTree {
 
     /// The node under `key`.
     pub fn get(&self, key: &NodeKey) -> Option<Node> {
-        self.read().nodes.get(&Slot::of(key)).cloned()
+        self.read().nodes.get(&Slot::of(key)).map(Held::node)
     }
 
     /// The last version committed by this process.
@@ -138,7 +166,7 @@ impl ResidentTree {
         for (key, node) in nodes {
             let slot = Slot::of(&key);
             inner.staged_nodes.push(slot);
-            inner.nodes.insert(slot, node);
+            inner.nodes.insert(slot, Held::new(node));
         }
         let mut replaced = Vec::with_capacity(update.stale_node_index_batch.len());
         for stale in &update.stale_node_index_batch {
@@ -163,7 +191,7 @@ impl ResidentTree {
         let slot = Slot::of(&key);
         g.staged_nodes.push(slot);
         g.staged_version = Some(slot.version);
-        g.nodes.insert(slot, node);
+        g.nodes.insert(slot, Held::new(node));
     }
 
     /// Stages the retirement of every node, from `version` on (a rebuild replaces the tree).

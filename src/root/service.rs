@@ -38,6 +38,11 @@ pub trait RootService: Send + Sync {
     /// What the last scrub found.
     fn integrity(&self) -> Integrity;
 
+    /// Tree nodes held in memory (`root::resident`), for INFO.
+    fn tree_nodes(&self) -> Option<usize> {
+        None
+    }
+
     /// Why this node must not serve reads of database `db` now (its data there is known not
     /// to match what its peers or its own root say), if it must not. A node without peers
     /// always serves.
@@ -77,5 +82,9 @@ impl RootService for NodeRoots {
 
     fn integrity(&self) -> Integrity {
         self.store.integrity()
+    }
+
+    fn tree_nodes(&self) -> Option<usize> {
+        Some(self.store.tree_nodes())
     }
 }

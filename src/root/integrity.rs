@@ -158,6 +158,13 @@ pub fn scrub<T: KvRead + ?Sized>(kv: &T) -> Result<Integrity, StoreError> {
     let Some(state) = TreeState::load(kv)? else {
         return Ok(Integrity::Disabled);
     };
+    // The stored breakdown: recorded with the root (LMDB), or read from the snapshot's root
+    // node before the recomputation, during which a resident tree may drop that version's
+    // nodes (`resident::KEEP_VERSIONS`).
+    let stored = match DbRoots::load_recorded(kv) {
+        Ok(Some(recorded)) => Ok(recorded),
+        _ => DbRoots::of_tree(kv),
+    };
     let (recomputed, by_db) = recompute(kv)?;
     if recomputed == state.root {
         Ok(Integrity::Verified { root: recomputed })
@@ -165,7 +172,7 @@ pub fn scrub<T: KvRead + ?Sized>(kv: &T) -> Result<Integrity, StoreError> {
         // Which databases: the stored tree's root children against the recomputed ones. They
         // differ somewhere (they fold to different roots); if the stored root node itself is
         // unreadable, every database is suspect.
-        let dbs = match DbRoots::of_tree(kv) {
+        let dbs = match stored {
             Ok(stored) => stored.differing(&by_db),
             Err(_) => u16::MAX,
         };

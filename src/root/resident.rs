@@ -19,7 +19,8 @@
 //!   a reader in between miss them). If the transaction does not commit, the next one rolls
 //!   them back first (`begin`); only one write transaction exists at a time.
 //! - nodes replaced at version v stay `KEEP_VERSIONS` committed versions, for readers of older
-//!   snapshots (proofs, database roots), then go. A reader older than that gets a clear error.
+//!   snapshots (proofs, database roots), then go. A reader older than that misses a node and
+//!   gets an error (a proof is then retried on a fresh snapshot).
 //!   Nodes replaced within the transaction that created them (a rebuild's chunks) were never
 //!   visible and go at once.
 //! - versions only grow while the process runs: a rebuild (FLUSHALL, state transfer) starts
@@ -56,30 +57,48 @@ impl Slot {
     }
 }
 
-/// A node as the map holds it. jmt's `Node` is 520 bytes whatever its kind (an internal node
-/// carries 16 children and 15 kept subtree hashes), and most nodes are 64-byte leaves: held
-/// as is, every leaf would take an internal node's room, and every rehash of the map would
-/// move half a kilobyte per node. So leaves stay inline and internal nodes are boxed.
+/// A node as the map holds it. jmt's `Node` is 520 bytes whatever its kind, and an internal
+/// node also owns a 16-slot child array (~1 kB) and keeps its 15 subtree hashes (the vendored
+/// fork's speed-up). Most nodes are 64-byte leaves, and most internal nodes sit deep in the
+/// tree with two or three children. So: leaves inline; internal nodes near the top (depth <
+/// `PACK_DEPTH`, at most 69,905 of them, rewritten by nearly every commit) boxed as they are,
+/// subtree hashes included; deeper internal nodes packed in their borsh encoding (~100–200
+/// bytes), decoded when read. A decoded node lacks its subtree hashes, but with so few
+/// children recomputing them costs one or two hashes. At 1 M keys that is ~260k packed nodes
+/// instead of ~1.5 kB each.
 enum Held {
     Null,
     Leaf(LeafNode),
     Internal(Box<InternalNode>),
+    Packed(Box<[u8]>),
 }
 
+/// Internal nodes at this depth (nibbles) and below are held packed.
+const PACK_DEPTH: u8 = 5;
+
 impl Held {
-    fn new(node: Node) -> Held {
+    fn new(slot: &Slot, node: Node) -> Held {
         match node {
             Node::Null => Held::Null,
             Node::Leaf(l) => Held::Leaf(l),
-            Node::Internal(i) => Held::Internal(Box::new(i)),
+            Node::Internal(i) if slot.nibbles < PACK_DEPTH => Held::Internal(Box::new(i)),
+            Node::Internal(i) => match borsh::to_vec(&i) {
+                Ok(bytes) => Held::Packed(bytes.into_boxed_slice()),
+                // Encoding a node cannot fail (plain bytes and vectors); were it to, keep it whole.
+                Err(_) => Held::Internal(Box::new(i)),
+            },
         }
     }
 
-    fn node(&self) -> Node {
+    /// The node; `None` only if a packed node failed to decode (then jmt reports it missing).
+    fn node(&self) -> Option<Node> {
         match self {
-            Held::Null => Node::Null,
-            Held::Leaf(l) => Node::Leaf(l.clone()),
-            Held::Internal(i) => Node::Internal((**i).clone()),
+            Held::Null => Some(Node::Null),
+            Held::Leaf(l) => Some(Node::Leaf(l.clone())),
+            Held::Internal(i) => Some(Node::Internal((**i).clone())),
+            Held::Packed(bytes) => borsh::from_slice::<InternalNode>(bytes)
+                .ok()
+                .map(Node::Internal),
         }
     }
 }
@@ -89,9 +108,13 @@ impl Held {
 /// iterates it in an order that matters.
 type NodeMap = HashMap<Slot, Held, foldhash::fast::RandomState>;
 
-/// Committed versions a replaced node outlives (readers of snapshots up to this many commit
-/// groups old still find every node of their version).
-pub const KEEP_VERSIONS: u64 = 128;
+/// Committed versions a replaced node outlives: readers of snapshots up to this many commit
+/// groups old still find every node of their version. The readers that walk the tree (a
+/// proof, the database roots of an attestation) take their snapshot microseconds before;
+/// a proof that still misses a node is retried on a fresh snapshot (`NodeRoots::prove`).
+/// Kept small because a large commit replaces many nodes: a 10k-key batch into a 1M-key tree
+/// replaces ~14k internal nodes of ~1.4 kB each (128 versions of that were 2.5 GB).
+pub const KEEP_VERSIONS: u64 = 8;
 
 /// The tree's nodes (see the module doc). One per LMDB store, shared by its transactions.
 #[derive(Default)]
@@ -126,7 +149,7 @@ impl ResidentTree {
 
     /// The node under `key`.
     pub fn get(&self, key: &NodeKey) -> Option<Node> {
-        self.read().nodes.get(&Slot::of(key)).map(Held::node)
+        self.read().nodes.get(&Slot::of(key)).and_then(Held::node)
     }
 
     /// The last version committed by this process.
@@ -166,7 +189,7 @@ impl ResidentTree {
         for (key, node) in nodes {
             let slot = Slot::of(&key);
             inner.staged_nodes.push(slot);
-            inner.nodes.insert(slot, Held::new(node));
+            inner.nodes.insert(slot, Held::new(&slot, node));
         }
         let mut replaced = Vec::with_capacity(update.stale_node_index_batch.len());
         for stale in &update.stale_node_index_batch {
@@ -191,7 +214,7 @@ impl ResidentTree {
         let slot = Slot::of(&key);
         g.staged_nodes.push(slot);
         g.staged_version = Some(slot.version);
-        g.nodes.insert(slot, Held::new(node));
+        g.nodes.insert(slot, Held::new(&slot, node));
     }
 
     /// Stages the retirement of every node, from `version` on (a rebuild replaces the tree).
@@ -272,6 +295,51 @@ mod tests {
             .unwrap();
         tree.stage(version, batch);
         root
+    }
+
+    /// Stages version `version` setting each key hash of `keys` to `value`; its root.
+    fn put_hashes(tree: &ResidentTree, version: Version, keys: &[[u8; 32]], value: u8) -> RootHash {
+        let values = keys.iter().map(|&k| (KeyHash(k), Some(vec![value])));
+        let (root, batch) = JellyfishMerkleTree::<_, Sha3>::new(&Reader(tree))
+            .put_value_set(values, version)
+            .unwrap();
+        tree.stage(version, batch);
+        root
+    }
+
+    /// Deep internal nodes are held packed and decoded when read; updating through them gives
+    /// the root a tree built in one go gives.
+    #[test]
+    fn packed_nodes_read_back_to_the_same_roots() {
+        // Keys sharing their first three bytes: internal nodes down to depth 7.
+        let keys: Vec<[u8; 32]> = (0..40u8)
+            .map(|i| {
+                let mut k = [0xab; 32];
+                k[3] = i.wrapping_mul(37);
+                k[4] = i;
+                k
+            })
+            .collect();
+        let tree = ResidentTree::default();
+        tree.begin();
+        put_hashes(&tree, 0, &keys, 1);
+        tree.confirm();
+        let packed = tree
+            .read()
+            .nodes
+            .values()
+            .filter(|h| matches!(h, Held::Packed(_)))
+            .count();
+        assert!(packed > 0, "no packed node");
+        let mut last = RootHash([0; 32]);
+        for (v, chunk) in keys.chunks(7).enumerate() {
+            tree.begin();
+            last = put_hashes(&tree, v as Version + 1, chunk, 2);
+            tree.confirm();
+        }
+        let fresh = ResidentTree::default();
+        fresh.begin();
+        assert_eq!(put_hashes(&fresh, 0, &keys, 2), last);
     }
 
     fn root_key(version: Version) -> NodeKey {

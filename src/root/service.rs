@@ -76,8 +76,20 @@ impl RootService for NodeRoots {
                 "database {db} of this node does not match the state root it attested (changed behind its back, see INFO state_integrity): no proofs there until it is repaired"
             )));
         }
-        let txn = self.store.read()?;
-        Ok((txn.state_root()?, txn.prove(db, name)?))
+        // A snapshot that fell more than `resident::KEEP_VERSIONS` commits behind while the
+        // proof was built misses nodes: try again on a fresh one. Other failures (the data
+        // disagreeing with the tree) fail every time.
+        let mut attempts = 0;
+        loop {
+            let txn = self.store.read()?;
+            match txn
+                .state_root()
+                .and_then(|root| Ok((root, txn.prove(db, name)?)))
+            {
+                Err(StoreError::Tree(_)) if attempts < 2 => attempts += 1,
+                other => return other,
+            }
+        }
     }
 
     fn integrity(&self) -> Integrity {

@@ -201,6 +201,14 @@ fn diverged_node_is_found_by_attestations_and_repaired() {
     c.start(3);
     let mut con4 = c.con(3);
     assert_eq!(info_field(&mut con4, "state_integrity"), "ok");
+    // The open rebuilt the tree's nodes in memory from the data.
+    let nodes: u64 = info_field(&mut con4, "state_tree_nodes")
+        .parse()
+        .expect("state_tree_nodes");
+    assert!(
+        nodes > 20,
+        "{nodes} tree nodes for 22 keys and their records"
+    );
 
     let seen = get_until(&mut con4, "balance", "100", 60);
     eprintln!("node 4 answers to GET balance while diverging and repairing: {seen:?}");

@@ -298,6 +298,70 @@ fn edit_raw(dir: &std::path::Path, tables: &[&str], edit: impl FnOnce(&[RawDb], 
     env.prepare_for_closing().wait();
 }
 
+/// Every entry of a closed store's `root` table (tree state, applied digest, breakdown, alarm).
+fn root_table(dir: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let env = raw_env(dir);
+    let out = {
+        let r = env.read_txn().unwrap();
+        let db: RawDb = env.open_database(&r, Some("root")).unwrap().unwrap();
+        let all = db
+            .iter(&r)
+            .unwrap()
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        r.commit().unwrap();
+        all
+    };
+    env.prepare_for_closing().wait();
+    out
+}
+
+/// `sporedb verify --data-dir` runs the open's check (tree rebuilt from the data, compared
+/// with the stored root) and aborts it: it writes nothing, so pointing it at a running node's
+/// directory cannot leave tree versions behind that the node did not commit.
+#[test]
+fn verify_data_dir_reports_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &opts()).unwrap();
+        lmdb_apply(&store, vec![set("balance", "100"), set("other", "x")]);
+    }
+    let before = root_table(dir.path());
+    let verify = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sporedb"))
+            .arg("verify")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = verify();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("data matches the state root"), "{text}");
+    assert_eq!(root_table(dir.path()), before, "verify wrote to the store");
+
+    edit_raw(dir.path(), &["keys"], |t, w| {
+        let mut rec = t[0].get(w, b"\x00balance").unwrap().unwrap().to_vec();
+        let n = rec.len();
+        rec[n - 3..].copy_from_slice(b"999");
+        t[0].put(w, b"\x00balance", &rec).unwrap();
+    });
+    let (code, text) = verify();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("state tampered in database(s) 0"), "{text}");
+    assert_eq!(
+        root_table(dir.path()),
+        before,
+        "verify recorded an alarm or moved the tree"
+    );
+}
+
 #[test]
 fn format_2_store_is_upgraded() {
     let dir = tempfile::tempdir().unwrap();

@@ -135,10 +135,9 @@ fn describe(p: &Proof) -> String {
 
 fn scrub_dir(dir: &std::path::Path) -> Verdict {
     let options = crate::store::StoreOptions::default();
-    let root_opts = crate::store::RootOptions::default();
-    match crate::store::Store::open_with(dir, &options, root_opts) {
+    match crate::store::Store::check_dir(dir, &options) {
         Err(e) => Verdict::Invalid(format!("cannot open the store: {e}")),
-        Ok(store) => match store.integrity() {
+        Ok(integrity) => match integrity {
             Integrity::Verified { root } => {
                 Verdict::Valid(format!("data matches the state root {}", hex::encode(root)))
             }

@@ -105,6 +105,25 @@ impl Store {
         options: &StoreOptions,
         root: RootOptions,
     ) -> Result<Store, StoreError> {
+        Store::open_inner(data_dir, options, root, true).map(|(store, _)| store)
+    }
+
+    /// What an open of `data_dir` would find (`Integrity`), without writing anything to it:
+    /// the open's transaction (tree built from the data, compared with the stored root) is
+    /// aborted. For `sporedb verify --data-dir`, which may be pointed at the directory of a
+    /// node that is running: a committed open would record tree versions that node did not
+    /// commit, and its next write would be refused.
+    pub fn check_dir(data_dir: &Path, options: &StoreOptions) -> Result<Integrity, StoreError> {
+        let (_, verdict) = Store::open_inner(data_dir, options, RootOptions::default(), false)?;
+        Ok(verdict)
+    }
+
+    fn open_inner(
+        data_dir: &Path,
+        options: &StoreOptions,
+        root: RootOptions,
+        persist: bool,
+    ) -> Result<(Store, Integrity), StoreError> {
         use crate::root::{nodes::TreeState, Integrity};
         let dir = data_dir.join("db");
         let map_size = usize::try_from(options.map_size).unwrap_or(usize::MAX);
@@ -155,9 +174,13 @@ impl Store {
                 &layout::FORMAT_VERSION.to_be_bytes(),
             )?;
         }
-        w.commit()?;
+        if persist {
+            w.commit()?;
+        } else {
+            w.abort();
+        }
         store.set_integrity(verdict);
-        Ok(store)
+        Ok((store, verdict))
     }
 
     /// Recomputes the root from the data of the current snapshot and compares it with the

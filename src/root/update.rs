@@ -258,8 +258,10 @@ pub fn build<T: KvWrite + ?Sized>(kv: &mut T) -> Result<[u8; 32], StoreError> {
     Ok(state.root)
 }
 
-/// Replaces the tree with one built from `kv`'s leaf tables (versions restart at 0: they are
-/// this node's bookkeeping, and a read transaction opened earlier keeps its own snapshot).
+/// Replaces the tree with one built from `kv`'s leaf tables. Versions are this node's
+/// bookkeeping: a resident tree (LMDB) goes on past every version it used, so nodes that
+/// readers of older snapshots still walk keep their keys (`root::resident`); the `nodes`
+/// table (in-memory store) restarts at 0.
 pub fn build_tree<T: KvWrite + ?Sized>(kv: &mut T) -> Result<TreeState, StoreError> {
     let mut state = match kv.resident_tree() {
         Some(resident) => {

@@ -298,6 +298,17 @@ fn edit_raw(dir: &std::path::Path, tables: &[&str], edit: impl FnOnce(&[RawDb], 
     env.prepare_for_closing().wait();
 }
 
+/// Changes the last three bytes of database 0's `balance` record to "999" behind the closed
+/// store's back (its value "100" becomes "999"; the tree is left as it was).
+fn edit_balance(dir: &std::path::Path) {
+    edit_raw(dir, &["keys"], |t, w| {
+        let mut rec = t[0].get(w, b"\x00balance").unwrap().unwrap().to_vec();
+        let n = rec.len();
+        rec[n - 3..].copy_from_slice(b"999");
+        t[0].put(w, b"\x00balance", &rec).unwrap();
+    });
+}
+
 /// Every entry of a closed store's `root` table (tree state, applied digest, breakdown, alarm).
 fn root_table(dir: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     let env = raw_env(dir);
@@ -346,12 +357,7 @@ fn verify_data_dir_reports_and_writes_nothing() {
     assert!(text.contains("data matches the state root"), "{text}");
     assert_eq!(root_table(dir.path()), before, "verify wrote to the store");
 
-    edit_raw(dir.path(), &["keys"], |t, w| {
-        let mut rec = t[0].get(w, b"\x00balance").unwrap().unwrap().to_vec();
-        let n = rec.len();
-        rec[n - 3..].copy_from_slice(b"999");
-        t[0].put(w, b"\x00balance", &rec).unwrap();
-    });
+    edit_balance(dir.path());
     let (code, text) = verify();
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("state tampered in database(s) 0"), "{text}");
@@ -407,14 +413,7 @@ fn tampered_value_is_detected_at_reopen() {
         );
         store.state_root().unwrap()
     };
-    {
-        edit_raw(dir.path(), &["keys"], |t, w| {
-            let mut rec = t[0].get(w, b"\x00balance").unwrap().unwrap().to_vec();
-            let n = rec.len();
-            rec[n - 3..].copy_from_slice(b"999");
-            t[0].put(w, b"\x00balance", &rec).unwrap();
-        });
-    }
+    edit_balance(dir.path());
     let store = Store::open(dir.path(), &opts()).unwrap();
     match store.integrity() {
         Integrity::Tampered {

@@ -85,18 +85,10 @@ pub fn verify_at_open<T: KvWrite + ?Sized>(kv: &mut T) -> Result<Integrity, Stor
         log_tampered(&a, "recorded by an earlier open");
         return Ok(a);
     }
-    if built.root == stored.root {
-        return Ok(Integrity::Verified { root: built.root });
+    let verdict = compare(&stored, recorded, built.root, &DbRoots::of_tree(&*kv)?);
+    if !verdict.is_tampered() {
+        return Ok(verdict);
     }
-    let dbs = match recorded {
-        Some(r) => r.differing(&DbRoots::of_tree(&*kv)?),
-        None => u16::MAX,
-    };
-    let verdict = Integrity::Tampered {
-        stored: stored.root,
-        recomputed: built.root,
-        dbs: if dbs == 0 { u16::MAX } else { dbs },
-    };
     record_alarm(kv, &verdict)?;
     log_tampered(&verdict, "found at open");
     Ok(verdict)
@@ -152,6 +144,27 @@ fn log_tampered(verdict: &Integrity, when: &str) {
     }
 }
 
+/// The verdict on data whose root is `recomputed` (breakdown `by_db`) where `stored` was
+/// recorded (breakdown `stored_dbs`, if known). Which databases: the two breakdowns differ
+/// somewhere when the roots do (they fold to them); if the stored one is unknown, every
+/// database is suspect.
+fn compare(
+    stored: &TreeState,
+    stored_dbs: Option<DbRoots>,
+    recomputed: [u8; 32],
+    by_db: &DbRoots,
+) -> Integrity {
+    if recomputed == stored.root {
+        return Integrity::Verified { root: recomputed };
+    }
+    let dbs = stored_dbs.map_or(u16::MAX, |s| s.differing(by_db));
+    Integrity::Tampered {
+        stored: stored.root,
+        recomputed,
+        dbs: if dbs == 0 { u16::MAX } else { dbs },
+    }
+}
+
 /// Recomputes the root of `kv`'s data and compares it with the root stored in the same
 /// snapshot. Logs an error on a mismatch.
 pub fn scrub<T: KvRead + ?Sized>(kv: &T) -> Result<Integrity, StoreError> {
@@ -166,27 +179,7 @@ pub fn scrub<T: KvRead + ?Sized>(kv: &T) -> Result<Integrity, StoreError> {
         _ => DbRoots::of_tree(kv),
     };
     let (recomputed, by_db) = recompute(kv)?;
-    if recomputed == state.root {
-        Ok(Integrity::Verified { root: recomputed })
-    } else {
-        // Which databases: the stored tree's root children against the recomputed ones. They
-        // differ somewhere (they fold to different roots); if the stored root node itself is
-        // unreadable, every database is suspect.
-        let dbs = match stored {
-            Ok(stored) => stored.differing(&by_db),
-            Err(_) => u16::MAX,
-        };
-        let dbs = if dbs == 0 { u16::MAX } else { dbs };
-        tracing::error!(
-            stored = %hex::encode(state.root),
-            recomputed = %hex::encode(recomputed),
-            databases = %super::dbroots::list(dbs),
-            "state tampered: the data no longer matches the stored state root; repair needs peers"
-        );
-        Ok(Integrity::Tampered {
-            stored: state.root,
-            recomputed,
-            dbs,
-        })
-    }
+    let verdict = compare(&state, stored.ok(), recomputed, &by_db);
+    log_tampered(&verdict, "found by a scrub");
+    Ok(verdict)
 }

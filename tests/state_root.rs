@@ -309,6 +309,49 @@ fn edit_balance(dir: &std::path::Path) {
     });
 }
 
+/// The records the open's check reads beside the root (the breakdown by database, the
+/// tamper alarm) may be edited too: the store still opens, and says what it can.
+#[test]
+fn unreadable_check_records_do_not_stop_the_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = {
+        let store = Store::open(dir.path(), &opts()).unwrap();
+        lmdb_apply(&store, vec![set("balance", "100")]);
+        store.state_root().unwrap()
+    };
+    // A garbled breakdown alone: the data still matches the root.
+    edit_raw(dir.path(), &["root"], |t, w| {
+        t[0].put(w, b"dbroots", b"garbage").unwrap()
+    });
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    assert_eq!(store.integrity(), Integrity::Verified { root: root.root });
+    drop(store);
+    // A garbled breakdown and an edited value: tampered, every database suspect.
+    edit_raw(dir.path(), &["root"], |t, w| {
+        t[0].put(w, b"dbroots", b"garbage").unwrap()
+    });
+    edit_balance(dir.path());
+    let store = Store::open(dir.path(), &opts()).unwrap();
+    assert!(
+        matches!(store.integrity(), Integrity::Tampered { dbs: u16::MAX, .. }),
+        "{:?}",
+        store.integrity()
+    );
+    drop(store);
+    // A garbled alarm is an alarm.
+    let clean = tempfile::tempdir().unwrap();
+    drop(Store::open(clean.path(), &opts()).unwrap());
+    edit_raw(clean.path(), &["root"], |t, w| {
+        t[0].put(w, b"tampered", b"x").unwrap()
+    });
+    let store = Store::open(clean.path(), &opts()).unwrap();
+    assert!(
+        matches!(store.integrity(), Integrity::Tampered { dbs: u16::MAX, .. }),
+        "{:?}",
+        store.integrity()
+    );
+}
+
 /// Every entry of a closed store's `root` table (tree state, applied digest, breakdown, alarm).
 fn root_table(dir: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     let env = raw_env(dir);

@@ -78,12 +78,27 @@ impl Integrity {
 /// earlier open, is `Tampered`; a new mismatch is recorded (`ALARM_KEY`).
 pub fn verify_at_open<T: KvWrite + ?Sized>(kv: &mut T) -> Result<Integrity, StoreError> {
     let stored = TreeState::load(&*kv)?.ok_or(StoreError::NoStateRoot)?;
-    let recorded = DbRoots::load_recorded(&*kv)?;
-    let alarm = load_alarm(&*kv)?;
+    // Records that no longer decode were changed behind the node's back as well: an unreadable
+    // breakdown leaves every database suspect on a mismatch, and an unreadable alarm is one.
+    let recorded = DbRoots::load_recorded(&*kv).ok().flatten();
+    let alarm = load_alarm(&*kv);
     let built = build_tree(kv)?;
-    if let Some(a) = alarm {
-        log_tampered(&a, "recorded by an earlier open");
-        return Ok(a);
+    match alarm {
+        Ok(Some(a)) => {
+            log_tampered(&a, "recorded by an earlier open");
+            return Ok(a);
+        }
+        Ok(None) => {}
+        Err(_) => {
+            let verdict = Integrity::Tampered {
+                stored: stored.root,
+                recomputed: built.root,
+                dbs: u16::MAX,
+            };
+            record_alarm(kv, &verdict)?;
+            log_tampered(&verdict, "its alarm record is unreadable");
+            return Ok(verdict);
+        }
     }
     let verdict = compare(&stored, recorded, built.root, &DbRoots::of_tree(&*kv)?);
     if !verdict.is_tampered() {
